@@ -1,0 +1,1 @@
+"""Reference lookup tables shipped with the hub (offence codes, code lists)."""
