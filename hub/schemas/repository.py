@@ -1,0 +1,148 @@
+"""Avro schemas by name and fingerprint, with single-object encoding on the wire.
+
+Every Kafka message carries the writer schema's CRC-64-AVRO fingerprint (Avro single-object
+encoding: ``C3 01`` + 8 bytes little-endian), so any consumer can find the writer's schema and
+read old data with the current schema (resolution fills defaults). Schemas are parsed once.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+SINGLE_OBJECT_MAGIC = b"\xc3\x01"
+HEADER_LENGTH = 10
+
+
+class SchemaError(ValueError):
+    """A payload or schema the repository cannot handle (message never echoes field values)."""
+
+
+@dataclass(frozen=True)
+class AvroSchema:
+    """One parsed schema version, its declared JSON and its wire fingerprint."""
+
+    name: str  # full name, e.g. svh.raw.PoliceIncident
+    declared: Mapping[str, Any]
+    parsed: Any
+    fingerprint: bytes  # 8 bytes, little-endian CRC-64-AVRO of the canonical form
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f["name"] for f in self.declared["fields"]]
+
+    def field(self, name: str) -> Mapping[str, Any]:
+        for f in self.declared["fields"]:
+            if f["name"] == name:
+                return dict(f)
+        raise KeyError(name)
+
+    def identifier_fields(self) -> set[str]:
+        """Fields the schema marks as direct identifiers (``"identifier": true``)."""
+        return {f["name"] for f in self.declared["fields"] if f.get("identifier")}
+
+
+def load_schema(declared: Mapping[str, Any]) -> AvroSchema:
+    parsed = parse_schema(dict(declared))
+    canonical = to_parsing_canonical_form(parsed)
+    fp = bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
+    name = f"{declared.get('namespace', '')}.{declared['name']}".lstrip(".")
+    return AvroSchema(name=name, declared=declared, parsed=parsed, fingerprint=fp)
+
+
+class SchemaRepository:
+    """Schemas known to this process: the current version of each name, plus older writers."""
+
+    def __init__(self, schemas: Iterable[AvroSchema] = ()) -> None:
+        self._by_fp: dict[bytes, AvroSchema] = {}
+        self._current: dict[str, AvroSchema] = {}
+        self._short: dict[str, str] = {}
+        for s in schemas:
+            self.add(s)
+
+    def add(self, schema: AvroSchema, *, current: bool = True) -> None:
+        self._by_fp[schema.fingerprint] = schema
+        if current:
+            self._current[schema.name] = schema
+            self._short[schema.name.rsplit(".", 1)[-1]] = schema.name
+
+    def add_history(self, schema: AvroSchema) -> None:
+        """Register an older writer schema: readable, never written."""
+        self.add(schema, current=False)
+
+    def get(self, name: str) -> AvroSchema:
+        full = self._short.get(name, name)
+        try:
+            return self._current[full]
+        except KeyError:
+            raise SchemaError(f"unknown schema {name!r}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._current)
+
+    def encode(self, name: str, record: Mapping[str, Any]) -> bytes:
+        schema = self.get(name)
+        buf = io.BytesIO()
+        buf.write(SINGLE_OBJECT_MAGIC)
+        buf.write(schema.fingerprint)
+        try:
+            schemaless_writer(buf, schema.parsed, dict(record))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise SchemaError(f"record does not fit schema {schema.name}: {type(exc).__name__}") from None
+        return buf.getvalue()
+
+    def writer_of(self, payload: bytes) -> AvroSchema:
+        if len(payload) < HEADER_LENGTH or payload[:2] != SINGLE_OBJECT_MAGIC:
+            raise SchemaError("payload is not Avro single-object encoded (bad magic bytes)")
+        fp = payload[2:HEADER_LENGTH]
+        try:
+            return self._by_fp[fp]
+        except KeyError:
+            raise SchemaError(f"unknown writer schema fingerprint {fp.hex()}") from None
+
+    def decode(self, payload: bytes, expect: str | None = None) -> tuple[str, dict[str, Any]]:
+        """Decode with the writer's schema, resolved to the current schema of the same name."""
+        writer = self.writer_of(payload)
+        reader = self._current.get(writer.name, writer)
+        if expect is not None and reader.name != self.get(expect).name:
+            raise SchemaError(f"expected {expect}, got {writer.name}")
+        try:
+            record = schemaless_reader(io.BytesIO(payload[HEADER_LENGTH:]), writer.parsed, reader.parsed)
+        except Exception as exc:  # fastavro raises many types on truncated or corrupt bodies
+            raise SchemaError(f"corrupt Avro body for {writer.name}: {type(exc).__name__}") from None
+        if not isinstance(record, dict):
+            raise SchemaError(f"{writer.name} did not decode to a record")
+        return reader.name, record
+
+
+def _schema_files(directory: Path | None) -> list[tuple[str, str]]:
+    if directory is not None:
+        return [(p.name, p.read_text("utf-8")) for p in sorted(directory.glob("*.avsc"))]
+    root = resources.files("hub.schemas")
+    out = [(p.name, p.read_text("utf-8")) for p in sorted(root.iterdir(), key=lambda p: p.name)
+           if p.name.endswith(".avsc")]
+    history = root / "history"
+    if history.is_dir():
+        out += [(f"history/{p.name}", p.read_text("utf-8"))
+                for p in sorted(history.iterdir(), key=lambda p: p.name) if p.name.endswith(".avsc")]
+    return out
+
+
+def default_repository(directory: Path | None = None) -> SchemaRepository:
+    """The schemas shipped in ``hub/schemas`` (current) and ``hub/schemas/history`` (older writers)."""
+    repo = SchemaRepository()
+    for fname, text in _schema_files(directory):
+        schema = load_schema(json.loads(text))
+        if fname.startswith("history/"):
+            repo.add_history(schema)
+        else:
+            repo.add(schema)
+    return repo
