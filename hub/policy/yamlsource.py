@@ -39,7 +39,7 @@ def _walk(node: yaml.Node, path: str, lines: dict[str, int], loader: yaml.SafeLo
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = str(loader.construct_object(key_node))  # type: ignore[no-untyped-call]
+            key = str(loader.construct_object(key_node))
             child = f"{path}.{key}" if path else key
             lines[child] = key_node.start_mark.line + 1
             out[key] = _walk(value_node, child, lines, loader)
@@ -51,7 +51,7 @@ def _walk(node: yaml.Node, path: str, lines: dict[str, int], loader: yaml.SafeLo
             lines[child] = item.start_mark.line + 1
             items.append(_walk(item, child, lines, loader))
         return items
-    return loader.construct_object(node)  # type: ignore[no-untyped-call]
+    return loader.construct_object(node)
 
 
 def load_located(path: Path | str, text: str | None = None) -> LocatedYaml:
@@ -69,7 +69,7 @@ def load_located(path: Path | str, text: str | None = None) -> LocatedYaml:
         where = f"{name}:{mark.line + 1}" if mark else name
         raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
     lines: dict[str, int] = {}
     data = _walk(node, "", lines, yaml.SafeLoader("")) if node is not None else None
     return LocatedYaml(name, data, lines)

@@ -112,7 +112,7 @@ class Pseudonymiser:
                 raise PseudonymisationError(f"{name} is not a date, cannot generalise to {method}")
             if method == "hour" and not isinstance(value, datetime):
                 return None
-            return generalise.by_date_method(value, method)  # type: ignore[arg-type]
+            return generalise.by_date_method(value, method)
         if method == "age_band":
             if not isinstance(value, date):
                 raise PseudonymisationError(f"{name} is not a date of birth")

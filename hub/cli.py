@@ -1,0 +1,186 @@
+"""The ``hub`` command: one entry point for connectors, the worker, the mart, keys, policy and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hub import __version__
+
+
+def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from hub.config import load_settings
+    return load_settings()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from hub.streams import worker
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    worker.run(_settings(args), stages)
+    return 0
+
+
+def cmd_connector_load(args: argparse.Namespace) -> int:
+    from hub import kafka_admin, logs, metrics
+    from hub.connectors import CsvFileConnector, default_mapping_path, load_mapping
+    from hub.connectors.publisher import Publisher
+    from hub.pseudonymisation import PostcodeLookup
+    from hub.schemas import default_repository
+
+    settings = _settings(args)
+    logs.setup(settings.log_level)
+    lookup_path = args.lookup or settings.postcode_lookup
+    lookup = PostcodeLookup.from_csv(Path(lookup_path)) if lookup_path else None
+    mapping = load_mapping(args.mapping or default_mapping_path(args.source), lookup)
+    if mapping.source != args.source:
+        print(f"error: mapping {mapping.path} is for source {mapping.source}, not {args.source}", file=sys.stderr)
+        return 2
+    kafka_admin.ensure_topics(settings, [args.source])
+    if args.metrics:
+        metrics.serve(settings.metrics_port, settings.metrics_host)
+    publisher = Publisher(settings, args.source, default_repository())
+    connector = CsvFileConnector(Path(args.file), mapping)
+    for n, rec in enumerate(connector.records(), start=1):
+        publisher.publish(rec)
+        if n % 1000 == 0:
+            print(f"  {n} records read", file=sys.stderr)
+    report = publisher.close()
+    print(json.dumps(report.as_dict()))
+    return 0
+
+
+def cmd_mart_init(args: argparse.Namespace) -> int:
+    from hub.mart import connect, init
+    settings = _settings(args)
+    init(connect(settings.mart))
+    print(f"mart initialised at {settings.mart.split('@')[-1]}")
+    return 0
+
+
+def cmd_mart_counts(args: argparse.Namespace) -> int:
+    from hub.mart import connect, incident_counts, release_lsoa_week_counts
+    from hub.mart.report import format_released
+    from hub.policy import load_agreement
+    settings = _settings(args)
+    profile = load_agreement(settings.agreement_file()).release_profile(args.profile)
+    released = release_lsoa_week_counts(incident_counts(connect(settings.mart)), profile)
+    print(format_released(released, limit=args.limit))
+    return 0
+
+
+def cmd_keys_init(args: argparse.Namespace) -> int:
+    from hub.pseudonymisation import KeyRing, save_key_file
+    settings = _settings(args)
+    path = Path(args.file) if args.file else settings.keys_path
+    if path.exists() and not args.force:
+        print(f"error: {path} exists; keys are never overwritten (use 'hub keys rotate')", file=sys.stderr)
+        return 2
+    ring = KeyRing.generate()
+    save_key_file(ring, path)
+    print(f"wrote key file {path} (mode 600) with active key id {ring.active}")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from hub.pseudonymisation.keys import load_key_file, save_key_file
+    settings = _settings(args)
+    path = Path(args.file) if args.file else settings.keys_path
+    ring = load_key_file(path)
+    old = ring.active
+    new = ring.rotate()
+    save_key_file(ring, path)
+    print(f"rotated {path}: active key {old} -> {new}; event ids stay on key {ring.event_key}")
+    return 0
+
+
+def cmd_policy_check(args: argparse.Namespace) -> int:
+    from hub.policy import load_agreement
+    from hub.policy.summary import summarise
+    agreement = load_agreement(Path(args.file))
+    print(summarise(agreement))
+    return 0
+
+
+def cmd_synth_police(args: argparse.Namespace) -> int:
+    from hub.synth import generate_police_extract
+    manifest = generate_police_extract(Path(args.out), seed=args.seed, incidents=args.incidents)
+    print(json.dumps({k: str(v) for k, v in manifest.__dict__.items()}, indent=2))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hub.demo import run_demo
+    return run_demo(_settings(args), incidents=args.incidents, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hub", description="Serious Violence Data Hub")
+    p.add_argument("--version", action="version", version=f"hub {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    w = sub.add_parser("worker", help="run the stream worker (pseudonymise and sink)")
+    w.add_argument("--stages", default="pseudonymise,sink", help="comma-separated: pseudonymise, sink")
+    w.set_defaults(func=cmd_worker)
+
+    c = sub.add_parser("connector", help="agency connectors").add_subparsers(dest="action", required=True)
+    cl = c.add_parser("load", help="publish one extract file to the hub (one shot)")
+    cl.add_argument("source", help="source name, e.g. police_incident")
+    cl.add_argument("file", help="the extract (CSV)")
+    cl.add_argument("--mapping", help="field mapping YAML (default: the source's standard mapping)")
+    cl.add_argument("--lookup", help="postcode lookup CSV to validate postcodes against")
+    cl.add_argument("--metrics", action="store_true", help="serve /metrics while loading")
+    cl.set_defaults(func=cmd_connector_load)
+
+    m = sub.add_parser("mart", help="the data mart").add_subparsers(dest="action", required=True)
+    m.add_parser("init", help="create or upgrade the mart's tables and views").set_defaults(func=cmd_mart_init)
+    mc = m.add_parser("counts", help="incidents by LSOA x ISO week x offence category, disclosure-controlled")
+    mc.add_argument("--profile", default="partnership", help="release profile of the agreement")
+    mc.add_argument("--limit", type=int, default=25)
+    mc.set_defaults(func=cmd_mart_counts)
+
+    k = sub.add_parser("keys", help="pseudonymisation keys").add_subparsers(dest="action", required=True)
+    ki = k.add_parser("init", help="create a key file (mode 600)")
+    ki.add_argument("--file")
+    ki.add_argument("--force", action="store_true", help=argparse.SUPPRESS)
+    ki.set_defaults(func=cmd_keys_init)
+    kr = k.add_parser("rotate", help="add a new active key; old keys stay for re-tokenising")
+    kr.add_argument("--file")
+    kr.set_defaults(func=cmd_keys_rotate)
+
+    pol = sub.add_parser("policy", help="information-sharing agreements").add_subparsers(dest="action", required=True)
+    pc = pol.add_parser("check", help="validate an agreement and print what flows where")
+    pc.add_argument("file")
+    pc.set_defaults(func=cmd_policy_check)
+
+    s = sub.add_parser("synth", help="synthetic data").add_subparsers(dest="action", required=True)
+    sp = s.add_parser("police", help="generate a synthetic police extract with ground truth")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--seed", type=int, default=2026)
+    sp.add_argument("--incidents", type=int, default=3000)
+    sp.set_defaults(func=cmd_synth_police)
+
+    d = sub.add_parser("demo", help="run the pipeline end to end on synthetic data and check it")
+    d.add_argument("--incidents", type=int, default=3000)
+    d.add_argument("--seed", type=int, default=2026)
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from hub.config import SettingsError
+    from hub.policy import ConfigError
+    from hub.pseudonymisation import GeographyError, KeyRingError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (SettingsError, ConfigError, KeyRingError, GeographyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

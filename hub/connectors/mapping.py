@@ -1,0 +1,216 @@
+"""Field mappings: how an agency's extract columns become a raw-schema record, with validation.
+
+A mapping is YAML an agency IT team edits. Each schema field names its column and type; a row
+that fails gives a ``RowError`` naming the row and the column, never echoing the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from hub.policy.yamlsource import ConfigError, load_located
+from hub.pseudonymisation import PostcodeLookup, normalise
+from hub.pseudonymisation.geography import LSOA_CODE
+from hub.reference import normalise_offence_code, offence_codes
+from hub.schemas import RAW_SCHEMAS, default_repository
+
+FIELD_TYPES = ("string", "datetime", "date", "flag", "offence_code", "postcode", "lsoa", "sex")
+TRUE_FLAGS = {"Y", "YES", "TRUE", "1", "T"}
+FALSE_FLAGS = {"N", "NO", "FALSE", "0", "F"}
+SEX_VALUES = {"M", "F", "U", "X", "MALE", "FEMALE", "UNKNOWN", "NK", "I"}
+
+
+class RowError(ValueError):
+    """A row that cannot become a record: ``field`` is the extract's column name (or None for the row)."""
+
+    def __init__(self, message: str, column: str | None = None, kind: str = "invalid") -> None:
+        super().__init__(message)
+        self.column = column
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    name: str
+    column: str
+    type: str = "string"
+    required: bool = False
+
+
+@dataclass
+class FieldMapping:
+    source: str
+    path: str
+    fields: list[FieldMap]
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    datetime_format: str = "%d/%m/%Y %H:%M"
+    date_format: str = "%d/%m/%Y"
+    require_one_of: list[list[str]] = field(default_factory=list)
+    lookup: PostcodeLookup | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        return [f.column for f in self.fields]
+
+    def column_of(self, field_name: str) -> str:
+        return next(f.column for f in self.fields if f.name == field_name)
+
+    def record_id_column(self) -> str:
+        return self.column_of("record_id")
+
+    def parse(self, row: Mapping[str, str | None]) -> dict[str, Any]:
+        """Cells by column name -> raw record; raises ``RowError`` for the first bad field."""
+        record: dict[str, Any] = {}
+        for f in self.fields:
+            cell = row.get(f.column)
+            text = cell.strip() if isinstance(cell, str) else ""
+            if not text:
+                if f.required:
+                    raise RowError(f"{f.column}: required value is missing", f.column, "missing_value")
+                record[f.name] = None
+                continue
+            record[f.name] = self._convert(f, text)
+        for group in self.require_one_of:
+            if all(record.get(name) is None for name in group):
+                cols = " or ".join(self.column_of(n) for n in group)
+                raise RowError(f"{cols}: one of these is required", self.column_of(group[0]), "missing_value")
+        self._check_location(record)
+        return record
+
+    def _check_location(self, record: dict[str, Any]) -> None:
+        pc = record.get("location_postcode")
+        if self.lookup is None or pc is None or record.get("location_lsoa"):
+            return
+        if self.lookup.by_postcode(pc) is None:
+            raise RowError(f"{self.column_of('location_postcode')}: postcode is not in the postcode lookup and "
+                           "no LSOA is given", self.column_of("location_postcode"), "unknown_postcode")
+
+    def _convert(self, f: FieldMap, text: str) -> Any:
+        converter = _CONVERTERS[f.type]
+        try:
+            return converter(self, text)
+        except RowError as exc:
+            raise RowError(f"{f.column}: {exc}", f.column, exc.kind) from None
+
+
+def _datetime(m: FieldMapping, text: str) -> datetime:
+    try:
+        return datetime.strptime(text, m.datetime_format)
+    except ValueError:
+        raise RowError(f"not a date-time in the format {m.datetime_format}", kind="bad_datetime") from None
+
+
+def _date(m: FieldMapping, text: str) -> date:
+    try:
+        return datetime.strptime(text, m.date_format).date()
+    except ValueError:
+        raise RowError(f"not a date in the format {m.date_format}", kind="bad_date") from None
+
+
+def _flag(m: FieldMapping, text: str) -> bool:
+    up = text.upper()
+    if up in TRUE_FLAGS:
+        return True
+    if up in FALSE_FLAGS:
+        return False
+    raise RowError("flag is not Y or N", kind="bad_flag")
+
+
+def _offence(m: FieldMapping, text: str) -> str:
+    code = normalise_offence_code(text)
+    if code not in offence_codes():
+        raise RowError("unknown Home Office offence code", kind="unknown_offence_code")
+    return code
+
+
+def _postcode(m: FieldMapping, text: str) -> str:
+    pc = normalise.postcode(text)
+    if pc is None:
+        raise RowError("not a UK postcode", kind="bad_postcode")
+    return pc
+
+
+def _lsoa(m: FieldMapping, text: str) -> str:
+    code = text.strip().upper()
+    if not LSOA_CODE.match(code):
+        raise RowError("not an LSOA 2021 code (E01/W01 and six digits)", kind="bad_lsoa")
+    return code
+
+
+def _sex(m: FieldMapping, text: str) -> str:
+    up = text.strip().upper()
+    if up not in SEX_VALUES:
+        raise RowError("sex is not one of M, F, X, U", kind="bad_sex")
+    return up[0] if up not in ("NK", "UNKNOWN") else "U"
+
+
+_CONVERTERS: dict[str, Callable[[FieldMapping, str], Any]] = {
+    "string": lambda m, t: t, "datetime": _datetime, "date": _date, "flag": _flag, "offence_code": _offence,
+    "postcode": _postcode, "lsoa": _lsoa, "sex": _sex,
+}
+
+
+def default_mapping_path(source: str) -> Path:
+    return Path(str(resources.files("hub.connectors").joinpath(f"mappings/{source}.yaml")))
+
+
+def load_mapping(path: Path | str, lookup: PostcodeLookup | None = None) -> FieldMapping:
+    """Load and check a mapping against the source's raw schema; errors name file, line and key."""
+    doc = load_located(path)
+    data = doc.data
+    if not isinstance(data, dict):
+        raise doc.error("", "must be a mapping")
+    source = data.get("source")
+    if source not in RAW_SCHEMAS:
+        raise doc.error("source", f"unknown source {source!r}; known: {', '.join(sorted(RAW_SCHEMAS))}")
+    schema = default_repository().get(RAW_SCHEMAS[source])
+    fmt = data.get("format") or {}
+    if not isinstance(fmt, dict):
+        raise doc.error("format", "must be a mapping")
+    fields_raw = data.get("fields")
+    if not isinstance(fields_raw, dict) or not fields_raw:
+        raise doc.error("fields", "must map schema fields to columns")
+    fields: list[FieldMap] = []
+    for name, spec in fields_raw.items():
+        key = f"fields.{name}"
+        if name not in schema.field_names:
+            raise doc.error(key, f"not a field of {schema.name}")
+        if not isinstance(spec, dict) or not isinstance(spec.get("column"), str):
+            raise doc.error(key, "needs a column: <extract header>")
+        ftype = spec.get("type", "string")
+        if ftype not in FIELD_TYPES:
+            raise doc.error(f"{key}.type", f"unknown type {ftype!r}; expected one of {', '.join(FIELD_TYPES)}")
+        required = bool(spec.get("required", False))
+        fields.append(FieldMap(name, spec["column"], ftype, required))
+    if "record_id" not in fields_raw:
+        raise doc.error("fields", "must map record_id (the extract's unique record reference)")
+    for f in schema.declared["fields"]:
+        nullable = isinstance(f["type"], list) and "null" in f["type"]
+        if not nullable and f["name"] not in fields_raw:
+            raise doc.error("fields", f"must map {f['name']!r}: the schema requires it")
+        if not nullable and f["name"] in fields_raw and not fields_raw[f["name"]].get("required"):
+            raise doc.error(f"fields.{f['name']}", "must be required: true (the schema requires it)")
+    groups = data.get("require_one_of") or []
+    if not isinstance(groups, list) or any(not isinstance(g, Sequence) or isinstance(g, str) for g in groups):
+        raise doc.error("require_one_of", "must be a list of lists of field names")
+    for g in groups:
+        for name in g:
+            if name not in fields_raw:
+                raise doc.error("require_one_of", f"{name!r} is not a mapped field")
+    delimiter = str(fmt.get("delimiter", ","))
+    if len(delimiter) != 1:
+        raise doc.error("format.delimiter", "must be a single character")
+    return FieldMapping(source=source, path=str(path), fields=fields, delimiter=delimiter,
+                    encoding=str(fmt.get("encoding", "utf-8")),
+                    datetime_format=str(fmt.get("datetime_format", "%d/%m/%Y %H:%M")),
+                    date_format=str(fmt.get("date_format", "%d/%m/%Y")),
+                    require_one_of=[list(g) for g in groups], lookup=lookup)
+
+
+__all__ = ["ConfigError", "FieldMap", "FieldMapping", "RowError", "default_mapping_path", "load_mapping"]

@@ -1,0 +1,57 @@
+"""Creating the hub's topics (kafka-python admin client), with retention by sensitivity."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable
+
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from hub import logs
+from hub.config import Settings
+from hub.topics import Topics
+
+log = logs.get(__name__)
+
+
+def topic_specs(settings: Settings, sources: Iterable[str]) -> dict[str, dict[str, object]]:
+    """Raw and raw dead-letter topics keep identifiers: short retention. Shared topics are compactable
+    by event id only in a later version; for now they keep the retention the operator sets on the broker."""
+    t = Topics(settings.topic_prefix)
+    restricted = {"retention.ms": str(settings.raw_retention_hours * 3600 * 1000)}
+    specs: dict[str, dict[str, object]] = {}
+    for source in sources:
+        specs[t.raw(source)] = {"configs": restricted}
+        specs[t.dlq(source)] = {"configs": restricted}
+    for name in (t.shared, t.shared_dlq, t.linked, t.alerts, t.audit):
+        specs[name] = {"configs": {}}
+    for spec in specs.values():
+        spec.update(num_partitions=settings.topic_partitions, replication_factor=1)
+    return specs
+
+
+def ensure_topics(settings: Settings, sources: Iterable[str], timeout_s: float = 60.0) -> list[str]:
+    """Create missing topics and wait for their leaders; returns the names created."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin = KafkaAdminClient(**settings.kafka_python_kwargs(), client_id="svh-admin")
+            break
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    try:
+        specs = topic_specs(settings, sources)
+        existing = set(admin.list_topics())
+        missing = {name: spec for name, spec in specs.items() if name not in existing}
+        if missing:
+            # Another process may create one between our list and create: that is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(missing, wait_for_metadata=True)
+            log.info("created topics", extra={"count": len(missing)})
+        return sorted(missing)
+    finally:
+        admin.close()

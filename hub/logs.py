@@ -1,0 +1,45 @@
+"""Structured (JSON lines) logging. Only whitelisted context keys are written, so a log line
+cannot carry a record value by accident: identifiers never reach a log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+CONTEXT_KEYS = frozenset({
+    "source", "stage", "topic", "partition", "offset", "row", "field", "error", "count", "read", "published",
+    "dead_lettered", "withheld", "emitted", "seconds", "rate", "path", "file", "table", "port", "key_id",
+    "agreement", "version", "events", "cells", "suppressed", "group", "lag", "status",
+})
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage(),
+        }
+        for key in CONTEXT_KEYS:
+            if key in record.__dict__:
+                out[key] = record.__dict__[key]
+        if record.exc_info and record.exc_info[0] is not None:
+            # The class only: exception messages from libraries may quote values.
+            out["exception"] = record.exc_info[0].__name__
+        return json.dumps(out, default=str)
+
+
+def setup(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("kafka", "aiokafka"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def get(name: str) -> logging.Logger:
+    return logging.getLogger(name)

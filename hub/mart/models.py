@@ -1,0 +1,66 @@
+"""Mart tables (SQLAlchemy Core): plain, documented tables BI tools can read over ODBC.
+
+``event`` has one row per shared event (upserted by ``event_id``), ``event_person`` the
+generalised people in it. Linkage tokens are not stored here: analysts do not need them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Date, Integer, MetaData, String, Table, Text
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+event = Table(
+    "event", metadata,
+    Column("event_id", String(64), primary_key=True, comment="Keyed id: same source record, same id"),
+    Column("source", String(64), nullable=False, index=True),
+    Column("agreement_id", String(128), nullable=False),
+    Column("agreement_version", String(32), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("occurred_date", Date, index=True),
+    Column("occurred_week", String(8), index=True, comment="ISO week YYYY-Www"),
+    Column("occurred_month", String(7)),
+    Column("occurred_hour", Integer),
+    Column("lsoa_code", String(9), index=True),
+    Column("msoa_code", String(9)),
+    Column("lad_code", String(9)),
+    Column("offence_code", String(8)),
+    Column("offence_category", String(64), index=True),
+    Column("domestic_abuse", Boolean),
+    Column("knife", Boolean),
+    Column("firearm", Boolean),
+    Column("alcohol", Boolean),
+    Column("attributes_json", Text, nullable=False, default="{}", comment="Other granted attributes, JSON"),
+    comment="One pseudonymised event per row",
+)
+
+event_person = Table(
+    "event_person", metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("role", String(32), nullable=False),
+    Column("age_band", String(8)),
+    Column("sex", String(1)),
+    comment="Generalised people in each event (victim, suspect, patient...)",
+)
+
+mart_meta = Table(
+    "mart_meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", String(256), nullable=False),
+)
+
+FLAG_COLUMNS = ("domestic_abuse", "knife", "firearm", "alcohol")
+
+# Restricted: unsuppressed counts, for the hub's own checks and for building released tables.
+VIEWS = {
+    "v_incident_counts": """
+        SELECT lsoa_code, occurred_week, offence_category, COUNT(*) AS incidents,
+               SUM(CASE WHEN domestic_abuse THEN 1 ELSE 0 END) AS domestic_abuse_incidents
+        FROM event
+        WHERE lsoa_code IS NOT NULL AND occurred_week IS NOT NULL AND offence_category IS NOT NULL
+        GROUP BY lsoa_code, occurred_week, offence_category
+    """,
+}

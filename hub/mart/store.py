@@ -1,0 +1,88 @@
+"""Mart connection, initialisation and idempotent writes, on SQLite (default) or PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, func, select, text
+from sqlalchemy import event as sa_event
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hub.mart import models
+
+
+def connect(url: str) -> Engine:
+    engine = create_engine(url, future=True, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        @sa_event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+    return engine
+
+
+def init(engine: Engine) -> None:
+    """Create tables and views (idempotent) and record the schema version."""
+    if engine.dialect.name == "sqlite" and engine.url.database:
+        from pathlib import Path
+        Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+    models.metadata.create_all(engine)
+    with engine.begin() as conn:
+        for name, body in models.VIEWS.items():
+            conn.execute(text(f"DROP VIEW IF EXISTS {name}"))
+            conn.execute(text(f"CREATE VIEW {name} AS {body}"))
+        _upsert(conn, models.mart_meta, [{"key": "schema_version", "value": str(models.SCHEMA_VERSION)}], ["key"])
+
+
+def _insert(conn: Any, table: Any) -> Any:
+    return (postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table))
+
+
+def _upsert(conn: Any, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    if not rows:
+        return
+    stmt = _insert(conn, table)
+    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates) if updates
+                 else stmt.on_conflict_do_nothing(index_elements=keys), rows)
+
+
+def event_row(shared: Mapping[str, Any]) -> dict[str, Any]:
+    flags = shared.get("flags") or {}
+    row = {c: shared.get(c) for c in ("event_id", "source", "agreement_id", "agreement_version", "key_id",
+                                      "occurred_date", "occurred_week", "occurred_month", "occurred_hour",
+                                      "lsoa_code", "msoa_code", "lad_code", "offence_code", "offence_category")}
+    for flag in models.FLAG_COLUMNS:
+        row[flag] = flags.get(flag)
+    row["attributes_json"] = json.dumps(shared.get("attributes") or {}, sort_keys=True)
+    return row
+
+
+def upsert_events(engine: Engine, events: Iterable[Mapping[str, Any]]) -> int:
+    """Write shared events; re-writing an event replaces it exactly, so redelivery changes nothing."""
+    latest: dict[str, Mapping[str, Any]] = {}
+    for ev in events:
+        latest[ev["event_id"]] = ev  # a batch may hold the same event twice (at-least-once)
+    if not latest:
+        return 0
+    rows = [event_row(ev) for ev in latest.values()]
+    people = [{"event_id": eid, "seq": i, "role": p["role"], "age_band": p.get("age_band"), "sex": p.get("sex")}
+              for eid, ev in latest.items() for i, p in enumerate(ev.get("persons") or [])]
+    with engine.begin() as conn:
+        _upsert(conn, models.event, rows, ["event_id"])
+        conn.execute(delete(models.event_person).where(models.event_person.c.event_id.in_(list(latest))))
+        if people:
+            conn.execute(models.event_person.insert(), people)
+    return len(rows)
+
+
+def count_events(engine: Engine, source: str | None = None) -> int:
+    stmt = select(func.count()).select_from(models.event)
+    if source:
+        stmt = stmt.where(models.event.c.source == source)
+    with engine.connect() as conn:
+        return int(conn.execute(stmt).scalar_one())

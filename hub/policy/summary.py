@@ -1,0 +1,31 @@
+"""A plain-English summary of an agreement, for sign-off by people who do not read YAML."""
+
+from __future__ import annotations
+
+from hub.policy.agreement import Agreement
+
+
+def summarise(agreement: Agreement) -> str:
+    lines = [f"Agreement {agreement.id} version {agreement.version}: {agreement.partnership}", ""]
+    lines.append("Parties:")
+    lines += [f"  - {p.name} ({p.role})" for p in agreement.parties.values()]
+    lines.append("Purposes:")
+    lines += [f"  - {pid}: {text}" for pid, text in agreement.purposes.items()]
+    for name, src in agreement.sources.items():
+        provider = agreement.parties[src.provider].name
+        lines += ["", f"Source {name}, shared by {provider}",
+                  f"  lawful basis: {src.lawful_basis}",
+                  f"  pseudonymised at: {'the source, inside the agency' if src.pseudonymise_at == 'source' else 'the hub'}",
+                  f"  purposes: {', '.join(src.purposes)}; raw records kept {src.retention_days} days",
+                  "  fields:"]
+        for field, outputs in src.fields.items():
+            lines.append(f"    {field}: " + "; ".join(o.describe() for o in outputs))
+        lines.append("  any other field: dropped")
+    lines += ["", "Release profiles (what analysts and the public may see):"]
+    for prof in agreement.release_profiles.values():
+        s, t = prof.standard, prof.sensitive
+        lines.append(f"  {prof.name} ({prof.audience}): counts below {s.threshold} suppressed, "
+                     f"rounding {s.rounding or 'none'}, secondary suppression {'on' if s.secondary_suppression else 'off'}, "
+                     f"finest area {s.finest_geography}; domestic abuse and sexual offences: below {t.threshold} "
+                     f"suppressed, finest area {t.finest_geography}")
+    return "\n".join(lines)

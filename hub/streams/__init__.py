@@ -1,0 +1,1 @@
+"""Stream processing (Faust): the pseudonymise and sink agents, and drain detection."""

@@ -1,0 +1,46 @@
+"""Consumer lag from Kafka itself: how the demo and tests know the pipeline has drained."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from hub.config import Settings
+
+
+def group_lag(settings: Settings, group: str, topics: Iterable[str]) -> int:
+    """Messages in ``topics`` the group has not committed yet (a partition never committed counts whole)."""
+    kw = settings.kafka_python_kwargs()
+    admin = KafkaAdminClient(**kw, client_id="svh-lag")
+    consumer = KafkaConsumer(**kw, client_id="svh-lag", enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
+        ends = consumer.end_offsets(parts)
+        committed = admin.list_consumer_group_offsets(group)
+        lag = 0
+        for tp in parts:
+            meta = committed.get(tp)
+            done = meta.offset if meta is not None and meta.offset is not None and meta.offset >= 0 else 0
+            lag += max(0, ends[tp] - done)
+        return lag
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def wait_until_drained(settings: Settings, group: str, topics: list[str], timeout_s: float = 300.0,
+                       poll_s: float = 0.5, on_progress: object = None) -> float:
+    """Block until the group's lag on ``topics`` is zero; returns seconds waited, raises on timeout."""
+    start = time.monotonic()
+    deadline = start + timeout_s
+    while True:
+        lag = group_lag(settings, group, topics)
+        if callable(on_progress):
+            on_progress(lag)
+        if lag == 0:
+            return time.monotonic() - start
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pipeline did not drain within {timeout_s:.0f} s ({lag} messages behind)")
+        time.sleep(poll_s)

@@ -1,0 +1,43 @@
+"""``hub worker``: run the Faust worker with the configured agreement, keys and mart."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from hub import kafka_admin, logs, metrics
+from hub.config import Settings
+from hub.mart import store
+from hub.policy import load_agreement
+from hub.pseudonymisation import PostcodeLookup, Pseudonymiser, load_keyring
+from hub.schemas import RAW_SCHEMAS, default_repository
+from hub.streams.app import StreamWorker
+
+log = logs.get(__name__)
+
+
+def build(settings: Settings, stages: Sequence[str]) -> StreamWorker:
+    """Everything is loaded and validated before Kafka is touched, so bad config fails fast and clearly."""
+    schemas = default_repository()
+    agreement = load_agreement(settings.agreement_file(), schemas)
+    ring = load_keyring(settings.keys_path)
+    lookup = PostcodeLookup.from_csv(settings.postcode_lookup) if settings.postcode_lookup else None
+    pseudonymiser = Pseudonymiser(agreement, ring, lookup)
+    worker = StreamWorker(settings, agreement, pseudonymiser, schemas, stages)
+    if worker.engine is not None:
+        store.init(worker.engine)
+    log.info("worker configured", extra={"agreement": agreement.id, "version": agreement.version,
+                                         "key_id": ring.active, "stage": ",".join(stages)})
+    return worker
+
+
+def run(settings: Settings, stages: Sequence[str] = ("pseudonymise", "sink")) -> None:
+    import faust
+
+    logs.setup(settings.log_level)
+    worker = build(settings, stages)
+    kafka_admin.ensure_topics(settings, RAW_SCHEMAS)
+    metrics.serve(settings.metrics_port, settings.metrics_host)
+    handler = logging.getLogger().handlers[0]
+    faust.Worker(worker.app, loglevel=settings.log_level.lower(), loghandlers=[handler], quiet=True,
+                 redirect_stdouts=False).execute_from_commandline()

@@ -1,0 +1,39 @@
+"""Topic names: one raw and one dead-letter topic per source, shared topics after the privacy boundary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Topics:
+    prefix: str = "svh"
+
+    def raw(self, source: str) -> str:
+        """Restricted: holds identifiers; only the pseudonymiser reads it."""
+        return f"{self.prefix}.raw.{source}"
+
+    def dlq(self, source: str) -> str:
+        """Restricted: dead letters from before the boundary hold the original (identifying) bytes."""
+        return f"{self.prefix}.dlq.{source}"
+
+    @property
+    def shared(self) -> str:
+        return f"{self.prefix}.shared"
+
+    @property
+    def shared_dlq(self) -> str:
+        """Dead letters from stages after the boundary (link, sink): pseudonymised bytes only."""
+        return f"{self.prefix}.dlq.shared"
+
+    @property
+    def linked(self) -> str:
+        return f"{self.prefix}.linked"
+
+    @property
+    def alerts(self) -> str:
+        return f"{self.prefix}.alerts"
+
+    @property
+    def audit(self) -> str:
+        return f"{self.prefix}.audit"
