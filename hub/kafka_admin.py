@@ -55,3 +55,15 @@ def ensure_topics(settings: Settings, sources: Iterable[str], timeout_s: float =
         return sorted(missing)
     finally:
         admin.close()
+
+
+def delete_topics(settings: Settings, sources: Iterable[str]) -> None:
+    """Remove a run's topics (the demo cleans up after itself); missing topics are ignored."""
+    admin = KafkaAdminClient(**settings.kafka_python_kwargs(), client_id="svh-admin")
+    try:
+        existing = set(admin.list_topics())
+        names = [n for n in topic_specs(settings, sources) if n in existing]
+        if names:
+            admin.delete_topics(names)
+    finally:
+        admin.close()

@@ -18,7 +18,7 @@ def group_lag(settings: Settings, group: str, topics: Iterable[str]) -> int:
     try:
         parts = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
         ends = consumer.end_offsets(parts)
-        committed = admin.list_consumer_group_offsets(group)
+        committed = admin.list_group_offsets({group: None}).get(group, {})
         lag = 0
         for tp in parts:
             meta = committed.get(tp)

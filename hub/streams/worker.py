@@ -38,6 +38,6 @@ def run(settings: Settings, stages: Sequence[str] = ("pseudonymise", "sink")) ->
     worker = build(settings, stages)
     kafka_admin.ensure_topics(settings, RAW_SCHEMAS)
     metrics.serve(settings.metrics_port, settings.metrics_host)
-    handler = logging.getLogger().handlers[0]
-    faust.Worker(worker.app, loglevel=settings.log_level.lower(), loghandlers=[handler], quiet=True,
+    worker.app.conf.loghandlers = list(logging.getLogger().handlers)
+    faust.Worker(worker.app, loglevel=settings.log_level.lower(), quiet=True,
                  redirect_stdouts=False).execute_from_commandline()
