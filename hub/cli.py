@@ -8,10 +8,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from hub import __version__
 
+if TYPE_CHECKING:
+    from hub.config import Settings
 
-def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+
+def _settings(args: argparse.Namespace) -> Settings:
     from hub.config import load_settings
     return load_settings()
 

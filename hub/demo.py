@@ -65,7 +65,8 @@ def run_demo(base: Settings, incidents: int = 3000, seed: int = 2026) -> int:
     manifest = generate_police_extract(run_dir / "data", seed=seed, incidents=incidents)
     settings = demo_settings(base, run_dir, manifest, prefix)
     save_key_file(KeyRing.generate(), settings.keys_path)
-    say(f"      {manifest.rows_total} rows ({manifest.rows_malformed} deliberately malformed) -> {manifest.extract_csv}")
+    say(f"      {manifest.rows_total} rows ({manifest.rows_malformed} deliberately malformed) "
+        f"-> {manifest.extract_csv}")
 
     say(f"[2/6] creating topics {prefix}.* on Kafka at {settings.kafka_bootstrap}")
     try:

@@ -13,9 +13,10 @@ def summarise(agreement: Agreement) -> str:
     lines += [f"  - {pid}: {text}" for pid, text in agreement.purposes.items()]
     for name, src in agreement.sources.items():
         provider = agreement.parties[src.provider].name
+        where = "the source, inside the agency" if src.pseudonymise_at == "source" else "the hub"
         lines += ["", f"Source {name}, shared by {provider}",
                   f"  lawful basis: {src.lawful_basis}",
-                  f"  pseudonymised at: {'the source, inside the agency' if src.pseudonymise_at == 'source' else 'the hub'}",
+                  f"  pseudonymised at: {where}",
                   f"  purposes: {', '.join(src.purposes)}; raw records kept {src.retention_days} days",
                   "  fields:"]
         for field, outputs in src.fields.items():
@@ -25,7 +26,8 @@ def summarise(agreement: Agreement) -> str:
     for prof in agreement.release_profiles.values():
         s, t = prof.standard, prof.sensitive
         lines.append(f"  {prof.name} ({prof.audience}): counts below {s.threshold} suppressed, "
-                     f"rounding {s.rounding or 'none'}, secondary suppression {'on' if s.secondary_suppression else 'off'}, "
+                     f"rounding {s.rounding or 'none'}, "
+                     f"secondary suppression {'on' if s.secondary_suppression else 'off'}, "
                      f"finest area {s.finest_geography}; domestic abuse and sexual offences: below {t.threshold} "
                      f"suppressed, finest area {t.finest_geography}")
     return "\n".join(lines)

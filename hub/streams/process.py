@@ -69,7 +69,8 @@ class WorkerProcess:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if not self.alive():
-                raise RuntimeError(f"worker exited with {self.proc.returncode if self.proc else '?'}; see {self.log_path}")
+                code = self.proc.returncode if self.proc else "?"
+                raise RuntimeError(f"worker exited with {code}; see {self.log_path}")
             if self.log_path.exists() and b"Worker ready" in self.log_path.read_bytes():
                 return
             time.sleep(0.2)
