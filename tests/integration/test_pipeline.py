@@ -57,8 +57,7 @@ def module_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def run(request: pytest.FixtureRequest, module_tmp: Path, kafka_bootstrap: str) -> Iterator[Run]:
     """One full run per mart backend: 800 incidents (+12 malformed), two canary people planted."""
-    from hub.config import load_settings
-    from tests.integration.conftest import free_port, postgres_schema, unique
+    from tests.integration.conftest import postgres_schema, unique
 
     backend = request.param
     base = module_tmp / backend
