@@ -19,8 +19,12 @@ def age_on(dob: date, on: date) -> int:
 
 def age_band(dob: date, on: date) -> str | None:
     """The band of the age on ``on``; ``None`` for a birth date after the event."""
-    age = age_on(dob, on)
-    if age < 0:
+    return band_of_age(age_on(dob, on))
+
+
+def band_of_age(age: int) -> str | None:
+    """The band of an age in whole years (sources such as ED record age, not date of birth)."""
+    if age < 0 or age > 120:
         return None
     for low, high, label in AGE_BANDS:
         if age >= low and (high is None or age <= high):

@@ -114,8 +114,10 @@ class Pseudonymiser:
                 return None
             return generalise.by_date_method(value, method)
         if method == "age_band":
+            if isinstance(value, int) and not isinstance(value, bool):
+                return generalise.band_of_age(value)
             if not isinstance(value, date):
-                raise PseudonymisationError(f"{name} is not a date of birth")
+                raise PseudonymisationError(f"{name} is neither a date of birth nor an age")
             on = when.date() if isinstance(when, datetime) else when
             return generalise.age_band(value, on)
         if method in ("lsoa", "msoa", "lad"):
