@@ -1,0 +1,116 @@
+"""JSON logs carry only whitelisted context; Prometheus metrics follow the naming rules."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import generate_latest
+
+from hub import logs, metrics
+
+
+@pytest.fixture
+def capture() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    logger = logging.getLogger("svh.test.capture")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    yield logger, stream
+    logger.handlers[:] = []
+
+
+def lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_only_whitelisted_context_is_written(capture: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = capture
+    logger.info("row dead-lettered", extra={"source": "police_incident", "row": 57, "field": "VictimDOB",
+                                            "forename": "Alice", "value": "17/04/1991", "record": {"dob": "x"}})
+    [entry] = lines(stream)
+    assert entry["msg"] == "row dead-lettered" and entry["level"] == "info" and entry["logger"] == "svh.test.capture"
+    assert entry["source"] == "police_incident" and entry["row"] == 57 and entry["field"] == "VictimDOB"
+    assert "forename" not in entry and "value" not in entry and "record" not in entry
+    raw = stream.getvalue()
+    assert "Alice" not in raw and "17/04/1991" not in raw
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$", str(entry["ts"]))
+
+
+def test_exception_class_is_written_not_its_message(capture: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = capture
+    try:
+        raise ValueError("invalid date '17/04/1991' for Alice Smith")
+    except ValueError:
+        logger.exception("could not parse", extra={"stage": "validate"})
+    [entry] = lines(stream)
+    assert entry["exception"] == "ValueError" and entry["stage"] == "validate"
+    raw = stream.getvalue()
+    assert "Alice" not in raw and "17/04/1991" not in raw and "Traceback" not in raw
+
+
+def test_every_line_is_one_json_object(capture: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = capture
+    logger.warning("first\nsecond", extra={"count": 3})
+    logger.error("third")
+    entries = lines(stream)
+    assert [e["msg"] for e in entries] == ["first\nsecond", "third"]
+    assert entries[0]["count"] == 3
+
+
+def test_setup_installs_the_json_formatter() -> None:
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    try:
+        logs.setup("WARNING")
+        assert len(root.handlers) == 1 and isinstance(root.handlers[0].formatter, logs.JsonFormatter)
+        assert root.level == logging.WARNING
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+
+
+# --- metrics ------------------------------------------------------------------------------------------
+
+def exposition() -> str:
+    return generate_latest(metrics.REGISTRY).decode()
+
+
+def types() -> dict[str, str]:
+    return {m.group(1): m.group(2) for m in re.finditer(r"^# TYPE (\S+) (\S+)$", exposition(), re.MULTILINE)}
+
+
+def test_metric_names_follow_the_rules() -> None:
+    declared = types()
+    assert len(declared) >= 8
+    for name, kind in declared.items():
+        assert name.startswith("svh_"), name
+        if kind == "counter":
+            assert name.endswith("_total"), name
+        if kind == "histogram":
+            assert name.endswith("_seconds"), name
+    assert declared["svh_records_read_total"] == "counter"
+    assert declared["svh_stage_seconds"] == "histogram"
+
+
+def test_every_sample_is_named_svh() -> None:
+    metrics.dead_lettered("police_incident", "validate", "bad_date")
+    metrics.STAGE_SECONDS.labels("pseudonymise").observe(0.001)
+    samples = [line for line in exposition().splitlines() if line and not line.startswith("#")]
+    assert samples
+    assert all(s.startswith("svh_") for s in samples)
+    assert any(s.startswith("svh_records_dead_lettered_total{") and 'error="bad_date"' in s for s in samples)
+
+
+def test_dead_lettered_counts_up() -> None:
+    labels = {"source": "police_incident", "stage": "sink", "error": "OperationalError"}
+    before = metrics.REGISTRY.get_sample_value("svh_records_dead_lettered_total", labels) or 0.0
+    metrics.dead_lettered("police_incident", "sink", "OperationalError")
+    assert metrics.REGISTRY.get_sample_value("svh_records_dead_lettered_total", labels) == before + 1
