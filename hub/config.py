@@ -102,8 +102,14 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
     if config_file:
         try:
             loaded = yaml.safe_load(Path(config_file).read_text("utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise SettingsError(f"HUB_CONFIG={config_file}: cannot read ({exc})") from None
+        except OSError as exc:
+            raise SettingsError(f"HUB_CONFIG={config_file}: cannot read ({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            # Only the problem and line: PyYAML's own text quotes the line, which may hold a secret.
+            mark = getattr(exc, "problem_mark", None)
+            where = f":{mark.line + 1}" if mark else ""
+            raise SettingsError(f"HUB_CONFIG={config_file}{where}: not valid YAML "
+                                f"({getattr(exc, 'problem', None) or type(exc).__name__})") from None
         if not isinstance(loaded, dict):
             raise SettingsError(f"HUB_CONFIG={config_file}: must be a mapping of setting: value")
         values.update(loaded)

@@ -33,7 +33,10 @@ class CsvFileConnector(Connector):
                               f"(mapping {self.mapping.path}); nothing was published")
 
     def records(self) -> Iterator[SourceRecord]:
-        with self.path.open(newline="", encoding=self.mapping.encoding) as fh:
+        # Excel writes a byte-order mark before the header; utf-8-sig reads files with or without one.
+        encoding = "utf-8-sig" if self.mapping.encoding.lower().replace("_", "-") in ("utf-8", "utf8") \
+            else self.mapping.encoding
+        with self.path.open(newline="", encoding=encoding) as fh:
             reader = csv.reader(fh, delimiter=self.mapping.delimiter)
             try:
                 header = [h.strip() for h in next(reader)]

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hub.policy.yamlsource import ConfigError, load_located
+from hub.policy.yamlsource import ConfigError, LocatedYaml, load_located
 from hub.pseudonymisation import PostcodeLookup, normalise
 from hub.pseudonymisation.geography import LSOA_CODE
 from hub.reference import normalise_offence_code, offence_codes
@@ -156,6 +156,19 @@ _CONVERTERS: dict[str, Callable[[FieldMapping, str], Any]] = {
 }
 
 
+MAPPING_KEYS = frozenset({"source", "format", "fields", "require_one_of"})
+FORMAT_KEYS = frozenset({"delimiter", "encoding", "datetime_format", "date_format"})
+FIELD_KEYS = frozenset({"column", "type", "required"})
+
+
+def _refuse_unknown(doc: LocatedYaml, spec: dict[str, Any], allowed: frozenset[str], key: str) -> None:
+    """A misspelt key (``typ:``) must stop the load, not silently change how a column is read."""
+    for k in spec:
+        if k not in allowed:
+            raise doc.error(f"{key}.{k}" if key else str(k),
+                            f"unknown key; expected one of {', '.join(sorted(allowed))}")
+
+
 def default_mapping_path(source: str) -> Path:
     return Path(str(resources.files("hub.connectors").joinpath(f"mappings/{source}.yaml")))
 
@@ -166,6 +179,7 @@ def load_mapping(path: Path | str, lookup: PostcodeLookup | None = None) -> Fiel
     data = doc.data
     if not isinstance(data, dict):
         raise doc.error("", "must be a mapping")
+    _refuse_unknown(doc, data, MAPPING_KEYS, "")
     source = data.get("source")
     if source not in RAW_SCHEMAS:
         raise doc.error("source", f"unknown source {source!r}; known: {', '.join(sorted(RAW_SCHEMAS))}")
@@ -173,6 +187,7 @@ def load_mapping(path: Path | str, lookup: PostcodeLookup | None = None) -> Fiel
     fmt = data.get("format") or {}
     if not isinstance(fmt, dict):
         raise doc.error("format", "must be a mapping")
+    _refuse_unknown(doc, fmt, FORMAT_KEYS, "format")
     fields_raw = data.get("fields")
     if not isinstance(fields_raw, dict) or not fields_raw:
         raise doc.error("fields", "must map schema fields to columns")
@@ -183,6 +198,7 @@ def load_mapping(path: Path | str, lookup: PostcodeLookup | None = None) -> Fiel
             raise doc.error(key, f"not a field of {schema.name}")
         if not isinstance(spec, dict) or not isinstance(spec.get("column"), str):
             raise doc.error(key, "needs a column: <extract header>")
+        _refuse_unknown(doc, spec, FIELD_KEYS, key)
         ftype = spec.get("type", "string")
         if ftype not in FIELD_TYPES:
             raise doc.error(f"{key}.type", f"unknown type {ftype!r}; expected one of {', '.join(FIELD_TYPES)}")

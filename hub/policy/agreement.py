@@ -36,8 +36,35 @@ _TARGET = re.compile(r"^(flags|attributes)\.[a-z][a-z0-9_]*$|^person\.[a-z][a-z0
 _ID = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 
+def target_kind(target: str) -> str:
+    """What a shared-event target holds: attributes take anything (they are stored as text)."""
+    if target in TOP_TARGETS:
+        return TOP_TARGETS[target]
+    head = target.split(".", 1)[0]
+    return {"flags": "boolean", "attributes": "any", "person": "string"}[head]
+
+
+def _avro_kind(avro_type: Any) -> str:
+    """string, int, boolean, date, datetime (or the Avro name) of a field's type, unions with null unwrapped."""
+    if isinstance(avro_type, list):
+        rest = [t for t in avro_type if t != "null"]
+        avro_type = rest[0] if len(rest) == 1 else "union"
+    if isinstance(avro_type, dict):
+        logical = avro_type.get("logicalType")
+        if logical == "date":
+            return "date"
+        if logical in ("local-timestamp-millis", "timestamp-millis", "local-timestamp-micros", "timestamp-micros"):
+            return "datetime"
+        avro_type = avro_type.get("type", "record")
+    return {"long": "int", "int": "int", "string": "string", "boolean": "boolean"}.get(str(avro_type), str(avro_type))
+
+
 class NoAgreementError(LookupError):
     """The source has no agreement: its records are refused."""
+
+
+class ReleaseRefused(PermissionError):
+    """A release the agreement does not allow (undeclared purpose, unknown profile, no source for it)."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +154,29 @@ class Agreement:
         except KeyError:
             raise LookupError(f"agreement {self.id} has no release profile {name!r}; "
                               f"it has {', '.join(sorted(self.release_profiles))}") from None
+
+    def sources_for(self, purpose: str) -> tuple[str, ...]:
+        """The sources whose data the agreement lets be used for ``purpose``."""
+        return tuple(sorted(n for n, s in self.sources.items() if purpose in s.purposes))
+
+    def check_release(self, purpose: str | None, profile: str) -> ReleaseProfile:
+        """The profile for a release under ``purpose``; refused unless the agreement declares both.
+
+        Only the sources listed under :meth:`sources_for` may contribute to what is released.
+        """
+        declared = ", ".join(self.purposes)
+        if not purpose:
+            raise ReleaseRefused(f"a purpose is required: every release is recorded under one of the purposes "
+                                 f"agreement {self.id} v{self.version} declares ({declared})")
+        if purpose not in self.purposes:
+            raise ReleaseRefused(f"purpose {purpose!r} is not declared by agreement {self.id} v{self.version}; "
+                                 f"declared purposes: {declared}")
+        if not self.sources_for(purpose):
+            raise ReleaseRefused(f"no source of agreement {self.id} v{self.version} may be used for {purpose!r}")
+        try:
+            return self.release_profile(profile)
+        except LookupError as exc:
+            raise ReleaseRefused(str(exc)) from None
 
 
 def load_agreement(path: Path | str, schemas: SchemaRepository | None = None,
@@ -237,7 +287,7 @@ class _Parser:
             fkey = f"{key}.fields.{fname}"
             if fname not in schema.field_names:
                 raise self.fail(fkey, f"not a field of {schema.name}; fields are {', '.join(schema.field_names)}")
-            outputs = self.outputs(rule, fkey)
+            outputs = self.outputs(rule, fkey, _avro_kind(schema.field(fname)["type"]))
             if fname in identifiers and any(o.treatment == "keep" for o in outputs):
                 raise self.fail(fkey, "is a direct identifier: it may be dropped, tokenised or generalised, "
                                       "never kept")
@@ -249,16 +299,16 @@ class _Parser:
                             pseudonymise_at=where, purposes=tuple(used), retention_days=retention,
                             record_id=record_id, event_time=event_time, fields=fields)
 
-    def outputs(self, rule: Any, key: str) -> tuple[Output, ...]:
+    def outputs(self, rule: Any, key: str, field_kind: str) -> tuple[Output, ...]:
         if rule == "drop":
             return (Output("drop"),)
         items = rule if isinstance(rule, list) else [rule]
         if not items:
             raise self.fail(key, "needs at least one treatment")
-        return tuple(self.output(item, f"{key}[{i}]" if isinstance(rule, list) else key)
+        return tuple(self.output(item, f"{key}[{i}]" if isinstance(rule, list) else key, field_kind)
                      for i, item in enumerate(items))
 
-    def output(self, item: Any, key: str) -> Output:
+    def output(self, item: Any, key: str, field_kind: str) -> Output:
         if item == "drop":
             return Output("drop")
         spec = self.mapping(item, key)
@@ -269,7 +319,9 @@ class _Parser:
         verb = verbs[0]
         if verb == "keep":
             self.unknown(spec, {"keep"}, key)
-            return Output("keep", target=self.target(spec["keep"], f"{key}.keep"))
+            target = self.target(spec["keep"], f"{key}.keep")
+            self.check_type(target, field_kind, f"{key}.keep", "the field is")
+            return Output("keep", target=target)
         if verb == "generalise":
             self.unknown(spec, {"generalise", "into"}, key)
             method = str(spec["generalise"])
@@ -277,10 +329,7 @@ class _Parser:
                 raise self.fail(f"{key}.generalise", f"unknown method {method!r}; expected one of "
                                                      f"{', '.join(GENERALISE_METHODS)}")
             target = self.target(spec.get("into"), f"{key}.into")
-            expected = TOP_TARGETS.get(target)
-            if expected and expected != GENERALISE_METHODS[method]:
-                raise self.fail(f"{key}.into", f"{target} holds a {expected}, but {method} gives a "
-                                               f"{GENERALISE_METHODS[method]}")
+            self.check_type(target, GENERALISE_METHODS[method], f"{key}.into", f"{method} gives")
             return Output("generalise", target=target, method=method)
         self.unknown(spec, {"token", "person"}, key)
         kind = str(spec["token"])
@@ -290,6 +339,12 @@ class _Parser:
         if not isinstance(person, str) or not _ID.match(person):
             raise self.fail(f"{key}.person", "names the role whose tokens these are, e.g. victim")
         return Output("token", kind=kind, person=person)
+
+    def check_type(self, target: str, kind: str, key: str, what: str) -> None:
+        """Refuse at load time what would fail every record at encoding time."""
+        expected = target_kind(target)
+        if expected != "any" and expected != kind:
+            raise self.fail(key, f"{target} holds a {expected}, but {what} a {kind}")
 
     def target(self, value: Any, key: str) -> str:
         if not isinstance(value, str) or not (value in TOP_TARGETS or _TARGET.match(value)):

@@ -7,12 +7,14 @@ be joined with another's. The active key id is written into every token so keys 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 import os
 import secrets
 import stat
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,11 +109,16 @@ def load_key_file(path: Path) -> KeyRing:
 def save_key_file(ring: KeyRing, path: Path) -> None:
     """Write atomically with mode 600 from the first byte."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(ring.to_json())
-    os.replace(tmp, path)
+    # mkstemp: a new, unpredictable file created 0600 with O_EXCL, so no leftover or planted file is reused.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(ring.to_json())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def load_keyring(path: Path | None, environ: dict[str, str] | None = None) -> KeyRing:

@@ -11,7 +11,10 @@ import unicodedata
 from datetime import date
 
 TITLES = frozenset({"MR", "MRS", "MS", "MISS", "MX", "DR", "PROF", "REV", "SIR", "DAME", "LORD", "LADY", "MASTER"})
-PLACEHOLDERS = frozenset({"UNKNOWN", "NK", "NOTKNOWN", "NONE", "NULL", "NA", "ZZZ", "XXX", "UNK"})
+PLACEHOLDERS = frozenset({"UNKNOWN", "NK", "NOTKNOWN", "NONE", "NULL", "NA", "ZZZ", "XXX", "UNK", "UNIDENTIFIED",
+                          "ANON", "ANONYMOUS", "MALE", "FEMALE"})
+"""Words records systems put where a name is not known: never identity, so never tokenised."""
+_NOT_NAMES = TITLES | PLACEHOLDERS
 _NON_ALPHA = re.compile(r"[^A-Z ]+")
 _SPACES = re.compile(r"\s+")
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
@@ -32,9 +35,9 @@ def name(value: str | None) -> str | None:
         return None
     text = _ascii_upper(value).replace("'", "").replace("\u2019", "").replace("-", "")
     text = _NON_ALPHA.sub(" ", text)
-    words = [w for w in _SPACES.split(text.strip()) if w and w not in TITLES]
+    words = [w for w in _SPACES.split(text.strip()) if w and w not in _NOT_NAMES]
     joined = " ".join(words)
-    if not joined or joined.replace(" ", "") in PLACEHOLDERS:
+    if not joined or joined.replace(" ", "") in _NOT_NAMES:
         return None
     return joined
 
@@ -42,13 +45,14 @@ def name(value: str | None) -> str | None:
 def surname(value: str | None) -> str | None:
     """A surname as one token: spaces, hyphens and apostrophes removed (``SMITH JONES`` = ``SMITH-JONES``)."""
     n = name(value)
-    return n.replace(" ", "") if n else None
+    joined = n.replace(" ", "") if n else None
+    return joined if joined and joined not in _NOT_NAMES else None
 
 
 def forename(value: str | None) -> str | None:
     """The first given name only: middle names are recorded inconsistently across agencies."""
     n = name(value)
-    return n.split(" ")[0] if n else None
+    return n.split(" ")[0] if n else None  # words of name() are never titles or placeholders
 
 
 def postcode(value: str | None) -> str | None:

@@ -223,9 +223,6 @@ def test_blank_lines_are_skipped_and_empty_file_yields_nothing(tmp_path: Path, m
     assert records(empty, mapping) == []
 
 
-@pytest.mark.xfail(strict=True, reason="bug: csv_file.py records() opens with the mapping's 'utf-8' (not "
-                                       "'utf-8-sig'), so the BOM Excel writes makes the first header "
-                                       "'\\ufeffCrimeRef' and the whole extract is refused")
 def test_excel_bom_does_not_break_the_header(tmp_path: Path, mapping: FieldMapping) -> None:
     path = write_csv(tmp_path / "x.csv", [row()])
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
@@ -233,9 +230,6 @@ def test_excel_bom_does_not_break_the_header(tmp_path: Path, mapping: FieldMappi
     assert rec.error is None and rec.record is not None and rec.record["record_id"] == "ZZ/25/000001"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: mapping.py load_mapping() ignores unknown keys (a field spec's "
-                                       "'typ:' at line 184, a top-level 'require_one_off:'), so a typo silently "
-                                       "turns a date column into a string or drops a validation rule")
 @pytest.mark.parametrize("old,new,key", [
     ("victim_dob: {column: VictimDOB, type: date}", "victim_dob: {column: VictimDOB, typ: date}",
      "fields.victim_dob.typ"),

@@ -132,9 +132,6 @@ def test_json_holds_every_key_and_no_raw_bytes() -> None:
     assert {k: base64.b64decode(v["secret"]) for k, v in data["keys"].items()} == ring.keys
 
 
-@pytest.mark.xfail(strict=True, reason="bug: keys.py save_key_file() opens a predictable '<file>.tmp' without "
-                                       "O_EXCL, so a pre-existing tmp file keeps its mode (and a symlink is "
-                                       "followed); the key file can end up group/world-readable")
 def test_stale_tmp_file_cannot_loosen_key_file_mode(tmp_path: Path) -> None:
     path = tmp_path / "keys.json"
     stale = tmp_path / "keys.json.tmp"

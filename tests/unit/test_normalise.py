@@ -33,10 +33,6 @@ def test_normalisation_is_idempotent(fn: Callable[[str | None], str | None], val
     assert fn(once) == once
 
 
-@pytest.mark.xfail(strict=True, reason="bug: normalise.py forename()/surname() take the first word / join the "
-                                       "words of name() without re-checking TITLES and PLACEHOLDERS, so "
-                                       "forename('NA0A') = 'NA' but forename('NA') = None, surname('M0R') = 'MR' "
-                                       "but surname('MR') = None (not idempotent)")
 @PROPS
 @pytest.mark.parametrize("fn", [normalise.surname, normalise.forename], ids=lambda f: f.__name__)
 @example(value="NA0A")
@@ -47,9 +43,6 @@ def test_name_parts_are_idempotent(fn: Callable[[str | None], str | None], value
     assert fn(once) == once
 
 
-@pytest.mark.xfail(strict=True, reason="bug: normalise.py forename() keeps a placeholder first word: "
-                                       "'Unknown Male' -> 'UNKNOWN', 'NK NK' -> 'NK', so unrelated people "
-                                       "with placeholder names share a forename token")
 @pytest.mark.parametrize("value", ["Unknown Male", "Unknown Female", "NK NK"])
 def test_placeholder_first_word_is_not_a_forename(value: str) -> None:
     assert normalise.forename(value) is None

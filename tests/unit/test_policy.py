@@ -254,9 +254,6 @@ def test_summary_follows_the_agreement(example_text: str) -> None:
 
 # --- known bug: target types are only checked for generalise into top-level targets ---------------
 
-@pytest.mark.xfail(strict=True, reason="bug: agreement.py _Parser.output() checks target types only for "
-                                       "'generalise' into top-level targets; 'keep' (line 272) and person.<role>.* "
-                                       "targets are unchecked, so every record later fails SharedEvent encoding")
 @pytest.mark.parametrize("old,new", [
     # a boolean flag kept into a string column
     ("knife: {keep: flags.knife}", "knife: {keep: occurred_week}"),
