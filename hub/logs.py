@@ -41,5 +41,16 @@ def setup(level: str = "INFO") -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
+def dict_config(level: str = "INFO") -> dict[str, Any]:
+    """The same JSON logging as ``setup``, as a dictConfig (Faust's worker installs its logging from one)."""
+    return {
+        "version": 1, "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "hub.logs.JsonFormatter"}},
+        "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "root": {"level": level, "handlers": ["default"]},
+        "loggers": {name: {"level": "WARNING"} for name in ("kafka", "aiokafka")},
+    }
+
+
 def get(name: str) -> logging.Logger:
     return logging.getLogger(name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from hub import kafka_admin, logs, metrics
@@ -38,6 +37,5 @@ def run(settings: Settings, stages: Sequence[str] = ("pseudonymise", "sink")) ->
     worker = build(settings, stages)
     kafka_admin.ensure_topics(settings, RAW_SCHEMAS)
     metrics.serve(settings.metrics_port, settings.metrics_host)
-    worker.app.conf.loghandlers = list(logging.getLogger().handlers)
-    faust.Worker(worker.app, loglevel=settings.log_level.lower(), quiet=True,
-                 redirect_stdouts=False).execute_from_commandline()
+    faust.Worker(worker.app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False,
+                 logging_config=logs.dict_config(settings.log_level)).execute_from_commandline()
