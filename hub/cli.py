@@ -64,14 +64,70 @@ def cmd_mart_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_mart_counts(args: argparse.Namespace) -> int:
-    from hub.mart import connect, incident_counts, release_lsoa_week_counts
-    from hub.mart.report import format_released
+def _release_context(args: argparse.Namespace) -> tuple[object, object]:
+    """(engine, ReleaseContext) for a release; refused unless the agreement declares purpose and profile."""
+    from hub.mart import connect, init
+    from hub.mart.audit import ReleaseContext
     from hub.policy import load_agreement
     settings = _settings(args)
-    profile = load_agreement(settings.agreement_file()).release_profile(args.profile)
-    released = release_lsoa_week_counts(incident_counts(connect(settings.mart)), profile)
-    print(format_released(released, limit=args.limit))
+    ctx = ReleaseContext.create(load_agreement(settings.agreement_file()), args.purpose, args.profile, args.user)
+    engine = connect(settings.mart)
+    init(engine)  # the audit tables must exist before anything is released
+    return engine, ctx
+
+
+def cmd_mart_counts(args: argparse.Namespace) -> int:
+    from hub.mart.queries import release_area_counts
+    from hub.mart.report import format_area_counts
+    engine, ctx = _release_context(args)
+    table = release_area_counts(engine, ctx, args.geography, args.period)  # type: ignore[arg-type]
+    print(format_area_counts(table, limit=args.limit))
+    return 0
+
+
+def cmd_mart_export(args: argparse.Namespace) -> int:
+    from hub.mart.queries import export_csv, release_area_counts
+    engine, ctx = _release_context(args)
+    out = Path(args.out)
+    table = release_area_counts(engine, ctx, args.geography, args.period, kind="export",  # type: ignore[arg-type]
+                                destination=str(out.resolve()))
+    export_csv(table, out)
+    print(f"wrote {len(table.rows)} cells ({table.cells_suppressed} suppressed) to {out}; "
+          f"recorded as release {table.release_id}")
+    return 0
+
+
+def cmd_mart_report(args: argparse.Namespace) -> int:
+    from hub.mart.report import incident_report
+    engine, ctx = _release_context(args)
+    print(incident_report(engine, ctx, args.geography, args.period, args.limit))  # type: ignore[arg-type]
+    return 0
+
+
+def cmd_mart_purge(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from hub.mart import connect, init
+    from hub.mart.audit import resolve_user
+    from hub.mart.retention import purge
+    from hub.policy import load_agreement
+    settings = _settings(args)
+    engine = connect(settings.mart)
+    init(engine)
+    today = date.fromisoformat(args.today) if args.today else None
+    run = purge(engine, load_agreement(settings.agreement_file()), resolve_user(args.user), today, args.dry_run)
+    print(run.summary())
+    return 0
+
+
+def cmd_audit_list(args: argparse.Namespace) -> int:
+    from hub.mart import audit, connect, init
+    engine = connect(_settings(args).mart)
+    init(engine)
+    if args.purges:
+        print(audit.format_purges(audit.purges(engine, args.limit)))
+    else:
+        print(audit.format_releases(audit.releases(engine, args.limit)))
     return 0
 
 
@@ -120,6 +176,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(_settings(args), incidents=args.incidents, seed=args.seed)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "core":
+        from hub.bench import core
+        figures = core.run(args.incidents or 3000, args.repeats)
+    else:
+        from hub.bench import pipeline
+        figures = pipeline.run(_settings(args), args.incidents or 20000)
+    for name, value in figures.items():
+        print(f"{name:>28}: {value:,.1f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hub", description="Serious Violence Data Hub")
     p.add_argument("--version", action="version", version=f"hub {__version__}")
@@ -140,10 +208,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("mart", help="the data mart").add_subparsers(dest="action", required=True)
     m.add_parser("init", help="create or upgrade the mart's tables and views").set_defaults(func=cmd_mart_init)
-    mc = m.add_parser("counts", help="incidents by LSOA x ISO week x offence category, disclosure-controlled")
-    mc.add_argument("--profile", default="partnership", help="release profile of the agreement")
-    mc.add_argument("--limit", type=int, default=25)
-    mc.set_defaults(func=cmd_mart_counts)
+    release_help = "every release is recorded in the audit trail (hub audit list)"
+    for name, func, what in (("counts", cmd_mart_counts, "incidents by area x period x offence category"),
+                             ("export", cmd_mart_export, "write the released incident table as CSV"),
+                             ("report", cmd_mart_report, "a plain-text incident report")):
+        mr = m.add_parser(name, help=f"{what}, disclosure-controlled; {release_help}")
+        mr.add_argument("--profile", default="partnership", help="release profile of the agreement")
+        mr.add_argument("--purpose", help="the purpose of this release; must be one the agreement declares")
+        mr.add_argument("--user", help="who is releasing (default: HUB_AUDIT_USER, else the OS user)")
+        mr.add_argument("--geography", choices=("lsoa", "msoa", "lad"),
+                        help="area level (never finer than the profile allows; default: the profile's finest)")
+        mr.add_argument("--period", choices=("week", "month"), default="month" if name == "report" else "week")
+        if name == "export":
+            mr.add_argument("--out", required=True, help="CSV file to write")
+        else:
+            mr.add_argument("--limit", type=int, default=25)
+        mr.set_defaults(func=func)
+    mp = m.add_parser("purge", help="delete events older than each source's retention_days (audited)")
+    mp.add_argument("--dry-run", action="store_true", help="count and audit, delete nothing")
+    mp.add_argument("--user", help="who runs the purge (default: HUB_AUDIT_USER, else the OS user)")
+    mp.add_argument("--today", help=argparse.SUPPRESS)
+    mp.set_defaults(func=cmd_mart_purge)
+
+    a = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="action", required=True)
+    al = a.add_parser("list", help="releases of data from the mart (or, with --purges, retention purges)")
+    al.add_argument("--purges", action="store_true")
+    al.add_argument("--limit", type=int, default=50)
+    al.set_defaults(func=cmd_audit_list)
 
     k = sub.add_parser("keys", help="pseudonymisation keys").add_subparsers(dest="action", required=True)
     ki = k.add_parser("init", help="create a key file (mode 600)")
@@ -170,17 +261,25 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--incidents", type=int, default=3000)
     d.add_argument("--seed", type=int, default=2026)
     d.set_defaults(func=cmd_demo)
+    b = sub.add_parser("bench", help="benchmarks: print figures (never asserted)")
+    b.add_argument("what", choices=["core", "pipeline"], help="core: boundary per event; pipeline: via Kafka")
+    b.add_argument("--incidents", type=int, default=None)
+    b.add_argument("--repeats", type=int, default=5)
+    b.set_defaults(func=cmd_bench)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from hub.config import SettingsError
-    from hub.policy import ConfigError
+    from hub.policy import ConfigError, ReleaseRefused
     from hub.pseudonymisation import GeographyError, KeyRingError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except ReleaseRefused as exc:
+        print(f"error: release refused: {exc}", file=sys.stderr)
+        return 2
     except (SettingsError, ConfigError, KeyRingError, GeographyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

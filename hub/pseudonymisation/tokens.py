@@ -1,6 +1,6 @@
 """Keyed tokens (HMAC-SHA256) and the derived match keys used for linkage.
 
-A token is ``<key id>:<26 base32 chars>`` (130 bits). It names its key so keys can rotate; it is
+A token is ``<key id>:<32 hex digits>`` (128 bits; hex because it is fast and case-proof). It names its key so keys can rotate; it is
 never a plain hash, so a ten-digit NHS number cannot be recovered by enumerating all of them.
 Match keys follow the ONS "derive and conquer" idea: several tokens per person (exact, phonetic,
 prefix, date-of-birth parts and transposition, name pair in either order) so that a typo in one
@@ -9,7 +9,6 @@ field still leaves others that agree.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -37,7 +36,7 @@ class Tokeniser:
 
     def token(self, domain: str, value: str) -> str:
         mac = hmac.new(self._key, domain.encode() + b"\x1f" + value.encode("utf-8"), hashlib.sha256).digest()
-        return f"{self.key_id}:{base64.b32encode(mac[:16]).decode().rstrip('=').lower()}"
+        return f"{self.key_id}:{mac[:16].hex()}"
 
     def match_keys(self, kind: str, value: object) -> dict[str, str]:
         """Tokens for one identifying value, keyed by match-key name; empty if the value is unusable."""
@@ -61,7 +60,7 @@ def event_id(ring: KeyRing, source: str, record_id: str) -> str:
         raise ValueError("record id is empty")
     key = ring.purpose_key(EVENT_ID, ring.event_key)
     mac = hmac.new(key, f"{source}\x1f{ref}".encode(), hashlib.sha256).digest()
-    return "ev-" + base64.b32encode(mac[:15]).decode().lower()
+    return "ev-" + mac[:15].hex()
 
 
 def _forename(value: object) -> dict[str, tuple[str, str]]:

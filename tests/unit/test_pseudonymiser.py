@@ -29,7 +29,7 @@ from hub.schemas import SHARED_EVENT, SchemaRepository
 
 EVENT_TIME = datetime(2025, 3, 4, 21, 30)
 LSOA, MSOA, LAD = "E01999001", "E02999001", "E06000099"
-TOKENISH = re.compile(r"[a-z0-9]+:[a-z2-7]{26}|ev-[a-z2-7]{24}")
+TOKENISH = re.compile(r"[a-z0-9]+:[0-9a-f]{32}|ev-[0-9a-f]{30}")
 
 
 def raw_record(**overrides: Any) -> dict[str, Any]:
@@ -257,7 +257,7 @@ def found(forms: set[str], haystack: str) -> list[str]:
     """Forms present in the text (case-insensitive).
 
     Forms shorter than 6 characters are searched with tokens masked out: a 4-letter name has a ~1 in
-    3000 chance of appearing by accident in a random 26-character base32 token, while a real leak
+    3000 chance of appearing by accident in a random 32-character hex token, while a real leak
     would show up outside the tokens' exact shape.
     """
     low = haystack.lower()
@@ -300,6 +300,6 @@ def test_canary_identifiers_never_cross_the_boundary(agreement: Agreement, ring:
 def test_canary_checker_would_catch_a_leak() -> None:
     # Guard: the search used by the canary property does find identifiers placed outside tokens.
     forms = identifying_forms("Wxyz", "Quillfeather", date(1991, 4, 7), "ZZ1 0FW")
-    assert "Wxyz" in found(forms, "{'attributes': {'n': 'WXYZ'}, 't': 'k1:" + "a" * 26 + "'}")
+    assert "Wxyz" in found(forms, "{'attributes': {'n': 'WXYZ'}, 't': 'k1:" + "a" * 32 + "'}")
     assert "1991-04-07" in found(forms, "{'occurred_date': '1991-04-07'}")
     assert "ZZ10FW" in found(forms, "b'\\x0czz10fw'")

@@ -15,8 +15,8 @@ from hub.pseudonymisation.tokens import TOKEN_KINDS
 
 OTHER_SECRET = bytes(range(100, 132))
 
-TOKEN = re.compile(r"^k1:[a-z2-7]{26}$")
-EVENT_ID = re.compile(r"^ev-[a-z2-7]{24}$")
+TOKEN = re.compile(r"^k1:[0-9a-f]{32}$")
+EVENT_ID = re.compile(r"^ev-[0-9a-f]{30}$")
 PROPS = settings(max_examples=80, deadline=None, derandomize=True)
 # Printable text without ':' so it can never imitate the "<key id>:" prefix.
 plain_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x17F, exclude_characters=":"),

@@ -1,0 +1,1 @@
+"""Benchmarks (``hub bench ...``): they print figures; no test ever fails on timing."""
