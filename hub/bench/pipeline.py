@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
 
 from hub import kafka_admin
 from hub.config import Settings

@@ -1,7 +1,8 @@
 """Keyed tokens (HMAC-SHA256) and the derived match keys used for linkage.
 
-A token is ``<key id>:<32 hex digits>`` (128 bits; hex because it is fast and case-proof). It names its key so keys can rotate; it is
-never a plain hash, so a ten-digit NHS number cannot be recovered by enumerating all of them.
+A token is ``<key id>:<32 hex digits>`` (128 bits; hex because it is fast and case-proof). It names
+its key so keys can rotate; it is never a plain hash, so a ten-digit NHS number cannot be recovered
+by enumerating all of them.
 Match keys follow the ONS "derive and conquer" idea: several tokens per person (exact, phonetic,
 prefix, date-of-birth parts and transposition, name pair in either order) so that a typo in one
 field still leaves others that agree.
