@@ -2,11 +2,12 @@
 
 ``event`` has one row per shared event (upserted by ``event_id``), ``event_person`` the
 generalised people in it. Linkage tokens are not stored here: analysts do not need them.
+``audit_release`` and ``audit_purge`` are append-only (database triggers refuse UPDATE and DELETE).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, Text
 
 SCHEMA_VERSION = 1
 
@@ -51,6 +52,46 @@ mart_meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", String(256), nullable=False),
 )
+
+audit_release = Table(
+    "audit_release", metadata,
+    Column("release_id", Integer, primary_key=True, autoincrement=True),
+    Column("released_at", DateTime(timezone=True), nullable=False, comment="When, UTC"),
+    Column("user_name", String(128), nullable=False, comment="Who: --user, HUB_AUDIT_USER or the OS user"),
+    Column("kind", String(16), nullable=False, comment="query, export or report"),
+    Column("name", String(64), nullable=False, comment="What: the released table or report"),
+    Column("parameters_json", Text, nullable=False, comment="Its parameters, JSON"),
+    Column("purpose", String(64), nullable=False, comment="A purpose the agreement declares"),
+    Column("profile", String(64), nullable=False, comment="Release profile (disclosure control applied)"),
+    Column("audience", String(256), nullable=False),
+    Column("agreement_id", String(128), nullable=False),
+    Column("agreement_version", String(32), nullable=False),
+    Column("sources", String(512), nullable=False, comment="Sources that contributed, comma-separated"),
+    Column("rows_released", Integer, nullable=False),
+    Column("cells_suppressed", Integer, nullable=False),
+    Column("destination", String(512), comment="Export file, or stdout"),
+    comment="Append-only: one row per release of data from the mart",
+)
+
+audit_purge = Table(
+    "audit_purge", metadata,
+    Column("purge_id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), nullable=False, index=True, comment="Rows of one purge run share it"),
+    Column("run_at", DateTime(timezone=True), nullable=False, comment="When, UTC"),
+    Column("user_name", String(128), nullable=False),
+    Column("agreement_id", String(128), nullable=False),
+    Column("agreement_version", String(32), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("retention_days", Integer, comment="NULL: no agreement covers the source, nothing purged"),
+    Column("cutoff_date", Date, comment="Events that occurred before this date are purged"),
+    Column("events_deleted", Integer, nullable=False),
+    Column("persons_deleted", Integer, nullable=False),
+    Column("events_undated", Integer, nullable=False, comment="Kept: no occurred_date to age them by"),
+    Column("dry_run", Boolean, nullable=False),
+    comment="Append-only: one row per source per retention purge run",
+)
+
+AUDIT_TABLES = ("audit_release", "audit_purge")
 
 FLAG_COLUMNS = ("domestic_abuse", "knife", "firearm", "alcohol")
 

@@ -35,7 +35,29 @@ def init(engine: Engine) -> None:
         for name, body in models.VIEWS.items():
             conn.execute(text(f"DROP VIEW IF EXISTS {name}"))
             conn.execute(text(f"CREATE VIEW {name} AS {body}"))
+        for statement in _append_only_triggers(conn.dialect.name):
+            conn.execute(text(statement))
         _upsert(conn, models.mart_meta, [{"key": "schema_version", "value": str(models.SCHEMA_VERSION)}], ["key"])
+
+
+def _append_only_triggers(dialect: str) -> list[str]:
+    """DDL that makes the audit tables append-only in the database itself (idempotent)."""
+    out: list[str] = []
+    if dialect == "postgresql":
+        out.append("CREATE OR REPLACE FUNCTION svh_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                   "BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$")
+        for table in models.AUDIT_TABLES:
+            for name, when in (("append_only", "UPDATE OR DELETE ON {t} FOR EACH ROW"),
+                               ("no_truncate", "TRUNCATE ON {t} FOR EACH STATEMENT")):
+                out.append(f"DROP TRIGGER IF EXISTS {table}_{name} ON {table}")
+                out.append(f"CREATE TRIGGER {table}_{name} BEFORE {when.format(t=table)} "
+                           "EXECUTE FUNCTION svh_audit_append_only()")
+    else:
+        for table in models.AUDIT_TABLES:
+            for op in ("UPDATE", "DELETE"):
+                out.append(f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                           f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
+    return out
 
 
 def _insert(conn: Any, table: Any) -> Any:

@@ -9,6 +9,7 @@ from hub.policy.agreement import (
     NoAgreementError,
     Output,
     ReleaseProfile,
+    ReleaseRefused,
     SourcePolicy,
     load_agreement,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "NoAgreementError",
     "Output",
     "ReleaseProfile",
+    "ReleaseRefused",
     "SourcePolicy",
     "example_agreement_path",
     "load_agreement",

@@ -1,0 +1,116 @@
+"""The governance commands as a user runs them: policy check, released counts/export/report, purge, audit list."""
+
+from __future__ import annotations
+
+import csv
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from hub.cli import main
+from hub.mart import audit, connect, init, upsert_events
+from hub.policy import example_agreement_path
+
+LSOA, MSOA, LAD = "E01999021", "E02999002", "E06000099"
+
+
+@pytest.fixture
+def mart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'mart.db'}"
+    for name in ("HUB_CONFIG", "HUB_AGREEMENT_PATH", "HUB_AUDIT_USER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HUB_MART_URL", url)
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "run"))
+    engine = connect(url)
+    init(engine)
+    events = []
+    for i in range(12):
+        events.append({"event_id": f"ev-{i}", "source": "police_incident", "agreement_id": "example-county-svd",
+                       "agreement_version": "1.0", "key_id": "k1", "occurred_date": date(2025, 3, 4),
+                       "occurred_week": "2025-W10", "occurred_month": "2025-03", "lsoa_code": LSOA,
+                       "msoa_code": MSOA, "lad_code": LAD, "offence_category": "violence_with_injury",
+                       "persons": []})
+    upsert_events(engine, events)
+    return url
+
+
+# --- hub policy check -------------------------------------------------------------------------------
+
+def test_policy_check_prints_the_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["policy", "check", str(example_agreement_path())]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Agreement example-county-svd version 1.0: Example County Serious Violence Partnership")
+    assert "Source police_incident, shared by Example County Police" in out
+    assert "narrative: dropped" in out
+    assert "Release profiles (what analysts and the public may see):" in out
+
+
+def test_policy_check_names_file_line_and_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = example_agreement_path().read_text("utf-8")
+    old = "victim_surname: {token: surname, person: victim}"
+    line = next(i for i, t in enumerate(text.splitlines(), start=1) if old in t)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(old, "victim_surname: {keep: attributes.surname}"), "utf-8")
+    assert main(["policy", "check", str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip() == (f"error: {bad}:{line}: sources.police_incident.fields.victim_surname: is a "
+                                    "direct identifier: it may be dropped, tokenised or generalised, never kept")
+
+
+def test_policy_check_of_invalid_yaml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("agreement:\n  id: [unclosed\n", "utf-8")
+    assert main(["policy", "check", str(bad)]) == 2
+    assert re.match(rf"error: {re.escape(str(bad))}:\d+: not valid YAML", capsys.readouterr().err)
+
+
+# --- releases ------------------------------------------------------------------------------------------
+
+def test_counts_without_purpose_is_refused_and_not_recorded(mart: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mart", "counts"]) == 2
+    err = capsys.readouterr().err
+    assert "release refused: a purpose is required" in err and "sna, hotspot_tasking, linkage" in err
+    assert main(["mart", "counts", "--purpose", "marketing"]) == 2
+    assert "'marketing' is not declared" in capsys.readouterr().err
+    assert audit.releases(connect(mart)) == []
+
+
+def test_counts_export_report_each_leave_one_audit_row(mart: str, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_AUDIT_USER", "env.user")
+    assert main(["mart", "counts", "--purpose", "sna"]) == 0
+    assert f"lsoa  {LSOA}" in capsys.readouterr().out
+    out = tmp_path / "public.csv"
+    assert main(["mart", "export", "--profile", "public", "--purpose", "sna", "--out", str(out),
+                 "--user", "cli.user"]) == 0
+    assert "wrote 1 cells (0 suppressed)" in capsys.readouterr().out
+    with out.open(newline="") as fh:
+        assert list(csv.DictReader(fh)) == [{"area_level": "msoa", "area_code": MSOA, "period": "2025-W10",
+                                            "offence_category": "violence_with_injury", "incidents": "10"}]
+    assert main(["mart", "report", "--purpose", "hotspot_tasking", "--geography", "lad"]) == 0
+    assert f"lad   {LAD}" in capsys.readouterr().out
+    trail = list(reversed(audit.releases(connect(mart))))
+    assert [(r["kind"], r["user_name"], r["profile"], r["purpose"]) for r in trail] == [
+        ("query", "env.user", "partnership", "sna"), ("export", "cli.user", "public", "sna"),
+        ("report", "env.user", "partnership", "hotspot_tasking")]
+    assert trail[1]["destination"] == str(out.resolve())
+    assert main(["audit", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "export:incident_counts" in listing and "cli.user" in listing and "example-county-svd v1.0" in listing
+
+
+def test_purge_and_audit_list(mart: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mart", "purge", "--dry-run", "--today", "2030-01-01", "--user", "ops"]) == 0
+    assert "would purge 12 events" in capsys.readouterr().out
+    assert main(["mart", "purge", "--today", "2030-01-01", "--user", "ops"]) == 0
+    assert "purged 12 events" in capsys.readouterr().out
+    assert main(["mart", "purge", "--today", "2030-01-01", "--user", "ops"]) == 0
+    assert "purged 0 events" in capsys.readouterr().out
+    assert main(["audit", "list", "--purges"]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "police_incident" in ln]
+    assert len(lines) == 3
+    assert "dry run" in lines[-1] and "purged" in lines[0]
