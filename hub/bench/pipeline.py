@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 import time
 
-from hub import kafka_admin
+from hub import kafka_admin, logs
 from hub.config import Settings
 from hub.demo import SOURCE, demo_settings, publish_extract
 from hub.mart import connect, count_events, init
@@ -20,6 +20,7 @@ from hub.topics import Topics
 
 
 def run(base: Settings, incidents: int = 20000) -> dict[str, float]:
+    logs.setup("ERROR")
     run_dir = (base.data_dir / "bench").resolve()
     shutil.rmtree(run_dir, ignore_errors=True)
     manifest = generate_police_extract(run_dir / "data", seed=3, incidents=incidents)
