@@ -150,9 +150,25 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     path = Path(args.file) if args.file else settings.keys_path
     ring = load_key_file(path)
     old = ring.active
-    new = ring.rotate()
+    new = ring.rotate(overlap_days=args.overlap_days)
     save_key_file(ring, path)
     print(f"rotated {path}: active key {old} -> {new}; event ids stay on key {ring.event_key}")
+    for kid, until in ring.overlap.items():
+        print(f"overlap: tokens are also made with {kid} until {until.isoformat(timespec='seconds')}; "
+              "restart every worker and at-source connector with this key file")
+    return 0
+
+
+def cmd_keys_show(args: argparse.Namespace) -> int:
+    from hub.pseudonymisation.keys import load_key_file
+    path = Path(args.file) if args.file else _settings(args).keys_path
+    ring = load_key_file(path)
+    print(f"key file {path}: active {ring.active}; event ids on {ring.event_key}")
+    for kid in ring.keys:
+        until = ring.overlap.get(kid)
+        state = "active" if kid == ring.active else (f"overlap until {until.isoformat(timespec='seconds')}"
+                                                     if until else "kept for re-tokenising")
+        print(f"  {kid}  created {ring.created.get(kid) or '?'}  {state}")
     return 0
 
 
@@ -205,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--lookup", help="postcode lookup CSV to validate postcodes against")
     cl.add_argument("--metrics", action="store_true", help="serve /metrics while loading")
     cl.set_defaults(func=cmd_connector_load)
+    from hub.connectors.commands import add_commands
+    add_commands(c)  # run, check, token
 
     m = sub.add_parser("mart", help="the data mart").add_subparsers(dest="action", required=True)
     m.add_parser("init", help="create or upgrade the mart's tables and views").set_defaults(func=cmd_mart_init)
@@ -243,7 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     ki.set_defaults(func=cmd_keys_init)
     kr = k.add_parser("rotate", help="add a new active key; old keys stay for re-tokenising")
     kr.add_argument("--file")
+    kr.add_argument("--overlap-days", type=float, default=90,
+                    help="days the previous key also makes tokens, so linkage survives (default 90; 0: none)")
     kr.set_defaults(func=cmd_keys_rotate)
+    ks = k.add_parser("show", help="key ids, the active and event keys, overlaps (never key material)")
+    ks.add_argument("--file")
+    ks.set_defaults(func=cmd_keys_show)
 
     pol = sub.add_parser("policy", help="information-sharing agreements").add_subparsers(dest="action", required=True)
     pc = pol.add_parser("check", help="validate an agreement and print what flows where")

@@ -2,6 +2,9 @@
 
 Each purpose gets its own key derived from the master key, so tokens made for one purpose cannot
 be joined with another's. The active key id is written into every token so keys can rotate.
+After a rotation the previous key may stay in an *overlap* until a given time: while it lasts the
+tokeniser also emits every match key under that key, so records tokenised before and after the
+rotation still share tokens (see docs/governance.md, "Rotating keys").
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import os
 import secrets
 import stat
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 KEY_BYTES = 32
@@ -34,11 +38,16 @@ class KeyRing:
     active: str
     event_key: str
     created: dict[str, str] = field(default_factory=dict)
+    overlap: dict[str, datetime] = field(default_factory=dict)
+    """Previous key id -> until when (UTC) tokens are also made with it, so linkage survives rotation."""
 
     def __post_init__(self) -> None:
-        for kid in (self.active, self.event_key):
+        for kid in (self.active, self.event_key, *self.overlap):
             if kid not in self.keys:
                 raise KeyRingError(f"key id {kid!r} is named but not present in the key ring")
+        for kid, until in self.overlap.items():
+            if until.tzinfo is None:
+                raise KeyRingError(f"overlap end of key {kid!r} must be a UTC date-time")
         for kid, secret in self.keys.items():
             if len(secret) < 16:
                 raise KeyRingError(f"key {kid!r} is shorter than 16 bytes")
@@ -54,15 +63,35 @@ class KeyRing:
         return cls(keys={kid: secrets.token_bytes(KEY_BYTES)}, active=kid, event_key=kid,
                    created={kid: _now()})
 
-    def rotate(self, key_id: str | None = None) -> str:
-        """Add a new master key and make it active; old keys stay for reading and re-tokenising."""
+    def rotate(self, key_id: str | None = None, overlap_days: float = 0,
+               now: datetime | None = None) -> str:
+        """Add a new master key and make it active; old keys stay for reading and re-tokenising.
+
+        With ``overlap_days`` > 0 the key that was active keeps making tokens alongside the new one
+        until ``now + overlap_days`` (an earlier overlap is replaced: one previous key at a time).
+        """
+        if overlap_days < 0:
+            raise KeyRingError("overlap_days must not be negative")
         kid = key_id or new_key_id()
         if kid in self.keys:
             raise KeyRingError(f"key id {kid!r} already exists")
+        previous = self.active
         self.keys[kid] = secrets.token_bytes(KEY_BYTES)
         self.created[kid] = _now()
         self.active = kid
+        self.overlap = {}
+        if overlap_days:
+            self.overlap[previous] = (now or datetime.now(UTC)) + timedelta(days=overlap_days)
         return kid
+
+    def overlap_keys(self, now: datetime | None = None) -> list[str]:
+        """Previous key ids still in their overlap at ``now``: tokens are made with these too."""
+        at = now or datetime.now(UTC)
+        return sorted(kid for kid, until in self.overlap.items() if kid != self.active and at < until)
+
+    def end_overlap(self) -> None:
+        """Stop making tokens with any previous key (the overlap is over, or was a mistake)."""
+        self.overlap = {}
 
     def to_json(self) -> str:
         return json.dumps({
@@ -71,6 +100,8 @@ class KeyRing:
             "event_key": self.event_key,
             "keys": {kid: {"secret": base64.b64encode(k).decode(), "created": self.created.get(kid, "")}
                      for kid, k in self.keys.items()},
+            "overlap": {kid: until.astimezone(UTC).isoformat(timespec="seconds")
+                        for kid, until in self.overlap.items()},
         }, indent=2)
 
 
@@ -98,8 +129,9 @@ def load_key_file(path: Path) -> KeyRing:
         data = json.loads(path.read_text("utf-8"))
         keys = {kid: base64.b64decode(v["secret"], validate=True) for kid, v in data["keys"].items()}
         created = {kid: str(v.get("created", "")) for kid, v in data["keys"].items()}
+        overlap = {kid: datetime.fromisoformat(until) for kid, until in (data.get("overlap") or {}).items()}
         return KeyRing(keys=keys, active=data["active"], event_key=data.get("event_key", data["active"]),
-                       created=created)
+                       created=created, overlap=overlap)
     except KeyRingError:
         raise
     except (ValueError, KeyError, TypeError) as exc:
@@ -121,17 +153,36 @@ def save_key_file(ring: KeyRing, path: Path) -> None:
         raise
 
 
-def load_keyring(path: Path | None, environ: dict[str, str] | None = None) -> KeyRing:
-    """From ``HUB_MASTER_KEY`` (base64) and ``HUB_KEY_ID`` in the environment, else from the key file."""
+def _env_secret(env: Mapping[str, str], name: str) -> bytes:
+    try:
+        return base64.b64decode(env[name], validate=True)
+    except ValueError:
+        raise KeyRingError(f"{name} is not valid base64") from None
+
+
+def load_keyring(path: Path | None, environ: Mapping[str, str] | None = None) -> KeyRing:
+    """From ``HUB_MASTER_KEY`` (base64) and ``HUB_KEY_ID`` in the environment, else from the key file.
+
+    After a rotation, a secret store supplies the previous key as ``HUB_PREVIOUS_MASTER_KEY`` and
+    ``HUB_PREVIOUS_KEY_ID``, with ``HUB_PREVIOUS_KEY_UNTIL`` (ISO UTC date-time) for the overlap and
+    ``HUB_EVENT_KEY_ID`` naming the key that keeps making event ids (default: the active key).
+    """
     env = os.environ if environ is None else environ
-    secret = env.get("HUB_MASTER_KEY")
-    if secret:
+    if env.get("HUB_MASTER_KEY"):
         kid = env.get("HUB_KEY_ID", "env")
-        try:
-            raw = base64.b64decode(secret, validate=True)
-        except ValueError:
-            raise KeyRingError("HUB_MASTER_KEY is not valid base64") from None
-        return KeyRing(keys={kid: raw}, active=kid, event_key=kid)
+        keys = {kid: _env_secret(env, "HUB_MASTER_KEY")}
+        overlap: dict[str, datetime] = {}
+        if env.get("HUB_PREVIOUS_MASTER_KEY"):
+            prev = env.get("HUB_PREVIOUS_KEY_ID", "")
+            if not prev or prev == kid:
+                raise KeyRingError("HUB_PREVIOUS_KEY_ID must name the previous key (and differ from HUB_KEY_ID)")
+            keys[prev] = _env_secret(env, "HUB_PREVIOUS_MASTER_KEY")
+            if env.get("HUB_PREVIOUS_KEY_UNTIL"):
+                try:
+                    overlap[prev] = datetime.fromisoformat(env["HUB_PREVIOUS_KEY_UNTIL"])
+                except ValueError:
+                    raise KeyRingError("HUB_PREVIOUS_KEY_UNTIL is not an ISO date-time") from None
+        return KeyRing(keys=keys, active=kid, event_key=env.get("HUB_EVENT_KEY_ID") or kid, overlap=overlap)
     if path is None:
         raise KeyRingError("no key configured: set HUB_KEYS_FILE (or keys_file) or HUB_MASTER_KEY")
     return load_key_file(path)

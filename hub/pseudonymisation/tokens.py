@@ -4,20 +4,25 @@ A token is ``<key id>:<32 hex digits>`` (128 bits; hex because it is fast and ca
 its key so keys can rotate; it is never a plain hash, so a ten-digit NHS number cannot be recovered
 by enumerating all of them.
 Match keys follow the ONS "derive and conquer" idea: several tokens per person (exact, phonetic,
-prefix, date-of-birth parts and transposition, name pair in either order) so that a typo in one
-field still leaves others that agree.
+prefix, canonical form of a nickname, date-of-birth parts and transposition, name pair in either
+order) so that a typo or a nickname in one field still leaves others that agree.
+
+Rotation: while the key ring holds a previous key in its overlap, every match key is also emitted
+under that key as ``<match key>@<previous key id>``. A record tokenised before the rotation and
+one tokenised during the overlap then share tokens (:func:`shared_match_keys`); event ids stay on
+the ring's event key throughout.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
-from datetime import date
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
 
 import jellyfish
 
-from hub.pseudonymisation import normalise
+from hub.pseudonymisation import given_names, normalise
 from hub.pseudonymisation.keys import KeyRing
 
 LINKAGE = "linkage"
@@ -27,31 +32,78 @@ TOKEN_KINDS = ("forename", "surname", "dob", "postcode", "nhs_number", "pnc_id",
 
 
 class Tokeniser:
-    """Makes tokens for one purpose with the ring's active key (purpose keys are cached)."""
+    """Makes tokens for one purpose with the ring's active key (purpose keys are cached).
 
-    def __init__(self, ring: KeyRing, purpose: str = LINKAGE) -> None:
+    ``clock`` (UTC now) decides whether a previous key's overlap is still running; a long-running
+    worker stops emitting previous-key tokens by itself when the overlap ends.
+    """
+
+    def __init__(self, ring: KeyRing, purpose: str = LINKAGE, clock: Callable[[], datetime] | None = None) -> None:
         self.ring = ring
         self.purpose = purpose
         self.key_id = ring.active
         self._key = ring.purpose_key(purpose, ring.active)
+        self._clock = clock
+        self._previous = {kid: ring.purpose_key(purpose, kid) for kid in ring.overlap if kid != ring.active}
 
     def token(self, domain: str, value: str) -> str:
-        mac = hmac.new(self._key, domain.encode() + b"\x1f" + value.encode("utf-8"), hashlib.sha256).digest()
-        return f"{self.key_id}:{mac[:16].hex()}"
+        return _token(self._key, self.key_id, domain, value)
+
+    def overlap_key_ids(self) -> list[str]:
+        """Previous key ids whose overlap is running now."""
+        now = self._clock() if self._clock else None
+        return [kid for kid in self.ring.overlap_keys(now) if kid in self._previous]
+
+    def _with_overlap(self, derived: Mapping[str, tuple[str, str]]) -> dict[str, str]:
+        out = {name: self.token(domain, text) for name, (domain, text) in derived.items()}
+        for kid in self.overlap_key_ids():
+            key = self._previous[kid]
+            out.update({f"{name}{KEY_SEP}{kid}": _token(key, kid, domain, text)
+                        for name, (domain, text) in derived.items()})
+        return out
 
     def match_keys(self, kind: str, value: object) -> dict[str, str]:
         """Tokens for one identifying value, keyed by match-key name; empty if the value is unusable."""
         derive = _DERIVERS.get(kind)
         if derive is None:
             raise ValueError(f"unknown token kind {kind!r}; expected one of {', '.join(TOKEN_KINDS)}")
-        return {name: self.token(domain, text) for name, (domain, text) in derive(value).items()}
+        return self._with_overlap(derive(value))
 
     def name_pair(self, forename: str | None, surname: str | None) -> dict[str, str]:
         """Order-free token of the two names: agrees when forename and surname were swapped."""
         f, s = normalise.forename(forename), normalise.surname(surname)
         if not f or not s:
             return {}
-        return {"name_pair": self.token("name_pair", "\x1f".join(sorted((f, s))))}
+        return self._with_overlap({"name_pair": ("name_pair", "\x1f".join(sorted((f, s))))})
+
+
+KEY_SEP = "@"
+
+
+def _token(key: bytes, key_id: str, domain: str, value: str) -> str:
+    mac = hmac.new(key, domain.encode() + b"\x1f" + value.encode("utf-8"), hashlib.sha256).digest()
+    return f"{key_id}:{mac[:16].hex()}"
+
+
+def match_key_name(entry: str) -> str:
+    """``surname@k2025`` -> ``surname``: the match key an entry of a token map belongs to."""
+    return entry.split(KEY_SEP, 1)[0]
+
+
+def shared_match_keys(a: Mapping[str, str], b: Mapping[str, str]) -> set[str]:
+    """Match keys on which two people's token maps agree, under any key both carry.
+
+    Tokens name their key, so tokens made with different keys never compare equal; a record made
+    during a rotation overlap carries both keys' tokens and so agrees with records made before it.
+    """
+    def by_name(tokens: Mapping[str, str]) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for entry, token in tokens.items():
+            out.setdefault(match_key_name(entry), set()).add(token)
+        return out
+
+    left, right = by_name(a), by_name(b)
+    return {name for name, tokens in left.items() if tokens & right.get(name, set())}
 
 
 def event_id(ring: KeyRing, source: str, record_id: str) -> str:
@@ -69,7 +121,8 @@ def _forename(value: object) -> dict[str, tuple[str, str]]:
     if not n:
         return {}
     return {"forename": ("name", n), "forename_phonetic": ("name_phonetic", jellyfish.metaphone(n)),
-            "forename_prefix": ("name_prefix", n[:3])}
+            "forename_prefix": ("name_prefix", n[:3]),
+            "forename_canonical": ("name_canonical", given_names.canonical(n))}
 
 
 def _surname(value: object) -> dict[str, tuple[str, str]]:
