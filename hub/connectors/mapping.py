@@ -2,12 +2,17 @@
 
 A mapping is YAML an agency IT team edits. Each schema field names its column and type; a row
 that fails gives a ``RowError`` naming the row and the column, never echoing the value.
+
+Coded fields (``type: code``) are checked against a hub code list (``hub/reference/<list>.csv``); the
+mapping's ``codes:`` section translates the agency's local codes into the list's, and ``derive:`` fills a
+field from a column of the list (e.g. the knife flag an ISTV assault method implies), from one column or,
+with ``columns:``, from several (a flag is true if any of them implies it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
@@ -16,10 +21,10 @@ from typing import Any
 from hub.policy.yamlsource import ConfigError, LocatedYaml, load_located
 from hub.pseudonymisation import PostcodeLookup, normalise
 from hub.pseudonymisation.geography import LSOA_CODE
-from hub.reference import normalise_offence_code, offence_codes
+from hub.reference import CodeListError, code_list, normalise_offence_code, offence_codes
 from hub.schemas import RAW_SCHEMAS, default_repository
 
-FIELD_TYPES = ("string", "datetime", "date", "flag", "offence_code", "postcode", "lsoa", "sex")
+FIELD_TYPES = ("string", "datetime", "date", "flag", "offence_code", "postcode", "lsoa", "sex", "integer", "code")
 TRUE_FLAGS = {"Y", "YES", "TRUE", "1", "T"}
 FALSE_FLAGS = {"N", "NO", "FALSE", "0", "F"}
 SEX_VALUES = {"M", "F", "U", "X", "MALE", "FEMALE", "UNKNOWN", "NK", "I"}
@@ -40,6 +45,10 @@ class FieldMap:
     column: str
     type: str = "string"
     required: bool = False
+    code_list: str | None = None  # type code: the hub code list the value must be in
+    derive: str | None = None  # type code: fill the field from this column of the list instead of the code
+    more_columns: tuple[str, ...] = ()  # derive: further columns holding codes of the same list
+    bounds: tuple[int, int] | None = None  # type integer: inclusive range
 
 
 @dataclass
@@ -53,10 +62,12 @@ class FieldMapping:
     date_format: str = "%d/%m/%Y"
     require_one_of: list[list[str]] = field(default_factory=list)
     lookup: PostcodeLookup | None = None
+    codes: dict[str, dict[str, str]] = field(default_factory=dict)  # code list -> local code -> list code
 
     @property
     def columns(self) -> list[str]:
-        return [f.column for f in self.fields]
+        """Every column the mapping reads, once each, in mapping order."""
+        return list(dict.fromkeys(c for f in self.fields for c in (f.column, *f.more_columns)))
 
     def column_of(self, field_name: str) -> str:
         return next(f.column for f in self.fields if f.name == field_name)
@@ -68,6 +79,9 @@ class FieldMapping:
         """Cells by column name -> raw record; raises ``RowError`` for the first bad field."""
         record: dict[str, Any] = {}
         for f in self.fields:
+            if f.more_columns:
+                record[f.name] = self._derive_many(f, row)
+                continue
             cell = row.get(f.column)
             text = cell.strip() if isinstance(cell, str) else ""
             if not text:
@@ -91,12 +105,43 @@ class FieldMapping:
             raise RowError(f"{self.column_of('location_postcode')}: postcode is not in the postcode lookup and "
                            "no LSOA is given", self.column_of("location_postcode"), "unknown_postcode")
 
-    def _convert(self, f: FieldMap, text: str) -> Any:
-        converter = _CONVERTERS[f.type]
+    def _convert(self, f: FieldMap, text: str, column: str | None = None) -> Any:
+        column = column or f.column
         try:
-            return converter(self, text)
+            if f.type == "code":
+                return self._code(f, text)
+            if f.type == "integer":
+                return _integer(text, f.bounds)
+            return _CONVERTERS[f.type](self, text)
         except RowError as exc:
-            raise RowError(f"{f.column}: {exc}", f.column, exc.kind) from None
+            raise RowError(f"{column}: {exc}", column, exc.kind) from None
+
+    def _code(self, f: FieldMap, text: str) -> Any:
+        assert f.code_list is not None
+        codes = code_list(f.code_list)
+        local = self.codes.get(f.code_list, {}).get(" ".join(text.split()).upper())
+        code = codes.resolve(local or text)
+        if code is None:
+            raise RowError(f"not a code of the {f.code_list} list", kind="unknown_code")
+        return codes.derived(code, f.derive) if f.derive else code
+
+    def _derive_many(self, f: FieldMap, row: Mapping[str, str | None]) -> Any:
+        """A field derived from several coded columns: a flag is true if any code implies it (None if
+        none is known); text is the first known value."""
+        values = []
+        for column in (f.column, *f.more_columns):
+            cell = row.get(column)
+            text = cell.strip() if isinstance(cell, str) else ""
+            if text:
+                values.append(self._convert(f, text, column))
+        known = [v for v in values if v is not None]
+        if not known:
+            if f.required:
+                raise RowError(f"{f.column}: required value is missing", f.column, "missing_value")
+            return None
+        if all(isinstance(v, bool) for v in known):
+            return any(known)
+        return known[0]
 
 
 def _datetime(m: FieldMapping, text: str) -> datetime:
@@ -143,6 +188,16 @@ def _lsoa(m: FieldMapping, text: str) -> str:
     return code
 
 
+def _integer(text: str, bounds: tuple[int, int] | None) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise RowError("not a whole number", kind="bad_integer") from None
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        raise RowError(f"outside the range {bounds[0]}-{bounds[1]}", kind="out_of_range")
+    return value
+
+
 def _sex(m: FieldMapping, text: str) -> str:
     up = text.strip().upper()
     if up not in SEX_VALUES:
@@ -156,9 +211,9 @@ _CONVERTERS: dict[str, Callable[[FieldMapping, str], Any]] = {
 }
 
 
-MAPPING_KEYS = frozenset({"source", "format", "fields", "require_one_of"})
+MAPPING_KEYS = frozenset({"source", "format", "fields", "require_one_of", "codes"})
 FORMAT_KEYS = frozenset({"delimiter", "encoding", "datetime_format", "date_format"})
-FIELD_KEYS = frozenset({"column", "type", "required"})
+FIELD_KEYS = frozenset({"column", "columns", "type", "required", "code_list", "derive", "range"})
 
 
 def _refuse_unknown(doc: LocatedYaml, spec: dict[str, Any], allowed: frozenset[str], key: str) -> None:
@@ -196,14 +251,20 @@ def load_mapping(path: Path | str, lookup: PostcodeLookup | None = None) -> Fiel
         key = f"fields.{name}"
         if name not in schema.field_names:
             raise doc.error(key, f"not a field of {schema.name}")
-        if not isinstance(spec, dict) or not isinstance(spec.get("column"), str):
+        columns = spec.get("columns") if isinstance(spec, dict) and "column" not in spec else None
+        if columns is not None and (not isinstance(columns, list) or not columns
+                                    or not all(isinstance(c, str) for c in columns)):
+            raise doc.error(f"{key}.columns", "must be a list of extract headers")
+        if not isinstance(spec, dict) or not (isinstance(spec.get("column"), str) or columns):
             raise doc.error(key, "needs a column: <extract header>")
         _refuse_unknown(doc, spec, FIELD_KEYS, key)
         ftype = spec.get("type", "string")
         if ftype not in FIELD_TYPES:
             raise doc.error(f"{key}.type", f"unknown type {ftype!r}; expected one of {', '.join(FIELD_TYPES)}")
         required = bool(spec.get("required", False))
-        fields.append(FieldMap(name, spec["column"], ftype, required))
+        cols = columns or [spec["column"]]
+        fmap = FieldMap(name, cols[0], ftype, required, more_columns=tuple(cols[1:]))
+        fields.append(_typed_field(doc, key, spec, fmap, schema.field(name)))
     if "record_id" not in fields_raw:
         raise doc.error("fields", "must map record_id (the extract's unique record reference)")
     for f in schema.declared["fields"]:
@@ -219,6 +280,7 @@ def load_mapping(path: Path | str, lookup: PostcodeLookup | None = None) -> Fiel
         for name in g:
             if name not in fields_raw:
                 raise doc.error("require_one_of", f"{name!r} is not a mapped field")
+    codes = _local_codes(doc, data.get("codes"))
     delimiter = str(fmt.get("delimiter", ","))
     if len(delimiter) != 1:
         raise doc.error("format.delimiter", "must be a single character")
@@ -226,7 +288,74 @@ def load_mapping(path: Path | str, lookup: PostcodeLookup | None = None) -> Fiel
                     encoding=str(fmt.get("encoding", "utf-8")),
                     datetime_format=str(fmt.get("datetime_format", "%d/%m/%Y %H:%M")),
                     date_format=str(fmt.get("date_format", "%d/%m/%Y")),
-                    require_one_of=[list(g) for g in groups], lookup=lookup)
+                    require_one_of=[list(g) for g in groups], lookup=lookup, codes=codes)
+
+
+def _avro_base(field_decl: Mapping[str, Any]) -> str:
+    """The non-null Avro type name of a schema field (``int``, ``string``, ``boolean``...)."""
+    types = field_decl["type"] if isinstance(field_decl["type"], list) else [field_decl["type"]]
+    base = next(t for t in types if t != "null")
+    return str(base["type"] if isinstance(base, dict) else base)
+
+
+def _typed_field(doc: LocatedYaml, key: str, spec: dict[str, Any], fmap: FieldMap,
+                 field_decl: Mapping[str, Any]) -> FieldMap:
+    """Check and attach the options of ``code`` and ``integer`` fields (``code_list``, ``derive``, ``range``)."""
+    for option, needs in (("code_list", "code"), ("derive", "code"), ("range", "integer")):
+        if option in spec and fmap.type != needs:
+            raise doc.error(f"{key}.{option}", f"only applies to type {needs}")
+    if fmap.more_columns and not spec.get("derive"):
+        raise doc.error(f"{key}.columns", "several columns are only for a field derived from a code list")
+    if fmap.type == "integer":
+        bounds = spec.get("range")
+        if bounds is None:
+            return fmap
+        if (not isinstance(bounds, list) or len(bounds) != 2 or not all(isinstance(b, int) for b in bounds)
+                or bounds[0] > bounds[1]):
+            raise doc.error(f"{key}.range", "must be [lowest, highest] whole numbers")
+        return replace(fmap, bounds=(bounds[0], bounds[1]))
+    if fmap.type != "code":
+        return fmap
+    name = spec.get("code_list")
+    try:
+        codes = code_list(str(name))
+    except CodeListError as exc:
+        raise doc.error(f"{key}.code_list", str(exc)) from None
+    derive = spec.get("derive")
+    base = _avro_base(field_decl)
+    if derive is None:
+        if base != "string":
+            raise doc.error(f"{key}.type", f"a code is text, but the schema field is {base}; derive a column?")
+        return replace(fmap, code_list=codes.name)
+    if derive not in codes.columns[2:]:
+        raise doc.error(f"{key}.derive", f"{name} has no column {derive!r}; it has {', '.join(codes.columns[2:])}")
+    wanted = "boolean" if codes.is_flag(str(derive)) else "string"
+    if base != wanted:
+        raise doc.error(f"{key}.derive", f"{name}.{derive} gives a {wanted}, but the schema field is {base}")
+    return replace(fmap, code_list=codes.name, derive=str(derive))
+
+
+def _local_codes(doc: LocatedYaml, value: Any) -> dict[str, dict[str, str]]:
+    """``codes: {<code list>: {<local code>: <list code>}}``: an agency's own codes for a hub code list."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise doc.error("codes", "must map a code list to {local code: list code}")
+    out: dict[str, dict[str, str]] = {}
+    for name, pairs in value.items():
+        try:
+            codes = code_list(str(name))
+        except CodeListError as exc:
+            raise doc.error(f"codes.{name}", str(exc)) from None
+        if not isinstance(pairs, dict):
+            raise doc.error(f"codes.{name}", "must map local codes to codes of the list")
+        out[codes.name] = {}
+        for local, target in pairs.items():
+            code = codes.resolve(str(target))
+            if code is None:
+                raise doc.error(f"codes.{name}.{local}", f"{target!r} is not a code of the {name} list")
+            out[codes.name][" ".join(str(local).split()).upper()] = code
+    return out
 
 
 __all__ = ["ConfigError", "FieldMap", "FieldMapping", "RowError", "default_mapping_path", "load_mapping"]

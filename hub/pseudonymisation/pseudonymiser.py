@@ -47,8 +47,12 @@ class _Person:
 class Pseudonymiser:
     """Turns raw records of any covered source into shared events (thread-safe, no I/O)."""
 
-    def __init__(self, agreement: Agreement, ring: KeyRing, geography: PostcodeLookup | None = None) -> None:
+    def __init__(self, agreement: Agreement, ring: KeyRing, geography: PostcodeLookup | None = None,
+                 *, at: str = "hub") -> None:
+        """``at`` is where this instance runs (``hub`` or ``source``): a source is pseudonymised only where
+        its agreement says, so a health body's raw records that reach the hub are refused, not processed."""
         self.agreement = agreement
+        self.at = at
         self.ring = ring
         self.geography = geography
         self.tokeniser = Tokeniser(ring)
@@ -56,6 +60,9 @@ class Pseudonymiser:
 
     def apply(self, source: str, record: Mapping[str, Any]) -> PseudonymisedEvent:
         policy = self.agreement.source(source)  # raises NoAgreementError
+        if policy.pseudonymise_at != self.at:
+            raise PseudonymisationError(f"the agreement has {source} pseudonymised at the {policy.pseudonymise_at}, "
+                                        f"not at the {self.at}")
         rid = record.get(policy.record_id)
         if not isinstance(rid, str) or not rid.strip():
             raise PseudonymisationError(f"{policy.record_id} is missing: no event id can be derived")

@@ -8,8 +8,16 @@ from hub.schemas.repository import (
     load_schema,
 )
 
-RAW_SCHEMAS: dict[str, str] = {"police_incident": "svh.raw.PoliceIncident"}
-"""Source name -> full name of its raw Avro schema."""
+RAW_SCHEMAS: dict[str, str] = {
+    "police_incident": "svh.raw.PoliceIncident",
+    "ed_attendance": "svh.raw.EdAttendance",
+    "ambulance_callout": "svh.raw.AmbulanceCallout",
+    "probation_event": "svh.raw.ProbationEvent",
+    "youth_justice_event": "svh.raw.YouthJusticeEvent",
+    "school_exclusion": "svh.raw.SchoolExclusion",
+}
+"""Source name -> full name of its raw Avro schema. Whether a source's records ever reach a raw topic is
+the agreement's ``pseudonymise_at``: health bodies' (ED, ambulance) are pseudonymised at the source."""
 
 SHARED_EVENT = "svh.shared.SharedEvent"
 
