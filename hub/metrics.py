@@ -46,3 +46,22 @@ def serve(port: int, host: str = "127.0.0.1") -> None:
 
 def dead_lettered(source: str, stage: str, error: str) -> None:
     RECORDS_DEAD_LETTERED.labels(source, stage, error).inc()
+
+# Long-lived connectors (hub connector run): units of work (files, pages, HTTP requests) by outcome, and
+# what /health reports, so an alert can fire on a connector that stopped succeeding or lost Kafka.
+CONNECTOR_UNITS = Counter("svh_connector_units", "Units of work a connector finished (file, page, request), "
+                          "by outcome (published, rejected, skipped, failed)", ["source", "mode", "outcome"],
+                          registry=REGISTRY)
+CONNECTOR_LAST_SUCCESS = Gauge("svh_connector_last_success_timestamp_seconds",
+                               "Unix time a connector last finished a unit of work with Kafka's acknowledgement",
+                               ["source"], registry=REGISTRY)
+CONNECTOR_KAFKA_UP = Gauge("svh_connector_kafka_up", "1 if the connector's last Kafka probe succeeded, else 0",
+                           ["source"], registry=REGISTRY)
+HTTP_REQUESTS = Counter("svh_connector_http_requests", "Requests to a push connector, by HTTP status",
+                        ["source", "status"], registry=REGISTRY)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The registry in Prometheus text format and its content type (for servers other than ``serve``)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

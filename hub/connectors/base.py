@@ -1,7 +1,8 @@
 """The connector contract: a source yields records (or row errors); the publisher does the rest.
 
 A connector only knows how to read its agency's system. Encoding, keys, headers, dead letters,
-counting and flushing live in ``Publisher`` so every connector behaves the same.
+counting and flushing live in the publisher (``RecordSink``) so every connector behaves the same.
+A long-lived connector is a ``Mode`` (file drop, database, HTTP push) run by ``hub.connectors.service``.
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from hub.connectors.mapping import RowError
+
+if TYPE_CHECKING:
+    from hub.connectors.service import Runtime
 
 
 @dataclass
@@ -41,6 +45,38 @@ class RunReport:
         return {"source": self.source, "read": self.read, "published": self.published,
                 "dead_lettered": self.dead_lettered, "errors": dict(sorted(self.errors.items()))}
 
+    def copy(self) -> RunReport:
+        return RunReport(self.source, self.read, self.published, self.dead_lettered, dict(self.errors))
+
+    def minus(self, earlier: RunReport) -> RunReport:
+        """What happened since ``earlier`` (a copy of this report taken before a unit of work)."""
+        errors = {k: v - earlier.errors.get(k, 0) for k, v in self.errors.items() if v - earlier.errors.get(k, 0)}
+        return RunReport(self.source, self.read - earlier.read, self.published - earlier.published,
+                         self.dead_lettered - earlier.dead_lettered, errors)
+
+    def add(self, other: RunReport) -> None:
+        self.read += other.read
+        self.published += other.published
+        self.dead_lettered += other.dead_lettered
+        for k, v in other.errors.items():
+            self.errors[k] = self.errors.get(k, 0) + v
+
+
+class RecordSink(Protocol):
+    """What the runtime needs of a publisher (``Publisher``, or the at-source pseudonymising one).
+
+    ``flush`` returns only when every record handed to ``publish`` so far is acknowledged by Kafka
+    (or raises), so a caller may checkpoint after it. ``report`` counts since the sink was opened.
+    """
+
+    report: RunReport
+
+    def publish(self, rec: SourceRecord) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> RunReport: ...
+
 
 class Connector(ABC):
     """An agency source. Subclasses implement ``records``; ``source`` names the raw schema."""
@@ -50,3 +86,39 @@ class Connector(ABC):
     @abstractmethod
     def records(self) -> Iterator[SourceRecord]:
         """Every record of the input, in order, parsed or with its ``RowError``."""
+
+
+MODES: dict[str, type[Mode]] = {}
+"""Deployment mode name -> class; filled by ``Mode.__init_subclass__`` (see ``hub.connectors.registry``)."""
+
+
+class Mode(ABC):
+    """A deployment mode of a long-lived connector: how records reach it (a folder, a table, HTTP pushes).
+
+    Pull modes implement ``poll``: do at most one unit of work (a file, a page) and say whether there
+    was any. Push modes override ``serve`` instead. Publishing, checkpoint timing, health and metrics
+    come from the ``Runtime`` so every mode keeps the same guarantees.
+    """
+
+    name: ClassVar[str]
+    pull: ClassVar[bool] = True  # False for push modes, which implement ``serve`` (see http_push)
+
+    def __init_subclass__(cls, mode: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if mode:
+            cls.name = mode
+            MODES[mode] = cls
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def poll(self) -> bool:
+        """One unit of work if there is one (blocking); True if something was done."""
+        raise NotImplementedError(f"mode {self.name} is not a pull mode")
+
+    def sample(self, limit: int) -> list[SourceRecord]:
+        """Up to ``limit`` records this mode would read next, without publishing or checkpointing."""
+        return []
+
+    def close(self) -> None:  # noqa: B027 - optional hook; most modes hold nothing to release
+        """Release connections and files."""

@@ -1,8 +1,9 @@
 """Publishing to Kafka with kafka-python: Avro records to the raw topic, bad rows to the dead-letter topic.
 
 acks=all and the idempotent producer, keyed by record id (so one record's versions keep their
-order). Every record read is either published or dead-lettered, and counted; ``close`` checks
-every send was acknowledged and that the counts add up.
+order). Every record read is either published or dead-lettered, and counted; ``flush`` returns
+only once every send so far is acknowledged, so callers checkpoint after it (at-least-once);
+``close`` also checks that the counts add up.
 """
 
 from __future__ import annotations
@@ -19,9 +20,17 @@ from hub.schemas import RAW_SCHEMAS, SchemaRepository
 from hub.topics import Topics
 
 log = logs.get(__name__)
+SETTLE_EVERY = 5000  # unacknowledged sends before publish() waits for acks itself (bounds memory)
+
+
+def producer_kwargs(settings: Settings, **extra: Any) -> dict[str, Any]:
+    """Everything a connector's KafkaProducer is built with: connection and security from ``settings``."""
+    return {**settings.kafka_python_kwargs(), "acks": "all", "enable_idempotence": True, "linger_ms": 20,
+            "batch_size": 256 * 1024, "compression_type": None, "client_id": "svh-connector", **extra}
+
+
 def make_producer(settings: Settings, **extra: Any) -> KafkaProducer:
-    return KafkaProducer(**settings.kafka_python_kwargs(), acks="all", enable_idempotence=True, linger_ms=20,
-                         batch_size=256 * 1024, compression_type=None, client_id="svh-connector", **extra)
+    return KafkaProducer(**producer_kwargs(settings, **extra))
 
 
 class Publisher:
@@ -46,17 +55,18 @@ class Publisher:
             except ValueError as exc:
                 self._dead_letter(rec, "encode", type(exc).__name__, str(exc), "schema_mismatch", None)
                 return
-            key = (rec.record_id or "").encode()
+            record_id = rec.record.get("record_id") or rec.record_id or ""
             headers = [("svh.source", self.source.encode()), ("svh.schema", self.schema_name.encode())]
-            self._pending.append(self.producer.send(self.raw_topic, key=key, value=value, headers=headers))
+            self._pending.append(self.producer.send(self.raw_topic, key=str(record_id).encode(), value=value,
+                                                    headers=headers))
             self.report.published += 1
             metrics.RECORDS_PUBLISHED.labels(self.source).inc()
         else:
             err = rec.error
             assert err is not None
             self._dead_letter(rec, "validate", type(err).__name__, str(err), err.kind, err.column)
-        if len(self._pending) >= 5000:
-            self._settle()
+        if len(self._pending) >= SETTLE_EVERY:
+            self.flush()
 
     def _dead_letter(self, rec: SourceRecord, stage: str, cls: str, message: str, kind: str,
                      column: str | None) -> None:
@@ -72,14 +82,23 @@ class Publisher:
         log.warning("dead-lettered a record", extra={"source": self.source, "stage": stage, "error": kind,
                                                       "row": rec.position, "field": column})
 
-    def _settle(self) -> None:
-        self.producer.flush()
+    def flush(self, timeout_s: float = 30.0) -> None:
+        """Block until every send so far is acknowledged by the broker; raises if one was not."""
+        self.producer.flush(timeout=timeout_s)
         for fut in self._pending:
-            fut.get(timeout=30)  # raises if the broker did not acknowledge
+            fut.get(timeout=timeout_s)  # raises if the broker did not acknowledge
         self._pending.clear()
 
+    _settle = flush  # the name older callers used
+
+    def abandon(self) -> None:
+        """Drop the producer without waiting (after a failure): unacknowledged sends are not checkpointed,
+        so the caller re-reads them."""
+        self._pending.clear()
+        self.producer.close(timeout=0)
+
     def close(self) -> RunReport:
-        self._settle()
+        self.flush()
         self.producer.close()
         if not self.report.balanced:  # pragma: no cover - guarded by construction
             raise RuntimeError(f"conservation broken for {self.source}: {self.report.as_dict()}")

@@ -1,0 +1,146 @@
+"""``hub connector check CONFIG [SAMPLE]``: what a connector WOULD do, without touching Kafka.
+
+Validates the config and the mapping, the mode's own settings (folders, the database and its
+columns, the tokens file), then shows, for the first rows of a sample (SAMPLE, or the first file in
+the inbox, or the next page of the table), what would be published and which rows would be
+dead-lettered and why. For a source pseudonymised at source it shows the shared event that would
+leave the agency instead of the raw record. Nothing is published and no checkpoint moves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from hub.connectors.base import RecordSink, SourceRecord
+from hub.connectors.config import ConnectorConfig, load_config
+from hub.connectors.csv_file import CsvFileConnector, inspect_csv
+from hub.connectors.http_push import json_record
+from hub.connectors.service import Runtime, make_mode
+from hub.schemas import RAW_SCHEMAS
+
+MAX_DEAD_LISTED = 50
+
+
+def _no_kafka() -> RecordSink:
+    raise RuntimeError("hub connector check never publishes")
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def sample_records(runtime: Runtime, sample: Path | None, lines: list[str]) -> Iterator[SourceRecord]:
+    """The records of SAMPLE (CSV, or JSON as the HTTP mode takes it), else of the mode's next input."""
+    mapping = runtime.mapping
+    if sample is None:
+        mode = make_mode(runtime)
+        try:
+            yield from mode.sample(10_000)
+        finally:
+            mode.close()
+        return
+    if sample.suffix.lower() == ".json":
+        data = json.loads(sample.read_text("utf-8"))
+        items = data.get("records") if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise ValueError(f"{sample}: must hold a JSON list of records, or {{\"records\": [...]}}")
+        for i, obj in enumerate(items):
+            yield json_record(obj, mapping, f"{sample.name} record {i}")
+        return
+    inspection = inspect_csv(sample, mapping)
+    if inspection.problem:
+        lines.append(f"FILE WOULD BE REJECTED (moved to rejected/, nothing published): {inspection.problem}")
+        return
+    yield from CsvFileConnector(sample, mapping).records()
+
+
+def check(config_path: Path, sample: Path | None = None, rows: int = 5) -> tuple[int, list[str]]:
+    """(exit code, lines to print). Raises ``ConfigError`` for a bad config or mapping."""
+    config: ConnectorConfig = load_config(config_path)
+    lines = [f"config {config.path}: OK (connector {config.name}, source {config.source}, mode {config.mode})"]
+    try:
+        settings = config.settings()
+        lines.append(f"kafka: {settings.kafka_bootstrap} ({settings.security_protocol}), topic prefix "
+                     f"{settings.topic_prefix}; not contacted by check")
+    except Exception as exc:  # noqa: BLE001 - report and go on: check must work off the deployment host too
+        lines.append(f"WARNING kafka settings: {exc}")
+        settings = None
+    runtime = Runtime(config, settings, sink_factory=_no_kafka)
+    mapping = runtime.mapping
+    lines.append(f"mapping {mapping.path}: OK ({len(mapping.fields)} fields from {len(mapping.columns)} columns)")
+    lines.extend(_mode_lines(runtime))
+    schema = RAW_SCHEMAS[config.source]
+    topic = runtime.topics.raw(config.source)
+    dlq = runtime.topics.dlq(config.source)
+    counts: Counter[str] = Counter()
+    dead: list[str] = []
+    shown = 0
+    source_lines: list[str] = []
+    for rec in sample_records(runtime, sample, source_lines):
+        counts["read"] += 1
+        problem = rec.error
+        encoded_error = None
+        if problem is None and rec.record is not None:
+            try:
+                runtime.schemas.encode(schema, rec.record)
+            except ValueError as exc:
+                encoded_error = str(exc)
+        if problem is None and encoded_error is None and rec.record is not None:
+            counts["published"] += 1
+            if shown < rows:
+                shown += 1
+                body = json.dumps(rec.record, default=_json, ensure_ascii=False)
+                lines.append(f"{rec.position}: WOULD PUBLISH to {topic} (key {rec.record.get('record_id')}): {body}")
+            continue
+        counts["dead_lettered"] += 1
+        kind = problem.kind if problem else "schema_mismatch"
+        counts[f"error:{kind}"] += 1
+        field = f" field {problem.column}" if problem and problem.column else ""
+        reason = str(problem) if problem else encoded_error
+        entry = f"{rec.position}: WOULD BE DEAD-LETTERED to {dlq} ({kind}{field}): {reason}"
+        if len(dead) < MAX_DEAD_LISTED:
+            dead.append(entry)
+        if shown < rows:
+            shown += 1
+            lines.append(entry)
+    lines.extend(source_lines)
+    if not counts["read"] and not source_lines:
+        lines.append("no sample: give SAMPLE (a CSV extract, or a .json list of records)"
+                     + (" or drop a file into the inbox" if config.mode == "file_drop" else ""))
+    else:
+        errors = {k.removeprefix("error:"): v for k, v in sorted(counts.items()) if k.startswith("error:")}
+        lines.append(f"sample: {counts['read']} records read: {counts['published']} would be published, "
+                     f"{counts['dead_lettered']} dead-lettered {errors if errors else ''}".rstrip())
+        listed = [d for d in dead if d not in lines]
+        if listed:
+            lines.append("dead-lettered rows beyond those shown:")
+            lines.extend(f"  {d}" for d in listed)
+    return (1 if source_lines else 0), lines
+
+
+def _mode_lines(runtime: Runtime) -> list[str]:
+    cfg = runtime.config
+    if cfg.mode == "file_drop":
+        fd = cfg.file_drop
+        assert fd is not None
+        return [f"file drop: inbox {fd.inbox} ({'exists' if fd.inbox.is_dir() else 'will be created'}), "
+                f"archive {fd.archive_dir}, rejected {fd.rejected_dir}; files matching {fd.pattern} settled for "
+                f"{fd.settle_seconds:g} s"]
+    if cfg.mode == "database":
+        db = cfg.database
+        assert db is not None
+        mode = make_mode(runtime)  # connects and checks the columns; raises ConfigError if one is missing
+        mode.close()
+        return [f"database: {db.table or 'query'} has the mapped, watermark ({db.watermark}) and tie-breaker "
+                f"({db.tie_breaker}) columns; pages of {db.page_size}"]
+    http = cfg.http
+    assert http is not None
+    from hub.connectors.http_push import Tokens
+    tokens = Tokens(http.tokens_file)
+    return [f"http: POST {http.path} on {http.host}:{http.port}; {len(tokens)} token(s) in "
+            f"{http.tokens_file}; at most {http.max_body_bytes} bytes and {http.max_records} records a request"]

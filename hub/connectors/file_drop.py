@@ -1,0 +1,174 @@
+"""File drop: the agency's system writes CSV extracts into an inbox folder; the connector publishes each.
+
+A file is picked up only when its writing has finished (not a temporary name, not modified for
+``settle_seconds``). It is read completely and checked before anything is published; a bad file
+moves to ``rejected/`` with a ``.reason`` file. A good file is published, acknowledged by Kafka,
+recorded in the checkpoint (name and SHA-256) and moved atomically to ``archive/``. Within a file,
+progress is checkpointed every ``checkpoint_every`` acknowledged records, so a restart resumes
+near where it stopped; anything re-published is harmless because event ids are deterministic.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import itertools
+import os
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hub import logs
+from hub.connectors.base import Mode, RunReport, SourceRecord
+from hub.connectors.checkpoints import fsync_dir, write_atomic
+from hub.connectors.config import FileDropConfig
+from hub.connectors.csv_file import CsvFileConnector, inspect_csv
+from hub.connectors.service import Runtime
+
+log = logs.get(__name__)
+CHECKPOINT = "file_drop"
+
+
+class FileChanged(RuntimeError):
+    """The file's bytes changed between the check and the publishing; it is left for the next poll."""
+
+
+class FileDrop(Mode, mode="file_drop"):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime)
+        cfg = runtime.config.file_drop
+        assert isinstance(cfg, FileDropConfig)
+        self.cfg = cfg
+        for folder in (cfg.inbox, cfg.archive_dir, cfg.rejected_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    # --- which files -----------------------------------------------------------------------------------
+
+    def ready_files(self, now: float | None = None) -> list[Path]:
+        """Inbox files whose writing has finished, oldest first."""
+        now = time.time() if now is None else now
+        out: list[tuple[float, str, Path]] = []
+        with os.scandir(self.cfg.inbox) as it:
+            for entry in it:
+                name = entry.name
+                if (name.startswith(".") or not entry.is_file(follow_symlinks=False)
+                        or not fnmatch.fnmatch(name, self.cfg.pattern)
+                        or any(name.endswith(s) for s in self.cfg.ignore_suffixes)):
+                    continue
+                mtime = entry.stat().st_mtime
+                if now - mtime < self.cfg.settle_seconds:
+                    continue
+                out.append((mtime, name, Path(entry.path)))
+        return [p for _, _, p in sorted(out)]
+
+    def poll(self) -> bool:
+        files = self.ready_files()
+        if not files:
+            return False
+        self.process(files[0])
+        return True
+
+    # --- one file --------------------------------------------------------------------------------------
+
+    def process(self, path: Path) -> None:
+        rt = self.runtime
+        state = rt.state.read(CHECKPOINT)
+        done: dict[str, Any] = state.get("done", {})
+        inspection = inspect_csv(path, rt.mapping)
+        sha = inspection.sha256
+        if sha in done:
+            log.info("file already published (same SHA-256); archiving without publishing",
+                     extra={"source": rt.config.source, "file": path.name})
+            self._move(path, self.cfg.archive_dir)
+            rt.health.unit("skipped")
+            return
+        if inspection.problem:
+            self._reject(path, inspection.problem)
+            return
+        progress = state.get("in_progress") or {}
+        resume = int(progress.get("records", 0)) if progress.get("sha256") == sha else 0
+        earlier = _report(rt.config.source, progress.get("report")) if resume else RunReport(rt.config.source)
+        if resume:
+            log.info("resuming a file after its last checkpoint", extra={"source": rt.config.source,
+                                                                        "file": path.name, "count": resume})
+
+        def checkpoint(so_far: RunReport) -> None:
+            total = earlier.copy()
+            total.add(so_far)
+            state["in_progress"] = {"sha256": sha, "name": path.name, "records": resume + so_far.read,
+                                    "report": total.as_dict()}
+            rt.state.write(CHECKPOINT, state)
+
+        digest = hashlib.sha256()
+        records = CsvFileConnector(path, rt.mapping, digest).records()
+        result = rt.publish_unit(_skip(records, resume), path.name, on_checkpoint=checkpoint)
+        if not result.complete:
+            return  # stopped at a checkpoint; the file stays in the inbox and resumes next time
+        if digest.hexdigest() != sha:
+            state.pop("in_progress", None)
+            rt.state.write(CHECKPOINT, state)
+            raise FileChanged(f"{path.name} changed while it was published; it will be published again")
+        total = earlier.copy()
+        total.add(result.report)
+        done[sha] = {"name": path.name, "at": _now(), "report": total.as_dict()}
+        state["done"] = done
+        state.pop("in_progress", None)
+        rt.state.write(CHECKPOINT, state)  # before the move: a crash in between re-finds it and skips it
+        self._move(path, self.cfg.archive_dir)
+        rt.health.unit("published", result.report)
+        log.info("file published and archived", extra={"source": rt.config.source, "file": path.name,
+                                                       **total.as_dict()})
+
+    def _reject(self, path: Path, problem: str) -> None:
+        rt = self.runtime
+        target = self._move(path, self.cfg.rejected_dir)
+        reason = (f"{_now()} {rt.config.name}: {path.name} was refused and nothing from it was published.\n"
+                  f"reason: {problem}\n"
+                  f"mapping: {rt.mapping.path}\n"
+                  "fix the extract (or the mapping) and drop it into the inbox again.\n")
+        write_atomic(target.with_name(target.name + ".reason"), reason.encode("utf-8"), mode=0o640)
+        rt.health.unit("rejected")
+        log.warning("file rejected", extra={"source": rt.config.source, "file": path.name, "error": problem})
+
+    def _move(self, path: Path, folder: Path) -> Path:
+        """Rename into ``folder`` (atomic on one file system; copy, fsync and rename across two), never
+        overwriting an earlier file of the same name."""
+        target = folder / path.name
+        if target.exists():
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            target = folder / f"{path.stem}.{stamp}{path.suffix}"
+        try:
+            os.replace(path, target)
+        except OSError as exc:
+            if exc.errno != 18:  # EXDEV: another file system
+                raise
+            tmp = folder / f".{target.name}.moving"
+            shutil.copyfile(path, tmp)
+            with tmp.open("rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+            path.unlink()
+        fsync_dir(folder)
+        return target
+
+    def sample(self, limit: int) -> list[SourceRecord]:
+        files = self.ready_files(now=float("inf"))
+        if not files:
+            return []
+        return list(itertools.islice(CsvFileConnector(files[0], self.runtime.mapping).records(), limit))
+
+
+def _skip(records: Any, n: int) -> Any:
+    return itertools.islice(records, n, None) if n else records
+
+
+def _report(source: str, data: dict[str, Any] | None) -> RunReport:
+    data = data or {}
+    return RunReport(source, int(data.get("read", 0)), int(data.get("published", 0)),
+                     int(data.get("dead_lettered", 0)), dict(data.get("errors", {})))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
