@@ -66,7 +66,7 @@ audit_release = Table(
     Column("audience", String(256), nullable=False),
     Column("agreement_id", String(128), nullable=False),
     Column("agreement_version", String(32), nullable=False),
-    Column("sources", String(512), nullable=False, comment="Sources that contributed, comma-separated"),
+    Column("sources", String(512), nullable=False, comment="Sources the purpose allows; only these were read"),
     Column("rows_released", Integer, nullable=False),
     Column("cells_suppressed", Integer, nullable=False),
     Column("destination", String(512), comment="Export file, or stdout"),
