@@ -66,13 +66,14 @@ def cmd_mart_init(args: argparse.Namespace) -> int:
 
 def _release_context(args: argparse.Namespace) -> tuple[object, object]:
     """(engine, ReleaseContext) for a release; refused unless the agreement declares purpose and profile."""
-    from hub.mart import connect, init
+    from hub.mart import connect
     from hub.mart.audit import ReleaseContext
+    from hub.mart.store import ensure_audit
     from hub.policy import load_agreement
     settings = _settings(args)
     ctx = ReleaseContext.create(load_agreement(settings.agreement_file()), args.purpose, args.profile, args.user)
     engine = connect(settings.mart)
-    init(engine)  # the audit tables must exist before anything is released
+    ensure_audit(engine)  # the audit trail must exist before anything is released
     return engine, ctx
 
 

@@ -40,6 +40,14 @@ def init(engine: Engine) -> None:
         _upsert(conn, models.mart_meta, [{"key": "schema_version", "value": str(models.SCHEMA_VERSION)}], ["key"])
 
 
+def ensure_audit(engine: Engine) -> None:
+    """Create the audit tables and their append-only triggers if missing (cheap; leaves views alone)."""
+    models.metadata.create_all(engine, tables=[models.audit_release, models.audit_purge])
+    with engine.begin() as conn:
+        for statement in _append_only_triggers(conn.dialect.name):
+            conn.execute(text(statement))
+
+
 def _append_only_triggers(dialect: str) -> list[str]:
     """DDL that makes the audit tables append-only in the database itself (idempotent)."""
     out: list[str] = []

@@ -114,3 +114,16 @@ def test_purge_and_audit_list(mart: str, capsys: pytest.CaptureFixture[str]) -> 
     lines = [ln for ln in capsys.readouterr().out.splitlines() if "police_incident" in ln]
     assert len(lines) == 3
     assert "dry run" in lines[-1] and "purged" in lines[0]
+
+
+def test_release_from_a_mart_made_before_the_audit_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from hub.mart import models
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = connect(url)
+    models.metadata.create_all(engine, tables=[models.event, models.event_person, models.mart_meta])
+    monkeypatch.setenv("HUB_MART_URL", url)
+    monkeypatch.delenv("HUB_AGREEMENT_PATH", raising=False)
+    assert main(["mart", "counts", "--purpose", "sna", "--user", "u"]) == 0
+    assert "recorded as release 1" in capsys.readouterr().out
+    assert [r["user_name"] for r in audit.releases(engine)] == ["u"]
