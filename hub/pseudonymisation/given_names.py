@@ -16,7 +16,7 @@ several: Fellegi-Sunter weights learn how much its agreement is worth.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 from nicknames import NickNamer
 
@@ -40,7 +40,7 @@ def _step(name: str) -> str:
     return min(candidates, key=rank)
 
 
-@cache
+@lru_cache(maxsize=65536)  # bounded: it holds (normalised) forenames seen by this process
 def canonical(name: str) -> str:
     """The canonical form of an upper-case normalised forename (itself if the library does not know it)."""
     seen = [name]

@@ -51,6 +51,8 @@ class Tokeniser:
 
     def overlap_key_ids(self) -> list[str]:
         """Previous key ids whose overlap is running now."""
+        if not self._previous:
+            return []
         now = self._clock() if self._clock else None
         return [kid for kid in self.ring.overlap_keys(now) if kid in self._previous]
 
