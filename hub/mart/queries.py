@@ -175,6 +175,7 @@ def release_area_counts(engine: Engine, ctx: ReleaseContext, geography: str | No
                                  "period": period}
     with engine.begin() as conn:
         released = protect_area_counts(_area_rows(conn, sources, period), ctx.profile, geography)
+        params["levels_released"] = sorted({r.area_level for r in released}, key=GEOGRAPHY_LEVELS.index)
         table = ReleasedTable("incident_counts", released, 0, params, sources)
         rid = record_release(conn, ctx, ReleaseRecord(
             kind=kind, name=table.name, parameters=params, rows_released=len(released),

@@ -9,6 +9,7 @@ idempotent, and is audited with counts per source.
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -170,6 +171,8 @@ def test_public_profile_aggregates_to_msoa_and_rounds(engine: Engine, agreement:
     assert {(r.area_level, r.area_code, r.offence_category, r.count) for r in lad} == {
         ("lad", LAD, "violence_with_injury", 15), ("lad", LAD, "sexual_offences", 10)}  # 17 -> 15
     assert len(audit_rows(engine)) == 4
+    asked_lsoa = json.loads(audit_rows(engine)[1]["parameters_json"])
+    assert asked_lsoa == {"geography": "lsoa", "levels_released": ["msoa", "lad"], "period": "week"}
 
 
 def test_only_sources_granted_for_the_purpose_are_released(engine: Engine, agreement: Agreement) -> None:
