@@ -86,7 +86,8 @@ def test_example_record_becomes_the_expected_shared_event(pseudonymiser: Pseudon
     assert victim["age_band"] == "25-34" and victim["sex"] == "F"
     assert suspect["age_band"] == "35-44" and suspect["sex"] == "M"
     assert {"forename", "forename_phonetic", "forename_prefix", "forename_canonical", "surname", "surname_phonetic",
-            "surname_prefix", "dob", "dob_year", "dob_month_day", "dob_transposed", "name_pair"} == set(victim["tokens"])
+            "surname_prefix", "dob", "dob_year", "dob_month_day", "dob_transposed",
+            "name_pair"} == set(victim["tokens"])
     tok = Tokeniser(ring)
     assert victim["tokens"]["surname"] == tok.match_keys("surname", "Tweetington-Smythe")["surname"]
     assert victim["tokens"]["name_pair"] == tok.name_pair("Canary", "Tweetington-Smythe")["name_pair"]
