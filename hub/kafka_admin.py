@@ -16,14 +16,16 @@ from hub.topics import Topics
 log = logs.get(__name__)
 
 
-def topic_specs(settings: Settings, sources: Iterable[str]) -> dict[str, dict[str, object]]:
+def topic_specs(settings: Settings, sources: Iterable[str], raw: bool = True) -> dict[str, dict[str, object]]:
     """Raw and raw dead-letter topics keep identifiers: short retention. Shared topics are compactable
-    by event id only in a later version; for now they keep the retention the operator sets on the broker."""
+    by event id only in a later version; for now they keep the retention the operator sets on the broker.
+    ``raw=False`` leaves out the raw topics (sources pseudonymised at the source have none)."""
     t = Topics(settings.topic_prefix)
     restricted = {"retention.ms": str(settings.raw_retention_hours * 3600 * 1000)}
     specs: dict[str, dict[str, object]] = {}
     for source in sources:
-        specs[t.raw(source)] = {"configs": restricted}
+        if raw:
+            specs[t.raw(source)] = {"configs": restricted}
         specs[t.dlq(source)] = {"configs": restricted}
     for name in (t.shared, t.shared_dlq, t.linked, t.alerts, t.audit):
         specs[name] = {"configs": {}}
@@ -32,7 +34,7 @@ def topic_specs(settings: Settings, sources: Iterable[str]) -> dict[str, dict[st
     return specs
 
 
-def ensure_topics(settings: Settings, sources: Iterable[str], timeout_s: float = 60.0) -> list[str]:
+def ensure_topics(settings: Settings, sources: Iterable[str], timeout_s: float = 60.0, raw: bool = True) -> list[str]:
     """Create missing topics and wait for their leaders; returns the names created."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -44,7 +46,7 @@ def ensure_topics(settings: Settings, sources: Iterable[str], timeout_s: float =
                 raise
             time.sleep(0.5)
     try:
-        specs = topic_specs(settings, sources)
+        specs = topic_specs(settings, sources, raw)
         existing = set(admin.list_topics())
         missing = {name: spec for name, spec in specs.items() if name not in existing}
         if missing:

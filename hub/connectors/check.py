@@ -10,6 +10,7 @@ leave the agency instead of the raw record. Nothing is published and no checkpoi
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
@@ -20,8 +21,9 @@ from hub.connectors.base import RecordSink, SourceRecord
 from hub.connectors.config import ConnectorConfig, load_config
 from hub.connectors.csv_file import CsvFileConnector, inspect_csv
 from hub.connectors.http_push import json_record
-from hub.connectors.service import Runtime, make_mode
-from hub.schemas import RAW_SCHEMAS
+from hub.connectors.service import Runtime, make_mode, open_publisher
+from hub.connectors.testing import RecordingProducer, Sent
+from hub.dead_letters import headers_dict
 
 MAX_DEAD_LISTED = 50
 
@@ -60,7 +62,11 @@ def sample_records(runtime: Runtime, sample: Path | None, lines: list[str]) -> I
 
 
 def check(config_path: Path, sample: Path | None = None, rows: int = 5) -> tuple[int, list[str]]:
-    """(exit code, lines to print). Raises ``ConfigError`` for a bad config or mapping."""
+    """(exit code, lines to print). Raises ``ConfigError`` for a bad config or mapping.
+
+    Each sample record goes through the connector's real publisher (``make_publisher``: raw, or
+    pseudonymised at source) with a ``RecordingProducer`` in place of Kafka, so what is shown is exactly
+    what would be sent."""
     config: ConnectorConfig = load_config(config_path)
     lines = [f"config {config.path}: OK (connector {config.name}, source {config.source}, mode {config.mode})"]
     try:
@@ -73,54 +79,59 @@ def check(config_path: Path, sample: Path | None = None, rows: int = 5) -> tuple
     runtime = Runtime(config, settings, sink_factory=_no_kafka)
     mapping = runtime.mapping
     lines.append(f"mapping {mapping.path}: OK ({len(mapping.fields)} fields from {len(mapping.columns)} columns)")
+    where = "at the source (only the shared event leaves)" if runtime.at_source else "at the hub"
+    lines.append(f"agreement {runtime.settings.agreement_file()}: {config.source} is pseudonymised {where}")
     lines.extend(_mode_lines(runtime))
-    schema = RAW_SCHEMAS[config.source]
-    topic = runtime.topics.raw(config.source)
-    dlq = runtime.topics.dlq(config.source)
+    producer = RecordingProducer()
     counts: Counter[str] = Counter()
     dead: list[str] = []
     shown = 0
     source_lines: list[str] = []
-    for rec in sample_records(runtime, sample, source_lines):
-        counts["read"] += 1
-        problem = rec.error
-        encoded_error = None
-        if problem is None and rec.record is not None:
-            try:
-                runtime.schemas.encode(schema, rec.record)
-            except ValueError as exc:
-                encoded_error = str(exc)
-        if problem is None and encoded_error is None and rec.record is not None:
-            counts["published"] += 1
-            if shown < rows:
-                shown += 1
-                body = json.dumps(rec.record, default=_json, ensure_ascii=False)
-                lines.append(f"{rec.position}: WOULD PUBLISH to {topic} (key {rec.record.get('record_id')}): {body}")
-            continue
-        counts["dead_lettered"] += 1
-        kind = problem.kind if problem else "schema_mismatch"
-        counts[f"error:{kind}"] += 1
-        field = f" field {problem.column}" if problem and problem.column else ""
-        reason = str(problem) if problem else encoded_error
-        entry = f"{rec.position}: WOULD BE DEAD-LETTERED to {dlq} ({kind}{field}): {reason}"
-        if len(dead) < MAX_DEAD_LISTED:
-            dead.append(entry)
-        if shown < rows:
-            shown += 1
-            lines.append(entry)
+    with tempfile.TemporaryDirectory(prefix="svh-check-") as scratch:
+        runtime.quarantine_dir = Path(scratch)  # check leaves nothing in the agency's quarantine
+        publisher = open_publisher(runtime, producer=producer)
+        for rec in sample_records(runtime, sample, source_lines):
+            before = len(producer.sent)
+            publisher.publish(rec)
+            counts["read"] += 1
+            for sent in producer.sent[before:]:
+                if sent.topic == runtime.output_topic:
+                    counts["published"] += 1
+                    if shown < rows:
+                        shown += 1
+                        lines.append(_published_line(runtime, rec, sent))
+                    continue
+                h = headers_dict(sent.headers)
+                counts["dead_lettered"] += 1
+                counts[f"error:{h.get('kind')}"] += 1
+                field = f" field {h['field']}" if h.get("field") else ""
+                entry = (f"{rec.position}: WOULD BE DEAD-LETTERED to {sent.topic} ({h.get('kind')}{field}, stage "
+                         f"{h.get('stage')}): {h.get('exception.message')}")
+                if shown < rows:
+                    shown += 1
+                    lines.append(entry)
+                elif len(dead) < MAX_DEAD_LISTED:
+                    dead.append(entry)
+        publisher.close()
     lines.extend(source_lines)
     if not counts["read"] and not source_lines:
         lines.append("no sample: give SAMPLE (a CSV extract, or a .json list of records)"
                      + (" or drop a file into the inbox" if config.mode == "file_drop" else ""))
-    else:
+    elif counts["read"]:
         errors = {k.removeprefix("error:"): v for k, v in sorted(counts.items()) if k.startswith("error:")}
         lines.append(f"sample: {counts['read']} records read: {counts['published']} would be published, "
                      f"{counts['dead_lettered']} dead-lettered {errors if errors else ''}".rstrip())
-        listed = [d for d in dead if d not in lines]
-        if listed:
+        if dead:
             lines.append("dead-lettered rows beyond those shown:")
-            lines.extend(f"  {d}" for d in listed)
+            lines.extend(f"  {d}" for d in dead)
     return (1 if source_lines else 0), lines
+
+
+def _published_line(runtime: Runtime, rec: SourceRecord, sent: Sent) -> str:
+    _, value = runtime.schemas.decode(sent.value)
+    body = json.dumps(value, default=_json, ensure_ascii=False)
+    what = "the pseudonymised shared event" if runtime.at_source else "the raw record"
+    return (f"{rec.position}: WOULD PUBLISH {what} to {sent.topic} (key {(sent.key or b'').decode()}): {body}")
 
 
 def _mode_lines(runtime: Runtime) -> list[str]:

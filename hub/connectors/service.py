@@ -30,17 +30,18 @@ from hub.connectors.base import Mode, RecordSink, RunReport, SourceRecord
 from hub.connectors.checkpoints import StateDir
 from hub.connectors.config import ConnectorConfig
 from hub.connectors.mapping import FieldMapping
-from hub.schemas import SchemaRepository, default_repository
+from hub.schemas import RAW_SCHEMAS, SHARED_EVENT, default_repository
 from hub.topics import Topics
 
 log = logs.get(__name__)
 
 
-def open_publisher(settings: Settings, config: ConnectorConfig, schemas: SchemaRepository) -> RecordSink:
-    """The publisher for this connector's source. The switch point for sources pseudonymised at source:
-    they get ``hub.connectors.at_source.make_publisher`` once it exists; others the raw ``Publisher``."""
-    from hub.connectors.publisher import Publisher
-    return Publisher(settings, config.source, schemas)
+def open_publisher(runtime: Runtime, producer: Any = None) -> RecordSink:
+    """The publisher the agreement calls for (``at_source.make_publisher``): raw records to the hub, or,
+    for a source pseudonymised at the source, shared events made inside the agency."""
+    from hub.connectors.at_source import make_publisher
+    return make_publisher(runtime.settings, runtime.config.source, runtime.schemas, runtime.agreement,
+                          runtime.keyring, runtime.mapping.lookup, runtime.quarantine_dir, producer=producer)
 
 
 @dataclass
@@ -114,15 +115,35 @@ class Runtime:
         self.state = StateDir(config.state_dir)
         self.health = Health(config)
         self.stop = threading.Event()
-        self._sink_factory = sink_factory or (lambda: open_publisher(self.settings, self.config, self.schemas))
+        self._load_policy()
+        self._sink_factory = sink_factory or (lambda: open_publisher(self))
         self._sink: RecordSink | None = None
         self._topics_ready = not config.kafka.create_topics
+
+    def _load_policy(self) -> None:
+        """The agreement decides where the source is pseudonymised; refuse to start without one, or without
+        the key file a source pseudonymised here needs (fail at start-up, not on the first record)."""
+        from hub.policy import NoAgreementError, load_agreement
+        from hub.pseudonymisation import load_keyring
+        config = self.config
+        self.agreement = load_agreement(self.settings.agreement_file())
+        try:
+            policy = self.agreement.source(config.source)
+        except NoAgreementError:
+            raise config.error("source", f"the agreement {self.settings.agreement_file()} does not cover "
+                                         f"{config.source}: its records may not be shared") from None
+        self.at_source = policy.pseudonymise_at == "source"
+        self.keyring = load_keyring(self.settings.keys_path) if self.at_source else None
+        self.quarantine_dir = config.pseudonymisation.quarantine or config.state_dir / "quarantine"
+        self.output_topic = self.topics.shared if self.at_source else self.topics.raw(config.source)
+        self.output_schema = SHARED_EVENT if self.at_source else RAW_SCHEMAS[config.source]
 
     def sink(self) -> RecordSink:
         """The open publisher; opened (and the topics created, if configured) on first use."""
         if self._sink is None:
             if not self._topics_ready:
-                kafka_admin.ensure_topics(self.settings, [self.config.source], timeout_s=10)
+                kafka_admin.ensure_topics(self.settings, [self.config.source], timeout_s=10,
+                                          raw=not self.at_source)  # no raw topic for an at-source source
                 self._topics_ready = True
             self._sink = self._sink_factory()
         return self._sink

@@ -50,7 +50,7 @@ def test_check_shows_what_would_be_published_and_dead_lettered(tmp_path: Path, f
     lines = out.splitlines()
     assert lines[0].startswith(f"config {path}: OK")
     first = next(line for line in lines if line.startswith("x.csv row 1"))
-    assert "WOULD PUBLISH to svh.raw.police_incident" in first
+    assert "WOULD PUBLISH the raw record to svh.raw.police_incident" in first
     assert json.loads(first.split("): ", 1)[1])["record_id"] == fixture.rows[0][0]
     second = next(line for line in lines if line.startswith("x.csv row 2"))
     assert "WOULD BE DEAD-LETTERED" in second and "unknown_offence_code field HOOffenceCode" in second
@@ -85,3 +85,19 @@ def test_check_reports_config_errors_with_file_and_line(tmp_path: Path, capsys: 
     assert main(["connector", "check", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {path}:") and ": mode: " in err
+
+
+def test_check_of_a_source_pseudonymised_at_source_shows_the_shared_event(tmp_path: Path) -> None:
+    from hub.pseudonymisation import KeyRing, save_key_file
+    from tests.connectors.harness import FIXTURES
+    save_key_file(KeyRing.generate(), tmp_path / "keys.json")
+    path = write_config(tmp_path, "file_drop", "ed_attendance",
+                        extra={"pseudonymisation": {"keys_file": str(tmp_path / "keys.json")}})
+    code, lines = check(path, FIXTURES / "ed_attendance.csv", rows=10)
+    assert code == 0
+    published = [line for line in lines if "WOULD PUBLISH" in line]
+    assert published and all("the pseudonymised shared event to svh.shared" in line for line in published)
+    text = "\n".join(lines)
+    assert "Quillfeather" not in text and "943 476 5919" not in text  # identifiers never leave, not even here
+    assert any("pseudonymised at the source" in line for line in lines)
+    assert not (tmp_path / "state" / "quarantine").exists()  # check leaves nothing behind
