@@ -180,9 +180,15 @@ class PersonPool:
         """A victim, repeat victims more often; `ok` restricts (e.g. age or sex the offence implies)."""
         return self._draw(self._victim_cum, ok)
 
-    def draw_suspect(self, when: date, exclude: Person | None = None) -> Person:
-        """A suspect other than `exclude`, prolific suspects more often, aged 10+ on the day."""
-        return self._draw(self._suspect_cum, lambda p: p is not exclude and age_on(p.dob, when) >= 10)
+    def draw_suspect(
+        self, when: date, exclude: Person | None = None, ok: Callable[[Person], bool] | None = None
+    ) -> Person:
+        """A suspect other than `exclude`, prolific suspects more often, aged 10+ on the day; `ok` restricts
+        further (other agencies' extracts draw their offenders, children and pupils from the same people)."""
+        return self._draw(
+            self._suspect_cum,
+            lambda p: p is not exclude and age_on(p.dob, when) >= 10 and (ok is None or ok(p)),
+        )
 
     def draw_couple(self) -> tuple[Person, Person]:
         """A domestic-abuse (victim, perpetrator) pair; high-risk couples recur."""
