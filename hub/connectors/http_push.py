@@ -61,6 +61,7 @@ def add_token(path: Path, name: str, digest: str) -> None:
     tokens = list(data.get("tokens") or []) if isinstance(data, dict) else []
     tokens.append({"name": name, "sha256": digest})
     text = "# SHA-256 of each bearer token allowed to push records (never the tokens themselves).\n"
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     write_atomic(path, (text + yaml.safe_dump({"tokens": tokens}, sort_keys=False)).encode("utf-8"))
 
 
@@ -173,6 +174,7 @@ class HttpPush(Mode, mode="http"):
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.cfg.tls_certfile, self.cfg.tls_keyfile)
         await web.TCPSite(runner, self.cfg.host, self.cfg.port, ssl_context=context).start()
+        self.runtime.health.ready = True
         log.info("accepting records", extra={"source": self.runtime.config.source, "port": self.cfg.port,
                                              "path": self.cfg.path})
         try:

@@ -63,6 +63,7 @@ class Health:
         self.kafka_checked_at: float | None = None
         self.totals = RunReport(config.source)
         self.units: dict[str, int] = {}
+        self.ready = False  # the mode is up (for HTTP push: listening)
 
     def unit(self, outcome: str, report: RunReport | None = None) -> None:
         self.units[outcome] = self.units.get(outcome, 0) + 1
@@ -85,7 +86,7 @@ class Health:
 
     @property
     def status(self) -> str:
-        if self.kafka_reachable is None:
+        if self.kafka_reachable is None or not self.ready:
             return "starting"
         return "ok" if self.kafka_reachable else "kafka_unreachable"
 
@@ -279,6 +280,7 @@ class Service:
             log.info("connector started", extra={"source": rt.config.source, "stage": rt.config.mode,
                                                  "path": str(rt.config.path)})
             if mode.pull:
+                rt.health.ready = True
                 await self._pull(mode)
             else:
                 await mode.serve(self)  # type: ignore[attr-defined]

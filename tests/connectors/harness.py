@@ -9,9 +9,15 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,3 +224,73 @@ def post_all(config_path: Path, token: str, bodies: Sequence[Any],
         runtime.close()
     run.totals = runtime.health.totals.as_dict()
     return run
+
+
+class ConnectorProcess:
+    """``hub connector run CONFIG`` as a real child process (for restart, signal and health tests)."""
+
+    def __init__(self, config_path: Path, settings: Settings, log_path: Path, health_port: int) -> None:
+        self.config_path = config_path
+        self.settings = settings
+        self.log_path = log_path
+        self.health_port = health_port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ConnectorProcess:
+        from hub.config import ENV_PREFIX
+        from hub.streams.process import settings_env
+        env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+        env.update(settings_env(self.settings))
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "hub", "connector", "run", str(self.config_path)],
+                                         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def health(self, timeout_s: float = 5.0) -> tuple[int, dict[str, Any]]:
+        url = f"http://127.0.0.1:{self.health_port}/health"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 - loopback only
+                return int(resp.status), json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            return int(err.code), json.loads(err.read())
+
+    def metrics(self) -> str:
+        url = f"http://127.0.0.1:{self.health_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback only
+            return str(resp.read().decode())
+
+    def wait_healthy(self, status: str = "ok", timeout_s: float = 60.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        last: Any = None
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"connector exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                _, body = self.health(1.0)
+                last = body
+                if body.get("status") == status:
+                    return body
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"connector health never reached {status!r} (last {last}); see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL: a crash at an arbitrary moment."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def terminate(self, timeout_s: float = 30.0) -> int:
+        """SIGTERM and wait: the clean stop an init system does."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+                raise
+        return int(self.proc.returncode)
