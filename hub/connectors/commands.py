@@ -7,21 +7,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from hub import logs
+    from hub.connectors.checkpoints import StateLocked
     from hub.connectors.config import load_config
     from hub.connectors.service import Runtime, run_once, run_service
 
     config = load_config(Path(args.config))
     logs.setup(config.log_level)
-    if args.once:
-        report = run_once(Runtime(config))
-        print(json.dumps(report.as_dict()))
-        return 0
-    return run_service(config)
+    if args.once and config.mode == "http":
+        print(f"error: {config.path}: mode http serves requests until stopped; --once is for file_drop and "
+              "database", file=sys.stderr)
+        return 2
+    try:
+        if args.once:
+            report = run_once(Runtime(config))
+            print(json.dumps(report.as_dict()))
+            return 0
+        return run_service(config)
+    except StateLocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_check(args: argparse.Namespace) -> int:
