@@ -27,6 +27,7 @@ from hub import kafka_admin, logs, metrics
 from hub.config import Settings, load_settings
 from hub.connectors import CsvFileConnector, RunReport, default_mapping_path, load_mapping
 from hub.connectors.at_source import make_publisher
+from hub.connectors.publisher import Publisher
 from hub.dead_letters import headers_dict
 from hub.kafka_read import read_topic
 from hub.mart import connect, count_events, incident_counts
@@ -52,6 +53,7 @@ CANARIES = {
 SIZES = {"ed_attendance": "attendances", "ambulance_callout": "callouts", "probation_event": "events",
          "youth_justice_event": "outcomes", "school_exclusion": "exclusions"}
 POLICE_SEED, POLICE_INCIDENTS = 17, 150
+MISROUTED = "ED-MISROUTED-1"
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class AllSources:
     quarantine: Path
     connector_log: Path
     connector_metrics: str
-    raw_topics_before_worker: set[str]
+    topics_after_connectors: set[str]
     police_truth: Path
     worker: WorkerProcess
 
@@ -119,6 +121,19 @@ def publish_all(settings: Settings, extracts: dict[str, Extract], lookup_csv: Pa
     return reports, at_source
 
 
+def misroute(settings: Settings, extract: Extract, lookup_csv: Path) -> None:
+    """A mistake the hub must catch: one ED record (with no canary in it) sent raw to the hub, as if by a
+    connector configured to pseudonymise at the hub. The worker must refuse it, not pseudonymise it."""
+    mapping = load_mapping(default_mapping_path("ed_attendance"), PostcodeLookup.from_csv(lookup_csv))
+    rec = next(r for r in CsvFileConnector(extract.path, mapping).records()
+               if r.record is not None and not any(n.encode() in r.original for n in extract.needles))
+    rec.record = {**rec.record, "record_id": MISROUTED}
+    kafka_admin.ensure_topics(settings, ["ed_attendance"], timeout_s=30)
+    publisher = Publisher(settings, "ed_attendance", default_repository())
+    publisher.publish(rec)
+    publisher.close()
+
+
 def existing_topics(settings: Settings) -> set[str]:
     admin = KafkaAdminClient(**settings.kafka_python_kwargs(), client_id="svh-test")
     try:
@@ -158,14 +173,15 @@ def run(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Itera
         root.setLevel(level)
         handler.close()
     connector_metrics = metrics.exposition()[0].decode()
-    before = existing_topics(settings)
+    after_connectors = existing_topics(settings)
+    misroute(settings, extracts["ed_attendance"], lookup_csv)
     worker = start_worker(settings)
     try:
         t = Topics(prefix)
         wait_until_drained(settings, settings.app_id,
                            [t.raw(s) for s in extracts if s not in at_source] + [t.shared], 120)
         yield AllSources(settings, extracts, reports, at_source, quarantine, connector_log, connector_metrics,
-                         before, police_truth, worker)
+                         after_connectors, police_truth, worker)
     finally:
         worker.stop()
 
@@ -212,20 +228,33 @@ def _truth(run: AllSources, source: str) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def test_no_raw_topic_ever_holds_a_health_body_s_record(run: AllSources) -> None:
+def test_no_raw_topic_holds_a_health_body_s_record(run: AllSources) -> None:
     t = Topics(run.settings.topic_prefix)
     for source in run.at_source:
-        assert t.raw(source) not in run.raw_topics_before_worker, "the connector created a raw topic"
-        assert read_topic(run.settings, t.raw(source)) == []  # (the worker may since have declared it empty)
+        assert t.raw(source) not in run.topics_after_connectors, "the connector created a raw topic"
+        assert t.dlq(source) in run.topics_after_connectors
+    assert read_topic(run.settings, t.raw("ambulance_callout")) == []  # (the worker may have declared it)
     for source in run.extracts:
         if source not in run.at_source:
-            assert t.raw(source) in run.raw_topics_before_worker
+            assert t.raw(source) in run.topics_after_connectors
+
+
+def test_a_health_body_s_raw_record_that_reaches_the_hub_is_refused(run: AllSources) -> None:
+    """The misrouted ED record is dead-lettered by the worker at stage pseudonymise, never pseudonymised."""
+    t = Topics(run.settings.topic_prefix)
+    assert len(read_topic(run.settings, t.raw("ed_attendance"))) == 1
+    refused = [m for m in read_topic(run.settings, t.dlq("ed_attendance")) if m.value]
+    assert len(refused) == 1 and refused[0].key == MISROUTED.encode()
+    h = headers_dict(refused[0].headers)
+    assert (h["stage"], h["kind"]) == ("pseudonymise", "unpseudonymisable")
+    assert "pseudonymised at the source, not at the hub" in h["exception.message"]
+    assert count_events(connect(run.settings.mart), "ed_attendance") == run.extracts["ed_attendance"].rows_valid
 
 
 def test_dead_letters_hold_the_row_at_the_hub_but_only_a_notice_from_a_health_body(run: AllSources) -> None:
     t = Topics(run.settings.topic_prefix)
     for source, extract in run.extracts.items():
-        dead = read_topic(run.settings, t.dlq(source))
+        dead = [m for m in read_topic(run.settings, t.dlq(source)) if headers_dict(m.headers)["stage"] == "validate"]
         assert len(dead) == extract.rows_malformed, source
         for msg in dead:
             h = headers_dict(msg.headers)
