@@ -1,0 +1,81 @@
+# mypy: disallow-untyped-defs, disallow-incomplete-defs, disallow-any-generics, warn-return-any
+"""Person records: one person appearance in one shared event, as linkage sees it.
+
+A record holds only what the shared event carries (keyed tokens, never a name or a date), keyed by
+``<event id>/<role>``. Token maps may hold one token per match key under several key ids during a key
+rotation overlap (``surname`` and ``surname@k2025``); the record groups them by match key so that
+comparisons use any key both records carry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.pseudonymisation.tokens import match_key_name
+
+KEY_SEP = "/"
+NO_TOKENS: frozenset[str] = frozenset()
+
+
+def record_key(event_id: str, role: str) -> str:
+    """``ev-…/victim``: one person's appearance in one event."""
+    return f"{event_id}{KEY_SEP}{role}"
+
+
+def key_id_of(token: str) -> str:
+    """The key id a token names (``k1:ab…`` -> ``k1``)."""
+    return token.split(":", 1)[0]
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """One person appearance: record key, source, role and the keyed token map from the shared event."""
+
+    key: str
+    source: str
+    role: str
+    tokens: Mapping[str, str]
+    by_name: Mapping[str, frozenset[str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        grouped: dict[str, set[str]] = {}
+        for entry, token in self.tokens.items():
+            grouped.setdefault(match_key_name(entry), set()).add(token)
+        object.__setattr__(self, "by_name", {name: frozenset(t) for name, t in grouped.items()})
+
+    @property
+    def event_id(self) -> str:
+        return self.key.rsplit(KEY_SEP, 1)[0]
+
+    def get(self, name: str) -> frozenset[str]:
+        """All tokens of one match key (one per key id the record was made with); empty if absent."""
+        return self.by_name.get(name, NO_TOKENS)
+
+    def agrees(self, other: PersonRecord, name: str, other_name: str | None = None) -> bool:
+        """Whether this record's ``name`` tokens meet ``other``'s ``other_name`` (default the same) tokens.
+
+        Different names compare only where their tokens share a domain (``dob_transposed`` with ``dob``,
+        ``forename`` with ``surname``); tokens under different key ids never compare equal.
+        """
+        mine = self.by_name.get(name)
+        theirs = other.by_name.get(other_name or name)
+        return bool(mine and theirs and not mine.isdisjoint(theirs))
+
+
+def records_from_event(event: Mapping[str, Any]) -> list[PersonRecord]:
+    """The linkable persons of one shared event (persons with no token cannot be linked and are skipped)."""
+    source = str(event["source"])
+    out = []
+    for person in event.get("persons") or ():
+        tokens = person.get("tokens") or {}
+        if tokens:
+            out.append(PersonRecord(record_key(str(event["event_id"]), str(person["role"])), source,
+                                    str(person["role"]), dict(tokens)))
+    return out
+
+
+def records_from_events(events: Iterable[Mapping[str, Any]]) -> list[PersonRecord]:
+    """All linkable persons of many shared events, in order."""
+    return [record for event in events for record in records_from_event(event)]
