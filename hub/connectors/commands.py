@@ -25,7 +25,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.once:
-            report = run_once(Runtime(config))
+            report = run_once(Runtime(config), handle_signals=True)
             print(json.dumps(report.as_dict()))
             return 0
         return run_service(config)

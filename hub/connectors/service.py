@@ -181,9 +181,9 @@ class Runtime:
                     rate = n / max(time.monotonic() - started, 1e-6)
                     log.info("progress", extra={"source": self.config.source, "file": unit, "count": n,
                                                 "rate": round(rate, 1)})
-                if every and n % every == 0:
+                if on_checkpoint is not None and every and n % every == 0:
                     sink.flush()
-                    on_checkpoint(sink.report.minus(before))  # type: ignore[misc]
+                    on_checkpoint(sink.report.minus(before))
                     if self.stop.is_set():
                         log.info("stopping at a checkpoint", extra={"source": self.config.source, "file": unit,
                                                                    "count": n})
@@ -236,8 +236,12 @@ def make_mode(runtime: Runtime) -> Mode:
     return registry.mode_class(runtime.config.mode)(runtime)
 
 
-def run_once(runtime: Runtime) -> RunReport:
-    """Process everything there is now, then return (``hub connector run --once``, cron-style, and tests)."""
+def run_once(runtime: Runtime, handle_signals: bool = False) -> RunReport:
+    """Process everything there is now, then return (``hub connector run --once``, cron-style, and tests).
+    With ``handle_signals``, SIGTERM/SIGINT stop it at the next checkpoint, as they stop the service."""
+    if handle_signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: runtime.stop.set())
     runtime.state.open()
     mode = make_mode(runtime)
     try:
