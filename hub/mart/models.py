@@ -33,6 +33,8 @@ event = Table(
     Column("knife", Boolean),
     Column("firearm", Boolean),
     Column("alcohol", Boolean),
+    Column("flags_json", Text, nullable=False, default="{}",
+           comment="Every granted flag (first_time_entrant, conveyed_to_hospital...), JSON"),
     Column("attributes_json", Text, nullable=False, default="{}", comment="Other granted attributes, JSON"),
     comment="One pseudonymised event per row",
 )

@@ -88,6 +88,7 @@ def event_row(shared: Mapping[str, Any]) -> dict[str, Any]:
                                       "lsoa_code", "msoa_code", "lad_code", "offence_code", "offence_category")}
     for flag in models.FLAG_COLUMNS:
         row[flag] = flags.get(flag)
+    row["flags_json"] = json.dumps(flags, sort_keys=True)
     row["attributes_json"] = json.dumps(shared.get("attributes") or {}, sort_keys=True)
     return row
 

@@ -14,10 +14,12 @@ def summarise(agreement: Agreement) -> str:
     for name, src in agreement.sources.items():
         provider = agreement.parties[src.provider].name
         where = "the source, inside the agency" if src.pseudonymise_at == "source" else "the hub"
+        # At-source sources never send raw records: retention applies to their pseudonymised events.
+        kept = "pseudonymised events" if src.pseudonymise_at == "source" else "raw records"
         lines += ["", f"Source {name}, shared by {provider}",
                   f"  lawful basis: {src.lawful_basis}",
                   f"  pseudonymised at: {where}",
-                  f"  purposes: {', '.join(src.purposes)}; raw records kept {src.retention_days} days",
+                  f"  purposes: {', '.join(src.purposes)}; {kept} kept {src.retention_days} days",
                   "  fields:"]
         for field, outputs in src.fields.items():
             lines.append(f"    {field}: " + "; ".join(o.describe() for o in outputs))
