@@ -129,7 +129,13 @@ def test_killed_mid_backfill_it_resumes_without_loss_and_the_mart_holds_each_row
 
     worker = start_worker(settings)
     try:
-        drain(settings, timeout_s=300)
+        try:
+            drain(settings, timeout_s=300)
+        except TimeoutError as exc:  # say why, so a slow or stuck worker is diagnosable from the report
+            problems = [line for line in worker.log_path.read_text().splitlines()
+                        if '"level": "error"' in line or "Has not committed" in line][-5:]
+            raise AssertionError(f"{exc}; mart holds {events_in_mart(settings)} of {manifest.rows_valid} "
+                                 f"events; worker log {worker.log_path}: {problems}") from None
     finally:
         worker.stop()
     assert events_in_mart(settings) == manifest.rows_valid  # each row exactly once in effect
