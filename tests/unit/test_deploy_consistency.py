@@ -62,3 +62,14 @@ def test_hub_services_only_use_settings_that_exist() -> None:
         for name in service.get("environment", {}):
             if name.startswith(ENV_PREFIX) and name not in ("HUB_MASTER_KEY", "HUB_KEY_ID", "HUB_CONFIG"):
                 assert name in fields, f"docker-compose.yml sets {name}, which hub/config.py does not know"
+
+
+def test_compose_connector_config_is_valid_and_matches_its_published_port() -> None:
+    from hub.connectors.config import load_config
+
+    service = compose()["services"]["connector-police"]
+    mounted = {v.split(":")[1]: v.split(":")[0] for v in service["volumes"] if v.startswith("./deploy/")}
+    config_path = mounted[service["command"][-1]]
+    config = load_config(REPO / config_path, environ={})
+    assert config.source == "police_incident"
+    assert any(p.endswith(f":{config.health.port}") for p in service["ports"])
