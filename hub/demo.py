@@ -19,7 +19,9 @@ from hub.connectors.base import RunReport
 from hub.connectors.publisher import Publisher
 from hub.kafka_read import read_topic
 from hub.mart import connect, count_events, incident_counts, init, release_lsoa_week_counts
-from hub.mart.report import format_released
+from hub.mart.audit import ReleaseContext
+from hub.mart.queries import release_area_counts
+from hub.mart.report import format_area_counts, format_released
 from hub.policy import load_agreement
 from hub.pseudonymisation import KeyRing, PostcodeLookup, save_key_file
 from hub.schemas import default_repository
@@ -105,7 +107,8 @@ def run_demo(base: Settings, incidents: int = 3000, seed: int = 2026) -> int:
     dead = read_topic(settings, topics.dlq(SOURCE))
     truth = expected_counts(manifest.truth_incidents_csv)
     counts = incident_counts(engine)
-    profile = load_agreement(settings.agreement_file()).release_profile("partnership")
+    agreement = load_agreement(settings.agreement_file())
+    profile = agreement.release_profile("partnership")
     released = release_lsoa_week_counts(counts, profile)
     expected_release = release_lsoa_week_counts(truth, profile)
     checks = {
@@ -118,7 +121,10 @@ def run_demo(base: Settings, incidents: int = 3000, seed: int = 2026) -> int:
         say(f"      {'PASS' if ok else 'FAIL'}  {name}")
 
     say(f"[6/6] released table (profile 'partnership': counts 1-{profile.standard.threshold - 1} suppressed)")
-    say(format_released(released, limit=20))
+    say(format_released(released, limit=10))
+    say("      the same incidents by MSOA x month, released for the needs assessment (and audited):")
+    ctx = ReleaseContext.create(agreement, "sna", "partnership", user="demo")
+    say(format_area_counts(release_area_counts(engine, ctx, geography="msoa", period="month"), limit=12))
     kafka_admin.delete_topics(settings, [SOURCE])
     say(f"done in {time.monotonic() - started:.1f} s; mart: {settings.mart}")
     return 0 if all(checks.values()) else 1
