@@ -101,7 +101,8 @@ def cmd_mart_export(args: argparse.Namespace) -> int:
 def cmd_mart_report(args: argparse.Namespace) -> int:
     from hub.mart.report import incident_report
     engine, ctx = _release_context(args)
-    print(incident_report(engine, ctx, args.geography, args.period, args.limit))  # type: ignore[arg-type]
+    chart = Path(args.chart) if args.chart else None
+    print(incident_report(engine, ctx, args.geography, args.period, args.limit, chart))  # type: ignore[arg-type]
     return 0
 
 
@@ -245,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
             mr.add_argument("--out", required=True, help="CSV file to write")
         else:
             mr.add_argument("--limit", type=int, default=25)
+        if name == "report":
+            mr.add_argument("--chart", help="also draw the trend and hot spots into this PNG file")
         mr.set_defaults(func=func)
     mp = m.add_parser("purge", help="delete events older than each source's retention_days (audited)")
     mp.add_argument("--dry-run", action="store_true", help="count and audit, delete nothing")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -36,9 +37,16 @@ def format_area_counts(table: ReleasedTable, limit: int = 25) -> str:
 
 
 def incident_report(engine: Engine, ctx: ReleaseContext, geography: str | None = None, period: str = "month",
-                    limit: int = 25) -> str:
-    """A plain-text incident report; the release is recorded in the audit trail like any other."""
-    table = release_area_counts(engine, ctx, geography, period, kind="report", destination="report")
+                    limit: int = 25, chart: Path | None = None) -> str:
+    """A plain-text incident report, with a trend and hot-spot chart when ``chart`` names a PNG file;
+    the release is recorded in the audit trail like any other."""
+    table = release_area_counts(engine, ctx, geography, period, kind="report",
+                                destination=str(chart) if chart else "report")
     head = (f"Incidents by area and {period}: agreement {ctx.agreement.id} v{ctx.agreement.version}, "
             f"profile {ctx.profile.name} ({ctx.profile.audience}), purpose {ctx.purpose}")
-    return head + "\n" + format_area_counts(table, limit)
+    text = head + "\n" + format_area_counts(table, limit)
+    if chart is not None:
+        from hub.mart.charts import trend_and_hotspots
+        trend_and_hotspots(table, chart, head)
+        text += f"\nchart: {chart}"
+    return text
