@@ -1,4 +1,4 @@
-"""Report charts are drawn from released cells only."""
+"""Report charts render from a released table, suppressed cells included in the input."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hub.mart.charts import trend_and_hotspots
 from hub.mart.queries import AreaCount, ReleasedTable
 
 
-def test_chart_is_a_png_and_ignores_suppressed_cells(tmp_path: Path) -> None:
+def test_report_chart_is_written_as_png_from_a_table_with_suppressed_cells(tmp_path: Path) -> None:
     rows = [AreaCount("msoa", "E02990001", "2025-01", "robbery", 12, None),
             AreaCount("msoa", "E02990002", "2025-02", "robbery", None, "primary"),
             AreaCount("msoa", "E02990002", "2025-03", "violence_with_injury", 30, None)]
