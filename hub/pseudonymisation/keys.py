@@ -34,7 +34,7 @@ class KeyRingError(Exception):
 class KeyRing:
     """Master keys by id; ``active`` makes new tokens, ``event_key`` makes event ids (kept across rotation)."""
 
-    keys: dict[str, bytes]
+    keys: dict[str, bytes] = field(repr=False)  # key material: never in a repr, log line or traceback
     active: str
     event_key: str
     created: dict[str, str] = field(default_factory=dict)

@@ -139,3 +139,13 @@ def test_stale_tmp_file_cannot_loosen_key_file_mode(tmp_path: Path) -> None:
     os.chmod(stale, 0o644)
     save_key_file(KeyRing.generate("k1"), path)
     assert mode(path) == 0o600
+
+
+def test_repr_of_a_key_ring_holds_no_key_material() -> None:
+    ring = KeyRing.generate("k1")
+    ring.rotate("k2", overlap_days=1)
+    text = repr(ring)
+    assert "k1" in text and "k2" in text  # key ids are fine to show
+    for secret in ring.keys.values():
+        assert repr(secret) not in text and secret.hex() not in text
+        assert base64.b64encode(secret).decode() not in text
