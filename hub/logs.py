@@ -31,6 +31,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+# Faust logs every message it sends (key and value, e.g. a raw dead letter) at DEBUG: never below INFO.
+PAYLOAD_LOGGERS = ("faust", "mode")
+
+
+def _payload_level(level: str) -> str:
+    return "INFO" if level.upper() == "DEBUG" else level.upper()
+
+
 def setup(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -39,6 +47,8 @@ def setup(level: str = "INFO") -> None:
     root.setLevel(level)
     for noisy in ("kafka", "aiokafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    for name in PAYLOAD_LOGGERS:
+        logging.getLogger(name).setLevel(_payload_level(level))
 
 
 def dict_config(level: str = "INFO") -> dict[str, Any]:
@@ -48,7 +58,8 @@ def dict_config(level: str = "INFO") -> dict[str, Any]:
         "formatters": {"json": {"()": "hub.logs.JsonFormatter"}},
         "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
         "root": {"level": level, "handlers": ["default"]},
-        "loggers": {name: {"level": "WARNING"} for name in ("kafka", "aiokafka")},
+        "loggers": {**{name: {"level": "WARNING"} for name in ("kafka", "aiokafka")},
+                    **{name: {"level": _payload_level(level)} for name in PAYLOAD_LOGGERS}},
     }
 
 

@@ -114,3 +114,22 @@ def test_dead_lettered_counts_up() -> None:
     before = metrics.REGISTRY.get_sample_value("svh_records_dead_lettered_total", labels) or 0.0
     metrics.dead_lettered("police_incident", "sink", "OperationalError")
     assert metrics.REGISTRY.get_sample_value("svh_records_dead_lettered_total", labels) == before + 1
+
+
+def test_debug_level_never_lets_faust_log_message_values() -> None:
+    """faust.topics logs every send's key and value at DEBUG (a raw dead letter holds identifiers)."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    saved = {name: logging.getLogger(name).level for name in logs.PAYLOAD_LOGGERS}
+    try:
+        logs.setup("DEBUG")
+        assert root.level == logging.DEBUG
+        assert not logging.getLogger("faust.topics").isEnabledFor(logging.DEBUG)
+        assert logging.getLogger("faust.topics").isEnabledFor(logging.INFO)  # "Worker ready" and the like
+        loggers = logs.dict_config("DEBUG")["loggers"]
+        assert all(loggers[name]["level"] == "INFO" for name in logs.PAYLOAD_LOGGERS)
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
