@@ -114,8 +114,8 @@ class StreamWorker:
         headers = dead_letter_headers(source=source, stage=stage, error_class=type(exc).__name__,
                                       message=str(exc), position=position, error_kind=kind, topic=msg.topic,
                                       partition=msg.partition, offset=msg.offset)
-        target = self._dlq_topics.get(source, self._shared_dlq)
-        target.send_soon(key=msg.key, value=msg.value, headers=headers)
+        # Never svh.dlq.shared: that topic is after the boundary, and these bytes hold identifiers.
+        self._dlq_topics[source].send_soon(key=msg.key, value=msg.value, headers=headers)
         metrics.dead_lettered(source, stage, kind)
         metrics.STAGE_PROCESSED.labels("pseudonymise", source, "dead_lettered").inc()
         log.warning("dead-lettered a message", extra={"source": source, "stage": stage, "error": kind,
