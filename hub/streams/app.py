@@ -82,7 +82,14 @@ class StreamWorker:
                 source = self._raw_to_source.get(msg.topic, "unknown")
                 started = time.perf_counter()
                 metrics.STAGE_CONSUMED.labels("pseudonymise", source).inc()
-                self._pseudonymise_one(source, msg)
+                try:
+                    self._pseudonymise_one(source, msg)
+                except Exception as exc:  # noqa: BLE001 - see below
+                    # An exception escaping here would crash the agent, and take_events acks the whole batch
+                    # on the way out, so the rest of the batch would be committed unprocessed (lost).
+                    # Its message may quote a value: the dead letter names only the class.
+                    self._dead_letter(source, msg, "pseudonymise", exc, "unexpected",
+                                      message=f"unexpected {type(exc).__name__} (message withheld)")
                 metrics.STAGE_SECONDS.labels("pseudonymise").observe(time.perf_counter() - started)
             metrics.LAST_EVENT.labels("pseudonymise").set_to_current_time()
 
@@ -101,19 +108,24 @@ class StreamWorker:
         except PseudonymisationError as exc:
             self._dead_letter(source, msg, "pseudonymise", exc, "unpseudonymisable")
             return
-        value = self.schemas.encode(SHARED_EVENT, result.shared)
+        try:
+            value = self.schemas.encode(SHARED_EVENT, result.shared)
+        except SchemaError as exc:
+            self._dead_letter(source, msg, "encode", exc, "schema_mismatch")
+            return
         key = result.shared["event_id"].encode()
         self._shared.send_soon(key=key, value=value, headers=[("svh.source", source.encode())])
         for name in result.withheld:
             metrics.FIELDS_WITHHELD.labels(source, name).inc()
         metrics.STAGE_PROCESSED.labels("pseudonymise", source, "emitted").inc()
 
-    def _dead_letter(self, source: str, msg: Any, stage: str, exc: Exception, kind: str) -> None:
+    def _dead_letter(self, source: str, msg: Any, stage: str, exc: Exception, kind: str,
+                     message: str | None = None) -> None:
         # Before the boundary: the original bytes go to the source's restricted dead-letter topic.
         position = f"{msg.topic}[{msg.partition}]@{msg.offset}"
         headers = dead_letter_headers(source=source, stage=stage, error_class=type(exc).__name__,
-                                      message=str(exc), position=position, error_kind=kind, topic=msg.topic,
-                                      partition=msg.partition, offset=msg.offset)
+                                      message=str(exc) if message is None else message, position=position,
+                                      error_kind=kind, topic=msg.topic, partition=msg.partition, offset=msg.offset)
         # Never svh.dlq.shared: that topic is after the boundary, and these bytes hold identifiers.
         self._dlq_topics[source].send_soon(key=msg.key, value=msg.value, headers=headers)
         metrics.dead_lettered(source, stage, kind)

@@ -1,0 +1,68 @@
+"""The pseudonymise agent's per-event handling, without a broker: Faust's topics are replaced by recorders."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from hub.config import load_settings
+from hub.dead_letters import headers_dict
+from hub.policy import Agreement
+from hub.pseudonymisation import KeyRing, Pseudonymiser
+from hub.schemas import SchemaRepository
+from hub.streams.app import StreamWorker
+from hub.topics import Topics
+
+
+class Recorder:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sent: list[dict[str, Any]] = []
+
+    def send_soon(self, **kw: Any) -> None:
+        self.sent.append(kw)
+
+
+class OneBatch:
+    def __init__(self, messages: list[Any]) -> None:
+        self.messages = messages
+
+    async def take_events(self, n: int, within: float) -> AsyncIterator[list[Any]]:
+        yield [SimpleNamespace(message=m) for m in self.messages]
+
+
+@pytest.fixture
+def worker(tmp_path: Path, agreement: Agreement, ring: KeyRing, repo: SchemaRepository) -> StreamWorker:
+    settings = load_settings({}, data_dir=tmp_path, topic_prefix="unit")
+    w = StreamWorker(settings, agreement, Pseudonymiser(agreement, ring), repo, stages=("pseudonymise",))
+    w._shared = Recorder("shared")
+    w._shared_dlq = Recorder("shared_dlq")
+    w._dlq_topics = {s: Recorder(f"dlq.{s}") for s in w._dlq_topics}
+    return w
+
+
+def test_an_unexpected_error_dead_letters_that_message_and_the_batch_goes_on(
+        worker: StreamWorker, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = Topics("unit").raw("police_incident")
+    calls = {"n": 0}
+
+    def apply(source: str, record: Any) -> Any:
+        calls["n"] += 1
+        raise ValueError("Zebedee Quillfeather born 14/03/1987")
+
+    monkeypatch.setattr(worker.pseudonymiser, "apply", apply)
+    monkeypatch.setattr(worker.schemas, "decode", lambda payload, expect=None: ("x", {}))
+    msgs = [SimpleNamespace(topic=raw, partition=0, offset=i, key=b"k", value=b"raw bytes") for i in range(3)]
+    asyncio.run(worker._pseudonymise(OneBatch(msgs)))
+    assert calls["n"] == 3  # the first failure did not end the batch
+    dlq = worker._dlq_topics["police_incident"]
+    assert isinstance(dlq, Recorder) and len(dlq.sent) == 3
+    assert not worker._shared.sent and not worker._shared_dlq.sent
+    h = headers_dict(dlq.sent[0]["headers"])
+    assert h["kind"] == "unexpected" and h["class.name"] == "ValueError"
+    assert "Zebedee" not in h["exception.message"] and "1987" not in h["exception.message"]
