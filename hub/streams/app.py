@@ -177,4 +177,5 @@ class StreamWorker:
                                       topic=msg.topic, partition=msg.partition, offset=msg.offset)
         await self._shared_dlq.send(key=msg.key, value=msg.value, headers=headers)
         metrics.dead_lettered("shared", "sink", "undecodable")
+        metrics.STAGE_CONSUMED.labels("sink", "unknown").inc()  # consumed = emitted + dead-lettered
         metrics.STAGE_PROCESSED.labels("sink", "unknown", "dead_lettered").inc()

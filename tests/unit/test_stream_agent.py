@@ -66,3 +66,27 @@ def test_an_unexpected_error_dead_letters_that_message_and_the_batch_goes_on(
     h = headers_dict(dlq.sent[0]["headers"])
     assert h["kind"] == "unexpected" and h["class.name"] == "ValueError"
     assert "Zebedee" not in h["exception.message"] and "1987" not in h["exception.message"]
+
+
+def test_sink_counts_an_undecodable_message_as_consumed_and_dead_lettered(tmp_path: Path, agreement: Agreement,
+                                                                         ring: KeyRing, repo: SchemaRepository) -> None:
+    from hub import metrics
+    settings = load_settings({}, data_dir=tmp_path, topic_prefix="unit")
+    w = StreamWorker(settings, agreement, Pseudonymiser(agreement, ring), repo, stages=("pseudonymise",))
+
+    class AwaitRecorder(Recorder):
+        async def send(self, **kw: Any) -> None:
+            self.sent.append(kw)
+
+    w._shared_dlq = AwaitRecorder("shared_dlq")
+    labels = {"stage": "sink", "source": "unknown"}
+
+    def value(name: str, **more: str) -> float:
+        return metrics.REGISTRY.get_sample_value(name, {**labels, **more}) or 0.0
+
+    before = (value("svh_stage_consumed_total"), value("svh_stage_processed_total", outcome="dead_lettered"))
+    msg = SimpleNamespace(topic="unit.shared", partition=0, offset=7, key=b"k", value=b"not avro")
+    asyncio.run(w._sink_dead_letter(msg, ValueError("bad")))
+    assert value("svh_stage_consumed_total") == before[0] + 1
+    assert value("svh_stage_processed_total", outcome="dead_lettered") == before[1] + 1
+    assert len(w._shared_dlq.sent) == 1
