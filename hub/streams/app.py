@@ -9,11 +9,14 @@ because Faust delivers at least once. Faust's web server is off: it would serve 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
+from sqlalchemy.exc import DataError, IntegrityError
 
 from hub import logs, metrics
 from hub.config import Settings
@@ -59,6 +62,7 @@ class StreamWorker:
             producer_linger=0.005,
         )
         self._raw_to_source = {self.topics.raw(s): s for s in self.sources}
+        self._at_source = {name for name, src in agreement.sources.items() if src.pseudonymise_at == "source"}
         self._dlq_topics = {s: self._topic(self.topics.dlq(s)) for s in self.sources}
         self._shared_dlq = self._topic(self.topics.shared_dlq)
         self._shared = self._topic(self.topics.shared)
@@ -74,108 +78,188 @@ class StreamWorker:
     # -- pseudonymise -------------------------------------------------------------------------------
 
     async def _pseudonymise(self, stream: Any) -> None:
-        # Batches amortise Faust's per-event machinery; send_soon() queues without a round trip.
-        # Faust flushes its producer buffer before committing offsets, so this stays at-least-once.
+        # A batch amortises Faust's per-event machinery. Every event of the batch is handled without an
+        # await (send_soon queues), then the batch waits for Kafka to acknowledge every send before the
+        # next one: take_events acks the whole batch when it moves on, so nothing is acked unsent.
         async for batch in stream.take_events(PSEUDONYMISE_BATCH, within=PSEUDONYMISE_WITHIN_S):
+            pending: list[Any] = []
             for event in batch:
                 msg = event.message
                 source = self._raw_to_source.get(msg.topic, "unknown")
                 started = time.perf_counter()
                 metrics.STAGE_CONSUMED.labels("pseudonymise", source).inc()
                 try:
-                    self._pseudonymise_one(source, msg)
+                    pending.append(self._pseudonymise_one(source, msg))
                 except Exception as exc:  # noqa: BLE001 - see below
                     # An exception escaping here would crash the agent, and take_events acks the whole batch
                     # on the way out, so the rest of the batch would be committed unprocessed (lost).
                     # Its message may quote a value: the dead letter names only the class.
-                    self._dead_letter(source, msg, "pseudonymise", exc, "unexpected",
-                                      message=f"unexpected {type(exc).__name__} (message withheld)")
+                    pending.append(self._dead_letter(source, msg, "pseudonymise", exc, "unexpected",
+                                                     message=f"unexpected {type(exc).__name__} (message withheld)"))
                 metrics.STAGE_SECONDS.labels("pseudonymise").observe(time.perf_counter() - started)
+            await confirm_delivery(pending, "pseudonymise")
             metrics.LAST_EVENT.labels("pseudonymise").set_to_current_time()
 
-    def _pseudonymise_one(self, source: str, msg: Any) -> None:
+    def _pseudonymise_one(self, source: str, msg: Any) -> Any:
+        """Handle one raw message; returns the future of the one message it sends (event or dead letter)."""
         payload: bytes = msg.value or b""
         try:
             _, record = self.schemas.decode(payload, expect=RAW_SCHEMAS.get(source, source))
         except SchemaError as exc:
-            self._dead_letter(source, msg, "deserialise", exc, "undecodable")
-            return
+            return self._dead_letter(source, msg, "deserialise", exc, "undecodable")
         try:
             result = self.pseudonymiser.apply(source, record)
         except NoAgreementError as exc:
-            self._dead_letter(source, msg, "policy", exc, "no_agreement")
-            return
+            return self._dead_letter(source, msg, "policy", exc, "no_agreement")
         except PseudonymisationError as exc:
-            self._dead_letter(source, msg, "pseudonymise", exc, "unpseudonymisable")
-            return
+            return self._dead_letter(source, msg, "pseudonymise", exc, "unpseudonymisable")
         try:
             value = self.schemas.encode(SHARED_EVENT, result.shared)
         except SchemaError as exc:
-            self._dead_letter(source, msg, "encode", exc, "schema_mismatch")
-            return
+            return self._dead_letter(source, msg, "encode", exc, "schema_mismatch")
         key = result.shared["event_id"].encode()
-        self._shared.send_soon(key=key, value=value, headers=[("svh.source", source.encode())])
+        sent = self._shared.send_soon(key=key, value=value, headers=[("svh.source", source.encode())])
         for name in result.withheld:
             metrics.FIELDS_WITHHELD.labels(source, name).inc()
         metrics.STAGE_PROCESSED.labels("pseudonymise", source, "emitted").inc()
+        return sent
 
     def _dead_letter(self, source: str, msg: Any, stage: str, exc: Exception, kind: str,
-                     message: str | None = None) -> None:
+                     message: str | None = None) -> Any:
         # Before the boundary: the original bytes go to the source's restricted dead-letter topic.
         position = f"{msg.topic}[{msg.partition}]@{msg.offset}"
         headers = dead_letter_headers(source=source, stage=stage, error_class=type(exc).__name__,
                                       message=str(exc) if message is None else message, position=position,
                                       error_kind=kind, topic=msg.topic, partition=msg.partition, offset=msg.offset)
-        # Never svh.dlq.shared: that topic is after the boundary, and these bytes hold identifiers.
-        self._dlq_topics[source].send_soon(key=msg.key, value=msg.value, headers=headers)
+        # Never svh.dlq.shared: that topic is after the boundary, and these bytes hold identifiers. A source
+        # pseudonymised at source keeps its dead-letter topic free of records: raw bytes that reach the hub
+        # by mistake stay on the restricted raw topic, and the dead letter is a notice without a value.
+        value = None if source in self._at_source else msg.value
+        sent = self._dlq_topics[source].send_soon(key=msg.key, value=value, headers=headers)
         metrics.dead_lettered(source, stage, kind)
         metrics.STAGE_PROCESSED.labels("pseudonymise", source, "dead_lettered").inc()
         log.warning("dead-lettered a message", extra={"source": source, "stage": stage, "error": kind,
                                                        "topic": msg.topic, "partition": msg.partition,
                                                        "offset": msg.offset})
+        return sent
 
     # -- sink ---------------------------------------------------------------------------------------
 
     async def _sink(self, stream: Any) -> None:
         async for batch in stream.take_events(SINK_BATCH, within=SINK_WITHIN_S):
             started = time.perf_counter()
-            shared: list[dict[str, Any]] = []
+            good: list[tuple[dict[str, Any], Any]] = []
+            pending: list[Any] = []
             for event in batch:
                 msg = event.message
                 try:
                     _, record = self.schemas.decode(msg.value or b"", expect=SHARED_EVENT)
                 except SchemaError as exc:
-                    await self._sink_dead_letter(msg, exc)
+                    pending.append(self._sink_dead_letter(msg, exc, "undecodable"))
                     continue
-                shared.append(record)
-            await self._write_with_retry(shared)
-            for record in shared:
+                good.append((record, msg))
+            written = await self._write_with_retry(good, pending)
+            await confirm_delivery(pending, "sink")
+            for record in written:
                 metrics.STAGE_CONSUMED.labels("sink", record["source"]).inc()
                 metrics.STAGE_PROCESSED.labels("sink", record["source"], "emitted").inc()
             metrics.STAGE_SECONDS.labels("sink").observe(time.perf_counter() - started)
             metrics.LAST_EVENT.labels("sink").set_to_current_time()
 
-    async def _write_with_retry(self, shared: list[dict[str, Any]]) -> None:
-        """A mart outage must not lose events: retry with backoff; offsets stay uncommitted meanwhile."""
+    async def _write_with_retry(self, good: list[tuple[dict[str, Any], Any]],
+                                pending: list[Any]) -> list[dict[str, Any]]:
+        """Write a batch; returns the events written. A mart outage must not lose events: retry with back-off
+        while the offsets stay uncommitted. A row the database itself rejects (bad data, a constraint) is
+        dead-lettered alone, so one poison event cannot stall the pipeline."""
         assert self.engine is not None
+        events = [record for record, _ in good]
         delay = 0.5
+        one_by_one = False
         while True:
             try:
-                written = await asyncio.to_thread(store.upsert_events, self.engine, shared)
+                if one_by_one:
+                    return await self._write_one_by_one(good, pending)
+                written = await _finish_in_thread(store.upsert_events, self.engine, events)
                 metrics.MART_ROWS.labels("event").inc(written)
-                return
-            except Exception as exc:  # noqa: BLE001 - any database error is retried, never dropped
+                return events
+            except (DataError, IntegrityError):
+                one_by_one = True  # the batch holds a row the database refuses: find it
+                continue
+            except Exception as exc:  # noqa: BLE001 - an outage: retried, never dropped
                 log.error("mart write failed; retrying", extra={"stage": "sink", "error": type(exc).__name__,
                                                                 "seconds": delay})
-                await asyncio.sleep(delay)
+                try:
+                    await asyncio.sleep(delay)
+                except asyncio.CancelledError:
+                    die("sink", "stopped while the mart was unavailable; the batch will be redelivered")
                 delay = min(delay * 2, 30.0)
 
-    async def _sink_dead_letter(self, msg: Any, exc: Exception) -> None:
+    async def _write_one_by_one(self, good: list[tuple[dict[str, Any], Any]],
+                                pending: list[Any]) -> list[dict[str, Any]]:
+        written: list[dict[str, Any]] = []
+        for record, msg in good:
+            try:
+                await _finish_in_thread(store.upsert_events, self.engine, [record])
+                written.append(record)
+            except (DataError, IntegrityError) as exc:
+                pending.append(self._sink_dead_letter(msg, exc, "rejected_by_mart"))
+        metrics.MART_ROWS.labels("event").inc(len(written))
+        return written
+
+    def _sink_dead_letter(self, msg: Any, exc: Exception, kind: str) -> Any:
+        # After the boundary: pseudonymised bytes only. Database messages quote values: class only.
         position = f"{msg.topic}[{msg.partition}]@{msg.offset}"
         headers = dead_letter_headers(source="shared", stage="sink", error_class=type(exc).__name__,
-                                      message=str(exc), position=position, error_kind="undecodable",
+                                      message=f"{kind}: {type(exc).__name__}", position=position, error_kind=kind,
                                       topic=msg.topic, partition=msg.partition, offset=msg.offset)
-        await self._shared_dlq.send(key=msg.key, value=msg.value, headers=headers)
-        metrics.dead_lettered("shared", "sink", "undecodable")
+        sent = self._shared_dlq.send_soon(key=msg.key, value=msg.value, headers=headers)
+        metrics.dead_lettered("shared", "sink", kind)
         metrics.STAGE_CONSUMED.labels("sink", "unknown").inc()  # consumed = emitted + dead-lettered
         metrics.STAGE_PROCESSED.labels("sink", "unknown", "dead_lettered").inc()
+        return sent
+
+
+EXIT_REDELIVER = 75  # EX_TEMPFAIL: the supervisor restarts the worker and Kafka redelivers the batch
+DELIVERY_TIMEOUT_S = 120.0
+
+
+def die(stage: str, reason: str) -> NoReturn:
+    """Crash-only: leave at once, committing nothing, so Kafka redelivers the uncommitted batch on restart.
+
+    Raising instead would let Faust's take_events ack the batch on the way out, and lose it.
+    """
+    log.critical("stopping the worker without committing", extra={"stage": stage, "status": reason})
+    logging.shutdown()
+    os._exit(EXIT_REDELIVER)
+
+
+async def confirm_delivery(futures: list[Any], stage: str) -> None:
+    """Wait until Kafka acknowledged every send of the batch; a failed or timed-out send ends the process."""
+    if not futures:
+        return
+    gathered = asyncio.gather(*futures)
+    try:
+        await asyncio.wait_for(asyncio.shield(gathered), DELIVERY_TIMEOUT_S)
+    except asyncio.CancelledError:
+        # Shutting down: give the in-flight sends a moment; acknowledged, the batch may be acked.
+        try:
+            await asyncio.wait_for(asyncio.shield(gathered), 10.0)
+        except BaseException:  # noqa: BLE001 - anything but a confirmed delivery
+            die(stage, "stopped before Kafka acknowledged the batch")
+        raise
+    except Exception as exc:  # noqa: BLE001 - a delivery error or a timeout
+        die(stage, f"Kafka did not acknowledge a send ({type(exc).__name__})")
+
+
+async def _finish_in_thread(func: Any, *args: Any) -> Any:
+    """Run a blocking write in a thread; if the agent is cancelled meanwhile, let the write finish first
+    (it is idempotent) or end the process, never leave the batch to be acked half-written."""
+    task = asyncio.ensure_future(asyncio.to_thread(func, *args))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        try:
+            await asyncio.wait_for(task, 30.0)
+        except BaseException:  # noqa: BLE001
+            die("sink", "stopped before the mart write completed")
+        raise
