@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -16,11 +17,29 @@ CONTEXT_KEYS = frozenset({
 })
 
 
+# Libraries (Faust, aiokafka, SQLAlchemy) format values into their own messages, e.g. Faust's
+# "_on_published error ... message <FutureMessage ... value=b'...'>" or "Crashed reason=ValueError('...')".
+# Their text is kept only up to the first quoted or bytes literal, and never longer than this.
+THIRD_PARTY_MAX = 200
+_LITERAL = re.compile(r"""b?(['"]).*""", re.S)
+
+
+def third_party_message(record: logging.LogRecord) -> str:
+    """A library's log message without anything quoted in it (values, reprs of messages or exceptions)."""
+    text = record.getMessage()
+    cut = _LITERAL.search(text)
+    if cut:
+        text = text[:cut.start()] + "[redacted]"
+    return text if len(text) <= THIRD_PARTY_MAX else text[:THIRD_PARTY_MAX] + "[truncated]"
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        ours = record.name == "hub" or record.name.startswith("hub.")
         out: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage(),
+            "level": record.levelname.lower(), "logger": record.name,
+            "msg": record.getMessage() if ours else third_party_message(record),
         }
         for key in CONTEXT_KEYS:
             if key in record.__dict__:

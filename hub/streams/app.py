@@ -25,6 +25,7 @@ from hub.mart import store
 from hub.policy import Agreement, NoAgreementError
 from hub.pseudonymisation import PseudonymisationError, Pseudonymiser
 from hub.schemas import RAW_SCHEMAS, SHARED_EVENT, SchemaError, SchemaRepository
+from hub.streams.credentials import broker_credentials
 from hub.topics import Topics
 
 log = logs.get(__name__)
@@ -60,6 +61,7 @@ class StreamWorker:
             broker_commit_interval=0.5,
             producer_acks=-1,
             producer_linger=0.005,
+            broker_credentials=broker_credentials(settings),
         )
         self._raw_to_source = {self.topics.raw(s): s for s in self.sources}
         self._at_source = {name for name, src in agreement.sources.items() if src.pseudonymise_at == "source"}

@@ -133,3 +133,26 @@ def test_debug_level_never_lets_faust_log_message_values() -> None:
         root.setLevel(saved_level)
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
+
+
+def test_a_library_message_quoting_a_value_is_redacted() -> None:
+    """Faust's send-error warning embeds the message repr (its value bytes); it must not reach the log."""
+    import logging as _logging
+
+    from hub.logs import JsonFormatter
+
+    record = _logging.LogRecord("faust.topics", _logging.WARNING, __file__, 1,
+                                "_on_published error for message topic svh.dlq.police_incident error %s message %r",
+                                ("KafkaTimeoutError", b"ZZ/25/000001,8N,Zebedee,Quillfeather,14/03/1987"), None)
+    line = JsonFormatter().format(record)
+    assert "Zebedee" not in line and "1987" not in line
+    assert "_on_published error" in line and "[redacted]" in line
+
+
+def test_our_own_messages_are_kept_whole() -> None:
+    import logging as _logging
+
+    from hub.logs import JsonFormatter
+
+    record = _logging.LogRecord("hub.streams.app", _logging.INFO, __file__, 1, "worker configured 'ok'", (), None)
+    assert "worker configured 'ok'" in JsonFormatter().format(record)
