@@ -60,7 +60,8 @@ def cmd_mart_init(args: argparse.Namespace) -> int:
     from hub.mart import connect, init
     settings = _settings(args)
     init(connect(settings.mart))
-    print(f"mart initialised at {settings.mart.split('@')[-1]}")
+    from sqlalchemy.engine import make_url
+    print(f"mart initialised at {make_url(settings.mart).render_as_string(hide_password=True)}")
     return 0
 
 

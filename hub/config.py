@@ -7,11 +7,12 @@ Secrets (the Kafka SASL password) are ``SecretStr`` and never printed.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "HUB_"
 
@@ -50,6 +51,53 @@ class Settings(BaseModel):
         if v.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return v.upper()
+
+    @field_validator("mart_url")
+    @classmethod
+    def _mart_url(cls, v: str | None) -> str | None:
+        if v is not None:
+            from sqlalchemy.engine import make_url
+            from sqlalchemy.exc import ArgumentError
+            try:
+                make_url(v)
+            except (ArgumentError, ValueError):
+                raise ValueError("not a SQLAlchemy URL (e.g. postgresql+psycopg://user@host:5432/db)") from None
+        return v
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap(cls, v: str) -> str:
+        for server in v.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError("must be host:port[,host:port]")
+        return v
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}", v):
+            raise ValueError("letters, digits, '.', '_' and '-' only (a Kafka topic name prefix), at most 100")
+        return v
+
+    @field_validator("sasl_mechanism")
+    @classmethod
+    def _mechanism(cls, v: str | None) -> str | None:
+        if v is not None and v.upper() not in {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}:
+            raise ValueError("must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+        return v.upper() if v else v
+
+    @model_validator(mode="after")
+    def _security(self) -> Settings:
+        if self.security_protocol.startswith("SASL_") and not (self.sasl_mechanism and self.sasl_username
+                                                                and self.sasl_password):
+            raise ValueError(f"security_protocol {self.security_protocol} needs sasl_mechanism, sasl_username "
+                             "and sasl_password (HUB_SASL_*)")
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "postcode_lookup"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"{name}: {path} is not a file")
+        return self
 
     @field_validator("security_protocol")
     @classmethod
@@ -123,7 +171,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            key = str(err["loc"][0]) if err["loc"] else "?"
-            where = origin.get(key, key)
+            key = str(err["loc"][0]) if err["loc"] else ""
+            where = origin.get(key, key) or "settings"
             problems.append(f"{where}: {err['msg']}")
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None

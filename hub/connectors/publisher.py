@@ -70,7 +70,8 @@ class Publisher:
 
     def _dead_letter(self, rec: SourceRecord, stage: str, cls: str, message: str, kind: str,
                      column: str | None) -> None:
-        reason = f"{rec.position}" + (f" ({rec.record_id})" if rec.record_id else "") + f": {message}"
+        # Position and column only: the record id is already the message key, and messages echo no values.
+        reason = f"{rec.position}: {message}"
         headers = dead_letter_headers(source=self.source, stage=stage, error_class=cls, message=reason,
                                       position=rec.position, error_kind=kind, column=column)
         key = rec.record_id.encode() if rec.record_id else None

@@ -36,6 +36,7 @@ def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "etc" / "connector.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+    (path.parent / "ca.pem").touch()  # settings check at start-up that TLS files exist
     return path
 
 

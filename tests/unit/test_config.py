@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,16 @@ def test_unparsable_config_file_does_not_echo_its_content(tmp_path: Path) -> Non
         load_settings({"HUB_CONFIG": str(path)})
     assert str(path) in str(err.value)
     assert PASSWORD not in str(err.value)
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({"HUB_MART_URL": "nonsense"}, "HUB_MART_URL"),
+    ({"HUB_KAFKA_BOOTSTRAP": "localhost"}, "HUB_KAFKA_BOOTSTRAP"),
+    ({"HUB_TOPIC_PREFIX": "has space"}, "HUB_TOPIC_PREFIX"),
+    ({"HUB_SASL_MECHANISM": "GSSAPI"}, "HUB_SASL_MECHANISM"),
+    ({"HUB_SECURITY_PROTOCOL": "SASL_SSL"}, "sasl_mechanism, sasl_username and sasl_password"),
+    ({"HUB_POSTCODE_LOOKUP": "/nonexistent/nspl.csv"}, "postcode_lookup"),
+])
+def test_bad_settings_stop_start_up_naming_the_setting(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(named)):
+        load_settings(env)
