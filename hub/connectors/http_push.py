@@ -132,8 +132,10 @@ def json_record(obj: Any, mapping: FieldMapping, position: str) -> SourceRecord:
     known = set(mapping.columns)
     unknown = [k for k in obj if k not in known]
     if unknown:
-        rec.error = RowError(f"{unknown[0]}: not a column of the mapping ({len(unknown)} unknown)", unknown[0],
-                             "unknown_column")
+        # The key itself is not echoed: a sender's key can be a value (an object keyed by a name), and this
+        # message travels in dead-letter headers, even from a health body's connector to the hub.
+        rec.error = RowError(f"{len(unknown)} key(s) that are not columns of the mapping {mapping.path}",
+                             None, "unknown_column")
         return rec
     cells: dict[str, str] = {}
     for key, value in obj.items():
@@ -231,6 +233,10 @@ class HttpPush(Mode, mode="http"):
             entry: dict[str, Any] = {"index": i, "status": "accepted" if accepted else "rejected"}
             if not accepted:
                 entry["reason"] = str(rec.error) if rec.error else "could not be encoded for the hub"
+                if rec.error and rec.error.kind == "unknown_column" and isinstance(items[i], dict):
+                    # The sender may see its own keys; the dead letter does not carry them.
+                    known = set(rt.mapping.columns)
+                    entry["reason"] += ": " + ", ".join(sorted(str(k) for k in items[i] if k not in known))
                 entry["kind"] = rec.error.kind if rec.error else "schema_mismatch"
             results.append(entry)
         accepted_n = sum(outcomes)
