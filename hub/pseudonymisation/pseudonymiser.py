@@ -16,7 +16,7 @@ from hub.policy import Agreement, Output
 from hub.pseudonymisation import generalise
 from hub.pseudonymisation.geography import LSOA_CODE, Area, PostcodeLookup
 from hub.pseudonymisation.keys import KeyRing
-from hub.pseudonymisation.tokens import Tokeniser, event_id
+from hub.pseudonymisation.tokens import EVENT_ID, Tokeniser, event_id_with_key
 from hub.reference import normalise_offence_code, offence_codes
 
 SEX_CODES = {"M": "M", "MALE": "M", "F": "F", "FEMALE": "F", "X": "X", "I": "X", "INDETERMINATE": "X"}
@@ -56,6 +56,7 @@ class Pseudonymiser:
         self.ring = ring
         self.geography = geography
         self.tokeniser = Tokeniser(ring)
+        self._event_key = ring.purpose_key(EVENT_ID, ring.event_key)  # derived once, not per event
         self.offences = offence_codes()
 
     def apply(self, source: str, record: Mapping[str, Any]) -> PseudonymisedEvent:
@@ -70,7 +71,7 @@ class Pseudonymiser:
         if not isinstance(when, date):
             raise PseudonymisationError(f"{policy.event_time} is missing or not a date")
         shared: dict[str, Any] = {
-            "event_id": event_id(self.ring, source, rid), "source": source,
+            "event_id": event_id_with_key(self._event_key, source, rid), "source": source,
             "agreement_id": self.agreement.id, "agreement_version": self.agreement.version,
             "key_id": self.tokeniser.key_id, "flags": {}, "attributes": {}, "persons": [],
             "withheld_fields": [],

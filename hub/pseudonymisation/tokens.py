@@ -110,10 +110,14 @@ def shared_match_keys(a: Mapping[str, str], b: Mapping[str, str]) -> set[str]:
 
 def event_id(ring: KeyRing, source: str, record_id: str) -> str:
     """Deterministic event id: same source and record id give the same id, across restarts and rotation."""
+    return event_id_with_key(ring.purpose_key(EVENT_ID, ring.event_key), source, record_id)
+
+
+def event_id_with_key(key: bytes, source: str, record_id: str) -> str:
+    """``event_id`` with the event-id purpose key already derived (the per-event hot path caches it)."""
     ref = normalise.reference(record_id)
     if not ref:
         raise ValueError("record id is empty")
-    key = ring.purpose_key(EVENT_ID, ring.event_key)
     mac = hmac.new(key, f"{source}\x1f{ref}".encode(), hashlib.sha256).digest()
     return "ev-" + mac[:15].hex()
 
