@@ -19,6 +19,7 @@ from hub.mart import models
 from hub.mart.audit import ReleaseContext, ReleaseRecord, record_release
 from hub.mart.disclosure import Cell, protect
 from hub.policy import ReleaseProfile
+from hub.policy.agreement import GEOGRAPHY_LEVELS
 from hub.reference import offence_codes
 
 CountKey = tuple[str, str, str]  # (lsoa, iso week, offence category)
@@ -70,7 +71,6 @@ def release_lsoa_week_counts(counts: Mapping[CountKey, int], profile: ReleasePro
 
 # --- released tables, read from the mart and recorded in the audit trail -----------------------------
 
-GEOGRAPHY_LEVELS = ("lsoa", "msoa", "lad")
 PERIODS = ("week", "month")
 _AREA_COLUMN = {"lsoa": "lsoa_code", "msoa": "msoa_code", "lad": "lad_code"}
 _PARENT = {"lsoa": "msoa", "msoa": "lad", "lad": None}

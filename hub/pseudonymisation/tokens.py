@@ -22,13 +22,14 @@ from datetime import date, datetime
 
 import jellyfish
 
+from hub.policy.agreement import TOKEN_KINDS as AGREEMENT_TOKEN_KINDS
 from hub.pseudonymisation import given_names, normalise
 from hub.pseudonymisation.keys import KeyRing
 
 LINKAGE = "linkage"
 EVENT_ID = "event-id"
 Deriver = Callable[[object], dict[str, tuple[str, str]]]
-TOKEN_KINDS = ("forename", "surname", "dob", "postcode", "nhs_number", "pnc_id", "reference")
+TOKEN_KINDS = AGREEMENT_TOKEN_KINDS  # one list: what an agreement may ask for is what can be derived
 
 
 class Tokeniser:

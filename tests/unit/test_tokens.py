@@ -243,3 +243,8 @@ def test_postcode_sector_agrees_within_a_sector(ring: KeyRing) -> None:
 def test_pnc_forms_agree(ring: KeyRing) -> None:
     tok = Tokeniser(ring)
     assert tok.match_keys("pnc_id", "98/123A") == tok.match_keys("pnc_id", "1998/0000123A")
+
+
+def test_every_token_kind_an_agreement_may_name_can_be_derived() -> None:
+    from hub.pseudonymisation import tokens
+    assert set(tokens.TOKEN_KINDS) == set(tokens._DERIVERS)
