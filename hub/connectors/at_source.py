@@ -22,8 +22,8 @@ from kafka import KafkaProducer
 
 from hub import logs, metrics
 from hub.config import Settings
-from hub.connectors.base import RunReport, SourceRecord
-from hub.connectors.publisher import Publisher, make_producer
+from hub.connectors.base import SourceRecord
+from hub.connectors.publisher import KafkaPublisher, Publisher
 from hub.dead_letters import dead_letter_headers
 from hub.policy import Agreement, SourcePolicy
 from hub.pseudonymisation import KeyRing, PostcodeLookup, PseudonymisationError, Pseudonymiser
@@ -31,7 +31,6 @@ from hub.schemas import SHARED_EVENT, SchemaError, SchemaRepository
 from hub.topics import Topics
 
 log = logs.get(__name__)
-SETTLE_EVERY = 5000  # unacknowledged sends before publish() waits for acks itself (bounds memory)
 
 
 class AtSourceError(ValueError):
@@ -92,7 +91,7 @@ class Quarantine:
             self._fh.close()
 
 
-class AtSourcePublisher:
+class AtSourcePublisher(KafkaPublisher):
     """Same contract as ``Publisher`` (``publish``, ``flush``, ``close`` -> ``RunReport``), but what it
     publishes is the pseudonymised shared event; nothing identifying reaches Kafka, not even in a dead letter.
     """
@@ -101,21 +100,15 @@ class AtSourcePublisher:
                  keyring: KeyRing, lookup: PostcodeLookup | None, quarantine_dir: Path,
                  producer: KafkaProducer | None = None) -> None:
         check_at_source(agreement.source(source))
-        self.source = source
+        super().__init__(settings, source, producer)
         self.schemas = schemas
         self.pseudonymiser = Pseudonymiser(agreement, keyring, lookup, at="source")
-        topics = Topics(settings.topic_prefix)
-        self.shared_topic = topics.shared
-        self.dlq_topic = topics.dlq(source)
+        self.shared_topic = Topics(settings.topic_prefix).shared
         self.quarantine = Quarantine(quarantine_dir, source)
-        self.producer = producer or make_producer(settings)
-        self.report = RunReport(source)
-        self._pending: list[Any] = []
         log.info("pseudonymising at the source", extra={"source": source, "path": str(self.quarantine.path)})
 
     def publish(self, rec: SourceRecord) -> None:
-        self.report.read += 1
-        metrics.RECORDS_READ.labels(self.source).inc()
+        self._read()
         if rec.error is not None or rec.record is None:
             kind = rec.error.kind if rec.error else "invalid"
             self._reject(rec, "validate", kind, rec.error.column if rec.error else None,
@@ -130,14 +123,11 @@ class AtSourcePublisher:
                 self._reject(rec, "encode", "schema_mismatch", None, str(exc))
             else:
                 headers = [("svh.source", self.source.encode()), ("svh.schema", SHARED_EVENT.encode())]
-                self._pending.append(self.producer.send(self.shared_topic, key=result.shared["event_id"].encode(),
-                                                        value=value, headers=headers))
-                self.report.published += 1
-                metrics.RECORDS_PUBLISHED.labels(self.source).inc()
+                self._send(self.shared_topic, result.shared["event_id"].encode(), value, headers)
+                self._published()
                 for name in result.withheld:
                     metrics.FIELDS_WITHHELD.labels(self.source, name).inc()
-        if len(self._pending) >= SETTLE_EVERY:
-            self.flush()
+        self._settle_if_many()
 
     def _reject(self, rec: SourceRecord, stage: str, kind: str, column: str | None, reason: str) -> None:
         """Quarantine the row here; tell the hub only that (and where, and why) a row was rejected."""
@@ -145,35 +135,17 @@ class AtSourcePublisher:
         notice = f"{rec.position}: {kind}" + (f" in {column}" if column else "") + "; quarantined at the source"
         headers = dead_letter_headers(source=self.source, stage=stage, error_class="QuarantinedAtSource",
                                       message=notice, position=rec.position, error_kind=kind, column=column)
-        self._pending.append(self.producer.send(self.dlq_topic, key=None, value=b"", headers=headers))
-        self.report.dead_lettered += 1
-        self.report.errors[kind] = self.report.errors.get(kind, 0) + 1
-        metrics.dead_lettered(self.source, stage, kind)
+        self._send(self.dlq_topic, None, b"", headers)
+        self._dead(stage, kind)
         log.warning("quarantined a record at the source", extra={"source": self.source, "stage": stage,
                                                                   "error": kind, "row": rec.position,
                                                                   "field": column})
 
-    def flush(self, timeout_s: float = 30.0) -> None:
-        """Block until every send so far is acknowledged and every quarantined row is on disk."""
-        self.quarantine.flush()
-        self.producer.flush(timeout=timeout_s)
-        for fut in self._pending:
-            fut.get(timeout=timeout_s)  # raises if the broker did not acknowledge
-        self._pending.clear()
+    def _before_flush(self) -> None:
+        self.quarantine.flush()  # every quarantined row on disk before a checkpoint
 
-    def abandon(self) -> None:
-        """Drop the producer without waiting (after a failure); quarantined rows stay on disk."""
-        self._pending.clear()
+    def _release(self) -> None:
         self.quarantine.close()
-        self.producer.close(timeout=0)
-
-    def close(self) -> RunReport:
-        self.flush()
-        self.quarantine.close()
-        self.producer.close()
-        if not self.report.balanced:  # pragma: no cover - guarded by construction
-            raise RuntimeError(f"conservation broken for {self.source}: {self.report.as_dict()}")
-        return self.report
 
 
 def make_publisher(settings: Settings, source: str, schemas: SchemaRepository, agreement: Agreement,

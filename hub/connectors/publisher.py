@@ -33,22 +33,82 @@ def make_producer(settings: Settings, **extra: Any) -> KafkaProducer:
     return KafkaProducer(**producer_kwargs(settings, **extra))
 
 
-class Publisher:
-    def __init__(self, settings: Settings, source: str, schemas: SchemaRepository,
-                 producer: KafkaProducer | None = None) -> None:
+class KafkaPublisher:
+    """What every publisher shares: the producer, the counts, and acknowledgement before checkpoints.
+
+    Subclasses decide what a record becomes (``publish``) and call ``_sent``/``_dead`` to count it.
+    """
+
+    def __init__(self, settings: Settings, source: str, producer: KafkaProducer | None = None) -> None:
         self.source = source
-        self.schema_name = RAW_SCHEMAS[source]
-        self.schemas = schemas
-        topics = Topics(settings.topic_prefix)
-        self.raw_topic = topics.raw(source)
-        self.dlq_topic = topics.dlq(source)
+        self.dlq_topic = Topics(settings.topic_prefix).dlq(source)
         self.producer = producer or make_producer(settings)
         self.report = RunReport(source)
         self._pending: list[Any] = []
 
-    def publish(self, rec: SourceRecord) -> None:
+    def _read(self) -> None:
         self.report.read += 1
         metrics.RECORDS_READ.labels(self.source).inc()
+
+    def _send(self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+        self._pending.append(self.producer.send(topic, key=key, value=value, headers=headers))
+
+    def _published(self) -> None:
+        self.report.published += 1
+        metrics.RECORDS_PUBLISHED.labels(self.source).inc()
+
+    def _dead(self, stage: str, kind: str) -> None:
+        self.report.dead_lettered += 1
+        self.report.errors[kind] = self.report.errors.get(kind, 0) + 1
+        metrics.dead_lettered(self.source, stage, kind)
+
+    def _settle_if_many(self) -> None:
+        if len(self._pending) >= SETTLE_EVERY:
+            self.flush()
+
+    def _before_flush(self) -> None:
+        """Anything else that must be durable before a checkpoint (the at-source quarantine file)."""
+
+    def _release(self) -> None:
+        """Close what the subclass holds besides the producer."""
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        """Block until every send so far is acknowledged by the broker; raises if one was not."""
+        self._before_flush()
+        self.producer.flush(timeout=timeout_s)
+        for fut in self._pending:
+            fut.get(timeout=timeout_s)  # raises if the broker did not acknowledge
+        self._pending.clear()
+
+    def abandon(self) -> None:
+        """Drop the producer without waiting (after a failure): unacknowledged sends are not checkpointed,
+        so the caller re-reads them."""
+        self._pending.clear()
+        self._release()
+        self.producer.close(timeout=0)
+
+    def close(self) -> RunReport:
+        self.flush()
+        self._release()
+        self.producer.close()
+        if not self.report.balanced:  # pragma: no cover - guarded by construction
+            raise RuntimeError(f"conservation broken for {self.source}: {self.report.as_dict()}")
+        return self.report
+
+
+class Publisher(KafkaPublisher):
+    """Records of a source pseudonymised at the hub: Avro to the restricted raw topic, bad rows (original
+    bytes) to the restricted dead-letter topic."""
+
+    def __init__(self, settings: Settings, source: str, schemas: SchemaRepository,
+                 producer: KafkaProducer | None = None) -> None:
+        super().__init__(settings, source, producer)
+        self.schema_name = RAW_SCHEMAS[source]
+        self.schemas = schemas
+        self.raw_topic = Topics(settings.topic_prefix).raw(source)
+
+    def publish(self, rec: SourceRecord) -> None:
+        self._read()
         if rec.error is None and rec.record is not None:
             try:
                 value = self.schemas.encode(self.schema_name, rec.record)
@@ -57,16 +117,13 @@ class Publisher:
                 return
             record_id = rec.record.get("record_id") or rec.record_id or ""
             headers = [("svh.source", self.source.encode()), ("svh.schema", self.schema_name.encode())]
-            self._pending.append(self.producer.send(self.raw_topic, key=str(record_id).encode(), value=value,
-                                                    headers=headers))
-            self.report.published += 1
-            metrics.RECORDS_PUBLISHED.labels(self.source).inc()
+            self._send(self.raw_topic, str(record_id).encode(), value, headers)
+            self._published()
         else:
             err = rec.error
             assert err is not None
             self._dead_letter(rec, "validate", type(err).__name__, str(err), err.kind, err.column)
-        if len(self._pending) >= SETTLE_EVERY:
-            self.flush()
+        self._settle_if_many()
 
     def _dead_letter(self, rec: SourceRecord, stage: str, cls: str, message: str, kind: str,
                      column: str | None) -> None:
@@ -74,33 +131,8 @@ class Publisher:
         reason = f"{rec.position}: {message}"
         headers = dead_letter_headers(source=self.source, stage=stage, error_class=cls, message=reason,
                                       position=rec.position, error_kind=kind, column=column)
-        key = rec.record_id.encode() if rec.record_id else None
-        self._pending.append(self.producer.send(self.dlq_topic, key=key, value=rec.original, headers=headers))
-        self.report.dead_lettered += 1
-        self.report.errors[kind] = self.report.errors.get(kind, 0) + 1
-        metrics.dead_lettered(self.source, stage, kind)
+        self._send(self.dlq_topic, rec.record_id.encode() if rec.record_id else None, rec.original, headers)
+        self._dead(stage, kind)
         # Logged without the record id or values: position and column only.
         log.warning("dead-lettered a record", extra={"source": self.source, "stage": stage, "error": kind,
                                                       "row": rec.position, "field": column})
-
-    def flush(self, timeout_s: float = 30.0) -> None:
-        """Block until every send so far is acknowledged by the broker; raises if one was not."""
-        self.producer.flush(timeout=timeout_s)
-        for fut in self._pending:
-            fut.get(timeout=timeout_s)  # raises if the broker did not acknowledge
-        self._pending.clear()
-
-    _settle = flush  # the name older callers used
-
-    def abandon(self) -> None:
-        """Drop the producer without waiting (after a failure): unacknowledged sends are not checkpointed,
-        so the caller re-reads them."""
-        self._pending.clear()
-        self.producer.close(timeout=0)
-
-    def close(self) -> RunReport:
-        self.flush()
-        self.producer.close()
-        if not self.report.balanced:  # pragma: no cover - guarded by construction
-            raise RuntimeError(f"conservation broken for {self.source}: {self.report.as_dict()}")
-        return self.report
