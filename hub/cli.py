@@ -29,13 +29,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_connector_load(args: argparse.Namespace) -> int:
     from hub import kafka_admin, logs, metrics
-    from hub.connectors import CsvFileConnector, default_mapping_path, load_mapping
-    from hub.connectors.publisher import Publisher
+    from hub.connectors import default_mapping_path, load_mapping
+    from hub.connectors.load import publish_file
+    from hub.policy import load_agreement
     from hub.pseudonymisation import PostcodeLookup
-    from hub.schemas import default_repository
 
     settings = _settings(args)
     logs.setup(settings.log_level)
+    policy = load_agreement(settings.agreement_file()).source(args.source)
+    if policy.pseudonymise_at == "source":
+        # This command sends raw records to the hub: a health body's data must be pseudonymised inside it.
+        print(f"error: {args.source} is pseudonymised at the source; use 'hub connector run CONFIG' inside the "
+              "agency, which pseudonymises before anything leaves", file=sys.stderr)
+        return 2
     lookup_path = args.lookup or settings.postcode_lookup
     lookup = PostcodeLookup.from_csv(Path(lookup_path)) if lookup_path else None
     mapping = load_mapping(args.mapping or default_mapping_path(args.source), lookup)
@@ -45,13 +51,8 @@ def cmd_connector_load(args: argparse.Namespace) -> int:
     kafka_admin.ensure_topics(settings, [args.source])
     if args.metrics:
         metrics.serve(settings.metrics_port, settings.metrics_host)
-    publisher = Publisher(settings, args.source, default_repository())
-    connector = CsvFileConnector(Path(args.file), mapping)
-    for n, rec in enumerate(connector.records(), start=1):
-        publisher.publish(rec)
-        if n % 1000 == 0:
-            print(f"  {n} records read", file=sys.stderr)
-    report = publisher.close()
+    report = publish_file(settings, mapping, Path(args.file),
+                          on_progress=lambda n: print(f"  {n} records read", file=sys.stderr))
     print(json.dumps(report.as_dict()))
     return 0
 

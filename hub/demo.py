@@ -14,9 +14,9 @@ from pathlib import Path
 
 from hub import kafka_admin, logs
 from hub.config import Settings
-from hub.connectors import CsvFileConnector, default_mapping_path, load_mapping
+from hub.connectors import default_mapping_path, load_mapping
 from hub.connectors.base import RunReport
-from hub.connectors.publisher import Publisher
+from hub.connectors.load import publish_file
 from hub.kafka_read import read_topic
 from hub.mart import connect, count_events, incident_counts, init, release_lsoa_week_counts
 from hub.mart.audit import ReleaseContext
@@ -24,7 +24,6 @@ from hub.mart.queries import release_area_counts
 from hub.mart.report import format_area_counts, format_released
 from hub.policy import load_agreement
 from hub.pseudonymisation import KeyRing, PostcodeLookup, save_key_file
-from hub.schemas import default_repository
 from hub.streams.lag import wait_until_drained
 from hub.streams.process import WorkerProcess
 from hub.synth import SynthManifest, expected_counts, generate_police_extract
@@ -48,10 +47,7 @@ def demo_settings(base: Settings, run_dir: Path, manifest: SynthManifest, prefix
 def publish_extract(settings: Settings, extract: Path, lookup: Path | None) -> RunReport:
     """Run the police connector once over ``extract`` (what ``hub connector load`` does)."""
     mapping = load_mapping(default_mapping_path(SOURCE), PostcodeLookup.from_csv(lookup) if lookup else None)
-    publisher = Publisher(settings, SOURCE, default_repository())
-    for rec in CsvFileConnector(extract, mapping).records():
-        publisher.publish(rec)
-    return publisher.close()
+    return publish_file(settings, mapping, extract)
 
 
 def run_demo(base: Settings, incidents: int = 3000, seed: int = 2026) -> int:

@@ -127,3 +127,16 @@ def test_release_from_a_mart_made_before_the_audit_tables(tmp_path: Path, monkey
     assert main(["mart", "counts", "--purpose", "sna", "--user", "u"]) == 0
     assert "recorded as release 1" in capsys.readouterr().out
     assert [r["user_name"] for r in audit.releases(engine)] == ["u"]
+
+
+def test_connector_load_refuses_a_source_pseudonymised_at_the_source(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """'connector load' sends raw rows to the hub: for a health body's source it must stop before Kafka.
+
+    The bootstrap points at a closed port, so reaching Kafka would fail differently (not with exit 2)."""
+    extract = tmp_path / "ed.csv"
+    extract.write_text("AttendanceNo\nA1\n", encoding="utf-8")
+    monkeypatch.setenv("HUB_KAFKA_BOOTSTRAP", "127.0.0.1:1")
+    assert main(["connector", "load", "ed_attendance", str(extract)]) == 2
+    err = capsys.readouterr().err
+    assert "pseudonymised at the source" in err and "hub connector run" in err
