@@ -207,7 +207,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from hub.bench import pipeline
         figures = pipeline.run(_settings(args), args.incidents or 20000)
     for name, value in figures.items():
-        print(f"{name:>28}: {value:,.1f}")
+        print(f"{name:>28}: {value:,.1f}" if abs(value) >= 10 or value == 0 else f"{name:>28}: {value:.3f}")
     return 0
 
 
