@@ -205,7 +205,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         figures = linkage.run(args.incidents or 3000)
     else:
         from hub.bench import pipeline
-        figures = pipeline.run(_settings(args), args.incidents or 20000)
+        figures = pipeline.run(_settings(args), args.incidents or 20000,
+                               tuple(int(n) for n in args.workers.split(",")), args.partitions,
+                               args.latency_rate, args.latency_seconds, args.long_run)
     for name, value in figures.items():
         print(f"{name:>28}: {value:,.1f}" if abs(value) >= 10 or value == 0 else f"{name:>28}: {value:.3f}")
     return 0
@@ -298,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="core: boundary per event; pipeline: via Kafka; linkage: person linkage vs truth")
     b.add_argument("--incidents", type=int, default=None)
     b.add_argument("--repeats", type=int, default=5)
+    b.add_argument("--workers", default="1,2", help="pipeline: worker process counts to measure, e.g. 1,2")
+    b.add_argument("--partitions", type=int, default=4, help="pipeline: partitions of the bench topics")
+    b.add_argument("--latency-rate", type=float, default=1000.0, help="pipeline: steady publish rate (events/s)")
+    b.add_argument("--latency-seconds", type=float, default=60.0, help="pipeline: latency run length; 0 skips it")
+    b.add_argument("--long-run", type=int, default=0,
+                   help="pipeline: only publish this many events through one worker and print its RSS")
     b.set_defaults(func=cmd_bench)
     return p
 
