@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from hub.cli.common import exit_with, fail, group, settings
+from hub.cli.progress import counting
 
 app = group("connector", "agency connectors")
 
@@ -44,7 +44,9 @@ def load(source: Annotated[str, typer.Argument(help="source name, e.g. police_in
     kafka_admin.ensure_topics(s, [source])
     if metrics:
         hub_metrics.serve(s.metrics_port, s.metrics_host)
-    report = publish_file(s, field_mapping, file, on_progress=lambda n: print(f"  {n} records read", file=sys.stderr))
+    with counting(f"publishing {file.name}") as update:
+        report = publish_file(s, field_mapping, file, on_progress=update)
+        update(report.read)
     print(json.dumps(report.as_dict()))
 
 
