@@ -38,7 +38,7 @@ def release_context(profile: str, purpose: str | None, user: str | None) -> tupl
     from hub.mart.store import ensure_audit
     from hub.policy import load_agreement
     s = settings()
-    ctx = ReleaseContext.create(load_agreement(s.agreement_file()), purpose, profile, user)
+    ctx = ReleaseContext.create(load_agreement(s.agreement_file()), purpose, profile, user or s.audit_user)
     engine = connect(s.mart)
     ensure_audit(engine)  # the audit trail must exist before anything is released
     return engine, ctx
@@ -100,7 +100,8 @@ def purge(dry_run: Annotated[bool, typer.Option("--dry-run", help="count and aud
     engine = connect(s.mart)
     init_mart(engine)
     on = date.fromisoformat(today) if today else None
-    print(purge_events(engine, load_agreement(s.agreement_file()), resolve_user(user), on, dry_run).summary())
+    print(purge_events(engine, load_agreement(s.agreement_file()), resolve_user(user or s.audit_user), on,
+                       dry_run).summary())
 
 
 def register(root: typer.Typer) -> None:
