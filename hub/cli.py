@@ -60,22 +60,23 @@ def cmd_connector_load(args: argparse.Namespace) -> int:
 def cmd_mart_init(args: argparse.Namespace) -> int:
     from hub.mart import connect, init
     settings = _settings(args)
-    init(connect(settings.mart))
+    report = init(connect(settings.mart))
     from sqlalchemy.engine import make_url
-    print(f"mart initialised at {make_url(settings.mart).render_as_string(hide_password=True)}")
+    print(f"mart at {make_url(settings.mart).render_as_string(hide_password=True)}: schema "
+          f"{report.revision_before or 'new'} -> {report.revision}")
+    print(f"released layer (what analysts and BI tools read): "
+          f"{make_url(report.released_url).render_as_string(hide_password=True)}; roles: {report.roles}")
     return 0
 
 
 def _release_context(args: argparse.Namespace) -> tuple[object, object]:
     """(engine, ReleaseContext) for a release; refused unless the agreement declares purpose and profile."""
-    from hub.mart import connect
     from hub.mart.audit import ReleaseContext
-    from hub.mart.store import ensure_audit
+    from hub.mart.store import open_mart
     from hub.policy import load_agreement
     settings = _settings(args)
     ctx = ReleaseContext.create(load_agreement(settings.agreement_file()), args.purpose, args.profile, args.user)
-    engine = connect(settings.mart)
-    ensure_audit(engine)  # the audit trail must exist before anything is released
+    engine = open_mart(settings.mart)  # never creates a mart: one clear line if there is none
     return engine, ctx
 
 
@@ -111,13 +112,12 @@ def cmd_mart_report(args: argparse.Namespace) -> int:
 def cmd_mart_purge(args: argparse.Namespace) -> int:
     from datetime import date
 
-    from hub.mart import connect, init
     from hub.mart.audit import resolve_user
     from hub.mart.retention import purge
+    from hub.mart.store import open_mart
     from hub.policy import load_agreement
     settings = _settings(args)
-    engine = connect(settings.mart)
-    init(engine)
+    engine = open_mart(settings.mart)
     today = date.fromisoformat(args.today) if args.today else None
     run = purge(engine, load_agreement(settings.agreement_file()), resolve_user(args.user), today, args.dry_run)
     print(run.summary())
@@ -125,9 +125,9 @@ def cmd_mart_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
-    from hub.mart import audit, connect, init
-    engine = connect(_settings(args).mart)
-    init(engine)
+    from hub.mart import audit
+    from hub.mart.store import open_mart
+    engine = open_mart(_settings(args).mart)
     if args.purges:
         print(audit.format_purges(audit.purges(engine, args.limit)))
     else:
@@ -304,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from hub.config import SettingsError
+    from hub.mart.store import MartNotInitialised
     from hub.policy import ConfigError, ReleaseRefused
     from hub.pseudonymisation import GeographyError, KeyRingError
 
@@ -313,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReleaseRefused as exc:
         print(f"error: release refused: {exc}", file=sys.stderr)
         return 2
-    except (SettingsError, ConfigError, KeyRingError, GeographyError) as exc:
+    except (SettingsError, ConfigError, KeyRingError, GeographyError, MartNotInitialised) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
