@@ -55,6 +55,7 @@ for _name in GROUPS:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``hub`` with ``argv`` (default: the process's arguments) and return the exit code."""
     from hub.config import SettingsError
+    from hub.mart.store import MartNotInitialised
     from hub.policy import ConfigError, ReleaseRefused
     from hub.pseudonymisation import GeographyError, KeyRingError
 
@@ -65,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReleaseRefused as exc:
         print(f"error: release refused: {exc}", file=sys.stderr)
         return 2
-    except (SettingsError, ConfigError, KeyRingError, GeographyError) as exc:
+    except (SettingsError, ConfigError, KeyRingError, GeographyError, MartNotInitialised) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

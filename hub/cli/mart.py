@@ -33,14 +33,12 @@ LimitOpt = Annotated[int, typer.Option()]
 
 def release_context(profile: str, purpose: str | None, user: str | None) -> tuple[Engine, ReleaseContext]:
     """(engine, ReleaseContext) for a release; refused unless the agreement declares purpose and profile."""
-    from hub.mart import connect
     from hub.mart.audit import ReleaseContext
-    from hub.mart.store import ensure_audit
+    from hub.mart.store import open_mart
     from hub.policy import load_agreement
     s = settings()
     ctx = ReleaseContext.create(load_agreement(s.agreement_file()), purpose, profile, user or s.audit_user)
-    engine = connect(s.mart)
-    ensure_audit(engine)  # the audit trail must exist before anything is released
+    engine = open_mart(s.mart)  # never creates a mart: one clear line if there is none
     return engine, ctx
 
 
@@ -51,8 +49,11 @@ def init() -> None:
     from hub.mart import connect
     from hub.mart import init as init_mart
     url = settings().mart
-    init_mart(connect(url))
-    print(f"mart initialised at {make_url(url).render_as_string(hide_password=True)}")
+    report = init_mart(connect(url))
+    print(f"mart at {make_url(url).render_as_string(hide_password=True)}: schema "
+          f"{report.revision_before or 'new'} -> {report.revision}")
+    print(f"released layer (what analysts and BI tools read): "
+          f"{make_url(report.released_url).render_as_string(hide_password=True)}; roles: {report.roles}")
 
 
 @app.command(help=f"incidents by area x period x offence category, disclosure-controlled; {RELEASED}")
@@ -91,14 +92,12 @@ def purge(dry_run: Annotated[bool, typer.Option("--dry-run", help="count and aud
           user: Annotated[str | None, typer.Option(
               help="who runs the purge (default: HUB_AUDIT_USER, else the OS user)")] = None,
           today: Annotated[str | None, typer.Option(hidden=True)] = None) -> None:
-    from hub.mart import connect
-    from hub.mart import init as init_mart
     from hub.mart.audit import resolve_user
     from hub.mart.retention import purge as purge_events
+    from hub.mart.store import open_mart
     from hub.policy import load_agreement
     s = settings()
-    engine = connect(s.mart)
-    init_mart(engine)
+    engine = open_mart(s.mart)
     on = date.fromisoformat(today) if today else None
     print(purge_events(engine, load_agreement(s.agreement_file()), resolve_user(user or s.audit_user), on,
                        dry_run).summary())
