@@ -79,7 +79,7 @@ class Run:
         self.manifest: SynthManifest = generate_police_extract(self.dir / "data", seed=seed, incidents=incidents)
         prefix = f"bench-{time.strftime('%Y%m%d%H%M%S')}-{name}"
         settings = demo_settings(base, self.dir, self.manifest, prefix)
-        self.settings = settings.model_copy(update={"topic_partitions": partitions, "metrics_port": 0})
+        self.settings = settings.replace(topic_partitions=partitions, metrics_port=0)
         save_key_file(KeyRing.generate(), self.settings.keys_path)
         self.topics = Topics(prefix)
         self.extra = [f"{prefix}.bench.producer", f"{prefix}.bench.bare"]
@@ -97,7 +97,7 @@ class Run:
         out = []
         for i in range(n):
             (self.dir / f"worker{i}").mkdir(parents=True, exist_ok=True)
-            s = self.settings.model_copy(update={"data_dir": self.dir / f"worker{i}"})
+            s = self.settings.replace(data_dir=self.dir / f"worker{i}")
             out.append(WorkerProcess(s, self.dir / f"worker{i}.log").start())
         for w in out:
             w.wait_started(180)

@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from hub.connectors import timeparse
 from hub.policy.yamlsource import ConfigError, LocatedYaml, load_located
 from hub.pseudonymisation import PostcodeLookup, normalise
 from hub.pseudonymisation.geography import LSOA_CODE
@@ -146,14 +147,14 @@ class FieldMapping:
 
 def _datetime(m: FieldMapping, text: str) -> datetime:
     try:
-        return datetime.strptime(text, m.datetime_format)
+        return timeparse.parser(m.datetime_format)(text)
     except ValueError:
         raise RowError(f"not a date-time in the format {m.datetime_format}", kind="bad_datetime") from None
 
 
 def _date(m: FieldMapping, text: str) -> date:
     try:
-        return datetime.strptime(text, m.date_format).date()
+        return timeparse.parser(m.date_format)(text).date()
     except ValueError:
         raise RowError(f"not a date in the format {m.date_format}", kind="bad_date") from None
 
