@@ -9,7 +9,7 @@ For each worker count (1 and 2 worker processes on 4 partitions by default), on 
    worker's anchor is the mean of the two bare runs, so both see the same minutes of the machine.
 
 The drain rate counts mart rows written between the first and the last row, so group joins and
-start-up are not in it. Then, with one worker running, the connector publishes at a steady rate
+start-up are not in it. Then, with two workers running, the connector publishes at a steady rate
 (1,000 events/s for 60 s by default) and the publish-to-mart latency of every event is measured by
 watching the mart (its rows appear in insertion order). ``--long-run N`` instead publishes N events
 through one worker and prints the worker's resident memory at 100,000 and at N events.
@@ -208,11 +208,12 @@ def _percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-def latency(base: Settings, root: Path, rate: float, seconds: float, partitions: int) -> dict[str, float]:
+def latency(base: Settings, root: Path, rate: float, seconds: float, partitions: int,
+            workers: int = 2) -> dict[str, float]:
     run = Run(base, root, "latency", 2000, partitions, seed=4)
     try:
         watch = MartWatch(run.engine)
-        procs = run.workers(1)
+        procs = run.workers(workers)
         try:
             published, arrived = _publish_paced(run, rate, int(rate * seconds), watch)
         finally:
@@ -221,7 +222,8 @@ def latency(base: Settings, root: Path, rate: float, seconds: float, partitions:
     finally:
         run.close()
     lat = sorted(arrived[e] - t for e, t in published.items() if e in arrived)
-    return {"latency_events": float(len(published)), "latency_target_rate_per_s": rate,
+    return {"latency_workers": float(workers), "latency_events": float(len(published)),
+            "latency_target_rate_per_s": rate,
             "latency_missing": float(len(published) - len(lat)),
             "latency_p50_s": _percentile(lat, 50), "latency_p95_s": _percentile(lat, 95),
             "latency_p99_s": _percentile(lat, 99), "latency_max_s": lat[-1] if lat else float("nan")}
@@ -260,7 +262,8 @@ def long_run(base: Settings, root: Path, events: int, partitions: int, rate: flo
 
 
 def run(base: Settings, incidents: int = 20000, workers: tuple[int, ...] = (1, 2), partitions: int = 4,
-        latency_rate: float = 1000.0, latency_s: float = 60.0, long_events: int = 0) -> dict[str, float]:
+        latency_rate: float = 1000.0, latency_s: float = 60.0, long_events: int = 0,
+        latency_workers: int = 2) -> dict[str, float]:
     logs.setup("ERROR")
     root = (base.data_dir / "bench").resolve()
     if long_events:
@@ -269,5 +272,5 @@ def run(base: Settings, incidents: int = 20000, workers: tuple[int, ...] = (1, 2
     for n in workers:
         figures.update(throughput(base, root, incidents, n, partitions))
     if latency_s > 0:
-        figures.update(latency(base, root, latency_rate, latency_s, partitions))
+        figures.update(latency(base, root, latency_rate, latency_s, partitions, latency_workers))
     return figures

@@ -31,12 +31,13 @@ def pipeline(
     partitions: Annotated[int, typer.Option(help="partitions of the bench topics")] = 4,
     latency_rate: Annotated[float, typer.Option(help="steady publish rate for the latency run (events/s)")] = 1000.0,
     latency_seconds: Annotated[float, typer.Option(help="length of the latency run; 0 skips it")] = 60.0,
+    latency_workers: Annotated[int, typer.Option(help="worker processes during the latency run")] = 2,
     long_run: Annotated[int, typer.Option(help="only publish this many events through one worker and print "
                                                "its RSS at 100k and at the end")] = 0,
 ) -> None:
     from hub.bench import pipeline as bench_pipeline
     show(bench_pipeline.run(settings(), incidents or 20000, tuple(int(n) for n in workers.split(",")), partitions,
-                            latency_rate, latency_seconds, long_run))
+                            latency_rate, latency_seconds, long_run, latency_workers))
 
 
 @app.command(help="person linkage against the synthetic ground truth")
