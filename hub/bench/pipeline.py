@@ -25,6 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from kafka import KafkaAdminClient
 from sqlalchemy import Engine, text
 
 from hub import kafka_admin, logs
@@ -87,6 +88,7 @@ class Run:
         anchors.create_topics(self.settings, self.extra)
         self.engine = connect(self.settings.mart)
         init(self.engine)
+        self.publish_s = 0.0
 
     def records(self) -> list[SourceRecord]:
         lookup = PostcodeLookup.from_csv(self.manifest.lookup_csv)
@@ -108,16 +110,36 @@ class Run:
         anchors.delete_topics(self.settings, self.extra)
 
 
-def _drain_rate(watch: MartWatch, expected: int, timeout_s: float = 1800.0) -> float:
-    """Mart rows per second between the first and the last row of ``expected``."""
+def group_stable(settings: Settings, members: int) -> Callable[[], bool]:
+    """True once the workers' consumer group is Stable with ``members`` members (stays true after)."""
+    admin = KafkaAdminClient(**settings.kafka_python_kwargs(), client_id="svh-bench")
+    seen = False
+
+    def stable() -> bool:
+        nonlocal seen
+        if not seen:
+            info = admin.describe_groups([settings.app_id]).get(settings.app_id, {})
+            seen = info.get("group_state") == "Stable" and len(info.get("members") or ()) == members
+            if seen:
+                admin.close()
+        return seen
+
+    return stable
+
+
+def _drain_rate(watch: MartWatch, expected: int, stable: Callable[[], bool], timeout_s: float = 1800.0) -> float:
+    """Mart rows per second from the first row written with the whole group assigned (so a second worker's
+    join, which stops every member while partitions move, is not in it) to the last of ``expected``."""
     deadline = time.monotonic() + timeout_s
     first_t, first_n = 0.0, 0
     while watch.count < expected:
         if time.monotonic() > deadline:
             raise TimeoutError(f"the workers wrote {watch.count} of {expected} events in {timeout_s:.0f} s")
-        if watch.poll() and not first_t:
+        if watch.poll() and not first_t and stable():
             first_t, first_n = time.perf_counter(), watch.count
         time.sleep(0.2)
+    if not first_t:  # everything landed in one poll
+        return float("nan")
     return (expected - first_n) / max(time.perf_counter() - first_t, 1e-9)
 
 
@@ -139,7 +161,7 @@ def throughput(base: Settings, root: Path, incidents: int, workers: int, partiti
                                               report.published)
         procs = run.workers(workers)
         try:
-            drain = _drain_rate(MartWatch(run.engine), report.published)
+            drain = _drain_rate(MartWatch(run.engine), report.published, group_stable(run.settings, workers))
         finally:
             for p in procs:
                 p.stop()
@@ -178,6 +200,7 @@ def _publish_paced(run: Run, rate: float, total: int, watch: MartWatch, track: b
     arrived: dict[str, float] = {}
     started = time.perf_counter()
     sent = 0
+    run.publish_s = 0.0
     try:
         while sent < total:
             due = min(total, int((time.perf_counter() - started) * rate))
@@ -194,7 +217,8 @@ def _publish_paced(run: Run, rate: float, total: int, watch: MartWatch, track: b
                 on_tick()
             time.sleep(POLL_S / 2)
         publisher.flush()
-        deadline = time.perf_counter() + 120
+        run.publish_s = time.perf_counter() - started
+        deadline = time.perf_counter() + 300
         while track and len(arrived) < len(published) and time.perf_counter() < deadline:
             for eid in watch.poll():
                 arrived.setdefault(eid, time.perf_counter())
@@ -223,7 +247,7 @@ def latency(base: Settings, root: Path, rate: float, seconds: float, partitions:
         run.close()
     lat = sorted(arrived[e] - t for e, t in published.items() if e in arrived)
     return {"latency_workers": float(workers), "latency_events": float(len(published)),
-            "latency_target_rate_per_s": rate,
+            "latency_target_rate_per_s": rate, "latency_achieved_rate_per_s": len(published) / run.publish_s,
             "latency_missing": float(len(published) - len(lat)),
             "latency_p50_s": _percentile(lat, 50), "latency_p95_s": _percentile(lat, 95),
             "latency_p99_s": _percentile(lat, 99), "latency_max_s": lat[-1] if lat else float("nan")}
@@ -263,14 +287,22 @@ def long_run(base: Settings, root: Path, events: int, partitions: int, rate: flo
 
 def run(base: Settings, incidents: int = 20000, workers: tuple[int, ...] = (1, 2), partitions: int = 4,
         latency_rate: float = 1000.0, latency_s: float = 60.0, long_events: int = 0,
-        latency_workers: int = 2) -> dict[str, float]:
+        latency_workers: int = 2, emit: Callable[[dict[str, float]], None] | None = None) -> dict[str, float]:
+    """Every phase's figures, each passed to ``emit`` as soon as it is measured (a full run takes minutes)."""
     logs.setup("ERROR")
     root = (base.data_dir / "bench").resolve()
-    if long_events:
-        return long_run(base, root, long_events, partitions)
     figures: dict[str, float] = {}
+
+    def done(part: dict[str, float]) -> None:
+        figures.update(part)
+        if emit:
+            emit(part)
+
+    if long_events:
+        done(long_run(base, root, long_events, partitions))
+        return figures
     for n in workers:
-        figures.update(throughput(base, root, incidents, n, partitions))
+        done(throughput(base, root, incidents, n, partitions))
     if latency_s > 0:
-        figures.update(latency(base, root, latency_rate, latency_s, partitions, latency_workers))
+        done(latency(base, root, latency_rate, latency_s, partitions, latency_workers))
     return figures

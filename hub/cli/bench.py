@@ -15,7 +15,8 @@ IncidentsOpt = Annotated[int | None, typer.Option(help="size of the synthetic ex
 
 def show(figures: dict[str, float]) -> None:
     for name, value in figures.items():
-        print(f"{name:>28}: {value:,.1f}" if abs(value) >= 10 or value == 0 else f"{name:>28}: {value:.3f}")
+        print(f"{name:>28}: {value:,.1f}" if abs(value) >= 10 or value == 0 else f"{name:>28}: {value:.3f}",
+              flush=True)
 
 
 @app.command(help="the pseudonymisation boundary per event, in process")
@@ -36,8 +37,8 @@ def pipeline(
                                                "its RSS at 100k and at the end")] = 0,
 ) -> None:
     from hub.bench import pipeline as bench_pipeline
-    show(bench_pipeline.run(settings(), incidents or 20000, tuple(int(n) for n in workers.split(",")), partitions,
-                            latency_rate, latency_seconds, long_run, latency_workers))
+    bench_pipeline.run(settings(), incidents or 20000, tuple(int(n) for n in workers.split(",")), partitions,
+                       latency_rate, latency_seconds, long_run, latency_workers, emit=show)
 
 
 @app.command(help="person linkage against the synthetic ground truth")
