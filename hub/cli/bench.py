@@ -25,7 +25,7 @@ def core(incidents: IncidentsOpt = None, repeats: Annotated[int, typer.Option()]
     show(bench_core.run(incidents or 3000, repeats))
 
 
-@app.command(help="the pipeline via Kafka: connector, worker, mart, each beside its anchor")
+@app.command(help="the pipeline via Kafka: connector, worker, mart")
 def pipeline(
     incidents: IncidentsOpt = None,
     workers: Annotated[str, typer.Option(help="worker process counts to measure, e.g. 1,2")] = "1,2",
