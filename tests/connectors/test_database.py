@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from hub.connectors.config import load_config
-from hub.connectors.database import Database, cell_text, database_url
 from hub.connectors.mapping import default_mapping_path, load_mapping
+from hub.connectors.modes.database import Database, cell_text, database_url
 from hub.connectors.service import run_once
 from hub.connectors.testing import FlakyProducer, RecordingProducer
 from hub.policy import ConfigError

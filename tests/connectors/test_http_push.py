@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hub.connectors.config import load_config
-from hub.connectors.http_push import Tokens, add_token, new_token, token_hash
+from hub.connectors.modes.http_push import HttpConfig, Tokens, add_token, new_token, token_hash
 from hub.connectors.testing import FlakyProducer, RecordingProducer
 from hub.policy import ConfigError
 from tests.connectors.harness import Fixture, load_fixture, make_tokens, post_all, recording_runtime, write_config
@@ -116,4 +116,4 @@ def test_a_token_written_in_clear_is_refused(tmp_path: Path) -> None:
 def test_listens_on_loopback_by_default(tmp_path: Path) -> None:
     make_tokens(tmp_path)
     config = load_config(write_config(tmp_path, "http", SOURCE), environ={})
-    assert config.http is not None and config.http.host == "127.0.0.1"
+    assert config.section(HttpConfig).host == "127.0.0.1"
