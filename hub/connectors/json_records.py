@@ -13,17 +13,6 @@ from hub.connectors.base import SourceRecord
 from hub.connectors.mapping import FieldMapping, RowError
 
 
-def json_cell(value: Any) -> str | None:
-    """A JSON value as the text a mapping parses; None if it is not a scalar."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "Y" if value else "N"
-    if isinstance(value, (str, int, float)):
-        return str(value)
-    return None
-
-
 def json_record(obj: Any, mapping: FieldMapping, position: str) -> SourceRecord:
     """One posted object as a ``SourceRecord``: refused if it is not an object of scalars keyed by mapped
     columns; otherwise the mapping applied (a column left out counts as empty)."""
@@ -40,15 +29,12 @@ def json_record(obj: Any, mapping: FieldMapping, position: str) -> SourceRecord:
         rec.error = RowError(f"{len(unknown)} key(s) that are not columns of the mapping {mapping.path}",
                              None, "unknown_column")
         return rec
-    cells: dict[str, str] = {}
     for key, value in obj.items():
-        text = json_cell(value)
-        if text is None:
+        if value is not None and not isinstance(value, (str, int, float, bool)):
             rec.error = RowError(f"{key}: must be text, a number, true/false or null", key, "wrong_type")
             return rec
-        cells[key] = text
     try:
-        rec.record = mapping.parse(cells)
+        rec.record = mapping.parse(obj)  # typed: true/false and numbers reach the mapping as they are
     except RowError as exc:
         rec.error = exc
     return rec

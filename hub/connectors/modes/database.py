@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,29 +94,23 @@ def database_url(config: ConnectorConfig, environ: dict[str, str] | None = None)
 
 
 def cell_text(value: Any, field_type: str | None, mapping: FieldMapping) -> str:
-    """A database value as the text a mapping parses."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime(mapping.date_format if field_type == "date" else mapping.datetime_format)
-    if isinstance(value, date):
-        return value.strftime(mapping.datetime_format if field_type == "datetime" else mapping.date_format)
-    if isinstance(value, bool):
-        return "Y" if value else "N"
-    if isinstance(value, bytes):
-        return value.decode(mapping.encoding)
-    return str(value)
+    """A database value as the text the mapping reads (for the original kept with a dead letter)."""
+    return mapping.as_text(value, field_type)
 
 
 def row_record(row: dict[str, Any], mapping: FieldMapping, position: str) -> SourceRecord:
-    """A database row as a ``SourceRecord``: the mapping applied to its cells as text."""
+    """A database row as a ``SourceRecord``: the mapping applied to its typed values (dates stay dates).
+
+    The original kept for the dead-letter topic is the row as text in the mapping's formats, the form
+    a JSON push takes, so a repaired dead letter can be replayed through the same mapping."""
     types = {f.column: f.type for f in mapping.fields}
     cells = {col: cell_text(v, types.get(col), mapping) for col, v in row.items()}
     id_text = cells.get(mapping.record_id_column(), "").strip() or None
     original = json.dumps(cells, sort_keys=True).encode("utf-8")
     rec = SourceRecord(position=position, original=original, record_id=id_text)
     try:
-        rec.record = mapping.parse(cells)
+        rec.record = mapping.parse({col: v.decode(mapping.encoding) if isinstance(v, bytes) else v
+                                    for col, v in row.items()})
     except RowError as exc:
         rec.error = exc
     return rec
