@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from hub.connectors import registry
 from hub.connectors.sections import ConnectorConfig, ModeSettings, dotted, path_keys, read_secret
-from hub.policy.yamlsource import LocatedYaml, load_located
+from hub.yamlsource import LocatedYaml, load_located
 
 M = TypeVar("M", bound=BaseModel)
 SECRET_WORDS = ("password", "secret", "token", "passphrase", "api_key")

@@ -18,11 +18,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hub.policy.yamlsource import ConfigError, LocatedYaml, load_located
 from hub.pseudonymisation import PostcodeLookup, normalise
 from hub.pseudonymisation.geography import LSOA_CODE
 from hub.reference import CodeListError, code_list, normalise_offence_code, offence_codes
 from hub.schemas import RAW_SCHEMAS, default_repository
+from hub.yamlsource import ConfigError, LocatedYaml, load_located
 
 FIELD_TYPES = ("string", "datetime", "date", "flag", "offence_code", "postcode", "lsoa", "sex", "integer", "code")
 TRUE_FLAGS = {"Y", "YES", "TRUE", "1", "T"}

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from hub.config import Settings, SettingsError, load_settings
 from hub.connectors.mapping import FieldMapping, default_mapping_path, load_mapping
-from hub.policy.yamlsource import ConfigError, load_located
 from hub.schemas import RAW_SCHEMAS
+from hub.yamlsource import ConfigError, load_located
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
 Port = Annotated[int, Field(ge=0, le=65535)]

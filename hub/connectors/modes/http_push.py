@@ -37,7 +37,7 @@ from hub.connectors.json_records import json_record
 from hub.connectors.mode import Mode, ServiceHandle
 from hub.connectors.runtime import Runtime
 from hub.connectors.sections import ModeSettings, Port
-from hub.policy.yamlsource import ConfigError, load_located
+from hub.yamlsource import ConfigError, load_located
 
 log = logs.get(__name__)
 
