@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 from aiohttp import web
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hub import logs, metrics
 from hub.connectors.base import SourceRecord
@@ -37,7 +37,7 @@ from hub.connectors.json_records import json_record
 from hub.connectors.mode import Mode, ServiceHandle
 from hub.connectors.runtime import Runtime
 from hub.connectors.sections import ModeSettings, Port
-from hub.yamlsource import ConfigError, load_located
+from hub.yamlsource import ConfigError, load_located, validate
 
 log = logs.get(__name__)
 
@@ -81,6 +81,36 @@ def add_token(path: Path, name: str, digest: str) -> None:
     write_atomic(path, (text + yaml.safe_dump({"tokens": tokens}, sort_keys=False)).encode("utf-8"))
 
 
+class TokenEntry(BaseModel):
+    """One allowed token: who holds it, and the SHA-256 of the token (never the token itself)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str | None = Field(None, description="Who holds the token (an agency system), for the logs.")
+    sha256: str = Field(description="SHA-256 of the token, 64 hex digits (hub connector token prints one).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hash_only(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or set(value) - {"name", "sha256"}:
+            raise ValueError("must be {name: <who holds it>, sha256: <hash of the token>}; never the token itself")
+        return value
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        digest = value.lower()
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError("must be 64 hex digits (hub connector token prints one)")
+        return digest
+
+
+class TokensFile(BaseModel):
+    """The tokens file: ``tokens: [{name: ..., sha256: <64 hex>}, ...]``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tokens: list[TokenEntry]
+
+
 class Tokens:
     """The allowed token hashes, from a YAML file: ``tokens: [{name: ..., sha256: <64 hex>}, ...]``."""
 
@@ -98,20 +128,9 @@ class Tokens:
         if mtime == self._mtime:
             return
         doc = load_located(self.path)
-        items = doc.data.get("tokens") if isinstance(doc.data, dict) else None
-        if not isinstance(items, list):
-            raise doc.error("tokens", "must be a list of {name: ..., sha256: ...}")
-        hashes = []
-        for i, item in enumerate(items):
-            key = f"tokens[{i}]"
-            if not isinstance(item, dict) or set(item) - {"name", "sha256"}:
-                raise doc.error(key, "must be {name: <who holds it>, sha256: <hash of the token>}; never the "
-                                     "token itself")
-            digest = str(item.get("sha256", "")).lower()
-            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-                raise doc.error(f"{key}.sha256", "must be 64 hex digits (hub connector token prints one)")
-            hashes.append((str(item.get("name", key)), bytes.fromhex(digest)))
-        self._hashes, self._mtime = hashes, mtime
+        parsed = validate(doc, TokensFile, whole="the tokens file")
+        self._hashes = [(t.name or f"tokens[{i}]", bytes.fromhex(t.sha256)) for i, t in enumerate(parsed.tokens)]
+        self._mtime = mtime
 
     def __len__(self) -> int:
         return len(self._hashes)
