@@ -80,24 +80,38 @@ def _release_context(args: argparse.Namespace) -> tuple[object, object]:
     return engine, ctx
 
 
+def _release_args(args: argparse.Namespace) -> dict[str, object]:
+    from datetime import date
+
+    from hub.mart.output import parse_list
+    from hub.mart.release import Filters
+    filters = Filters(sources=parse_list(args.source), categories=parse_list(args.category),
+                      flags=parse_list(args.flag), age_bands=parse_list(args.age_band),
+                      date_from=date.fromisoformat(args.date_from) if args.date_from else None,
+                      date_to=date.fromisoformat(args.date_to) if args.date_to else None)
+    return {"measure": args.measure, "geography": args.geography or "msoa", "period": args.period,
+            "filters": filters, "breakdown": args.breakdown}
+
+
 def cmd_mart_counts(args: argparse.Namespace) -> int:
-    from hub.mart.queries import release_area_counts
-    from hub.mart.report import format_area_counts
+    from hub.mart.output import format_table
+    from hub.mart.release import release
     engine, ctx = _release_context(args)
-    table = release_area_counts(engine, ctx, args.geography, args.period)  # type: ignore[arg-type]
-    print(format_area_counts(table, limit=args.limit))
+    table = release(engine, ctx, **_release_args(args))  # type: ignore[arg-type]
+    print(format_table(table, limit=args.limit))
     return 0
 
 
 def cmd_mart_export(args: argparse.Namespace) -> int:
-    from hub.mart.queries import export_csv, release_area_counts
+    from hub.mart.output import export
+    from hub.mart.release import release
     engine, ctx = _release_context(args)
     out = Path(args.out)
-    table = release_area_counts(engine, ctx, args.geography, args.period, kind="export",  # type: ignore[arg-type]
-                                destination=str(out.resolve()))
-    export_csv(table, out)
-    print(f"wrote {len(table.rows)} cells ({table.cells_suppressed} suppressed) to {out}; "
-          f"recorded as release {table.release_id}")
+    table = release(engine, ctx, **_release_args(args), kind="export",  # type: ignore[arg-type]
+                    destination=str(out.resolve()))
+    fmt = export(table, out, args.format)
+    print(f"wrote {len(table.rows)} cells ({table.cells_suppressed} suppressed) to {out} ({fmt}); "
+          f"sources {', '.join(table.sources) or 'none'}; recorded as release {table.release_id}")
     return 0
 
 
@@ -105,7 +119,9 @@ def cmd_mart_report(args: argparse.Namespace) -> int:
     from hub.mart.report import incident_report
     engine, ctx = _release_context(args)
     chart = Path(args.chart) if args.chart else None
-    print(incident_report(engine, ctx, args.geography, args.period, args.limit, chart))  # type: ignore[arg-type]
+    rel = _release_args(args)
+    print(incident_report(engine, ctx, args.geography, args.period, args.limit, chart,  # type: ignore[arg-type]
+                          measure=rel["measure"], filters=rel["filters"]))  # type: ignore[arg-type]
     return 0
 
 
@@ -242,10 +258,19 @@ def build_parser() -> argparse.ArgumentParser:
         mr.add_argument("--purpose", help="the purpose of this release; must be one the agreement declares")
         mr.add_argument("--user", help="who is releasing (default: HUB_AUDIT_USER, else the OS user)")
         mr.add_argument("--geography", choices=("lsoa", "msoa", "lad"),
-                        help="area level (never finer than the profile allows; default: the profile's finest)")
-        mr.add_argument("--period", choices=("week", "month"), default="month" if name == "report" else "week")
+                        help="area level (default msoa; never finer than the profile allows)")
+        mr.add_argument("--period", choices=("week", "month"), default="month")
+        mr.add_argument("--measure", help="one measure (default: every measure the purpose allows)")
+        mr.add_argument("--breakdown", help="the measure's breakdown (default: its first)")
+        mr.add_argument("--source", action="append", help="only these sources (repeat or comma-separate)")
+        mr.add_argument("--category", action="append", help="only these categories of the breakdown")
+        mr.add_argument("--flag", action="append", help="only records with these flags (e.g. knife)")
+        mr.add_argument("--age-band", action="append", help="only records with a person in these bands")
+        mr.add_argument("--from", dest="date_from", help="first date (YYYY-MM-DD; whole periods)")
+        mr.add_argument("--to", dest="date_to", help="last date (YYYY-MM-DD; whole periods)")
         if name == "export":
-            mr.add_argument("--out", required=True, help="CSV file to write")
+            mr.add_argument("--out", required=True, help="file to write (.csv or .xlsx)")
+            mr.add_argument("--format", choices=("csv", "xlsx"), help="default: from the file's suffix")
         else:
             mr.add_argument("--limit", type=int, default=25)
         if name == "report":
@@ -304,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from hub.config import SettingsError
+    from hub.mart.release import ReleaseError
     from hub.mart.store import MartNotInitialised
     from hub.policy import ConfigError, ReleaseRefused
     from hub.pseudonymisation import GeographyError, KeyRingError
@@ -314,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReleaseRefused as exc:
         print(f"error: release refused: {exc}", file=sys.stderr)
         return 2
-    except (SettingsError, ConfigError, KeyRingError, GeographyError, MartNotInitialised) as exc:
+    except (SettingsError, ConfigError, KeyRingError, GeographyError, MartNotInitialised, ReleaseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

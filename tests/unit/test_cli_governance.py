@@ -82,17 +82,18 @@ def test_counts_export_report_each_leave_one_audit_row(mart: str, tmp_path: Path
                                                       capsys: pytest.CaptureFixture[str],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_AUDIT_USER", "env.user")
-    assert main(["mart", "counts", "--purpose", "sna"]) == 0
-    assert f"lsoa  {LSOA}" in capsys.readouterr().out
+    assert main(["mart", "counts", "--purpose", "sna"]) == 0  # default: every measure, MSOA x month
+    assert re.search(rf"police_incidents +{MSOA} .* 2025-03 +violence_with_injury +1[0-4] ", capsys.readouterr().out)
     out = tmp_path / "public.csv"
     assert main(["mart", "export", "--profile", "public", "--purpose", "sna", "--out", str(out),
                  "--user", "cli.user"]) == 0
-    assert "wrote 1 cells (0 suppressed)" in capsys.readouterr().out
+    assert "sources police_incident;" in capsys.readouterr().out
     with out.open(newline="") as fh:
-        assert list(csv.DictReader(fh)) == [{"area_level": "msoa", "area_code": MSOA, "period": "2025-W10",
-                                            "offence_category": "violence_with_injury", "incidents": "10"}]
+        (row,) = [r for r in csv.DictReader(fh) if r["area_code"] == MSOA]
+    assert (row["measure"], row["period"], row["category"], row["value"] in ("10", "15")) == (
+        "police_incidents", "2025-03", "violence_with_injury", True)
     assert main(["mart", "report", "--purpose", "hotspot_tasking", "--geography", "lad"]) == 0
-    assert f"lad   {LAD}" in capsys.readouterr().out
+    assert LAD in capsys.readouterr().out
     trail = list(reversed(audit.releases(connect(mart))))
     assert [(r["kind"], r["user_name"], r["profile"], r["purpose"]) for r in trail] == [
         ("query", "env.user", "partnership", "sna"), ("export", "cli.user", "public", "sna"),
@@ -100,7 +101,7 @@ def test_counts_export_report_each_leave_one_audit_row(mart: str, tmp_path: Path
     assert trail[1]["destination"] == str(out.resolve())
     assert main(["audit", "list"]) == 0
     listing = capsys.readouterr().out
-    assert "export:incident_counts" in listing and "cli.user" in listing and "example-county-svd v1.0" in listing
+    assert "export:counts" in listing and "cli.user" in listing and "example-county-svd v1.0" in listing
 
 
 def test_purge_and_audit_list(mart: str, capsys: pytest.CaptureFixture[str]) -> None:
