@@ -172,12 +172,21 @@ def period_of(d: date, period: str) -> str:
 @dataclass
 class _Cell:
     keys: list[int] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+
+
+Members = list[tuple[int, tuple[str, ...], int, int]]  # (cell index, event ids, threshold, rounding)
 
 
 def build_cells(facts: Iterable[Fact], measure: Measure, breakdown: str, geography: str, period: str,
                 filters: Filters, profile: ReleaseProfile, sensitive: SensitiveRules,
-                idx: AreaIndex) -> tuple[list[ReleasedCell], set[str], int]:
-    """The protected cells of one measure: (cells, sources with records in them, records without an area)."""
+                idx: AreaIndex, members: Members | None = None,
+                offset: int = 0) -> tuple[list[ReleasedCell], set[str], int]:
+    """The protected cells of one measure: (cells, sources with records in them, records without an area).
+
+    ``members``, if given, receives each non-empty cell's index (plus ``offset``), event ids, threshold
+    and rounding: the restricted view a disclosure audit needs (tests/integration/test_differencing.py).
+    """
     if period not in measure.periods_allowed:
         raise ReleaseError(f"{measure.name} is released by {' or '.join(measure.periods_allowed)} only")
     split = measure.breakdowns[breakdown]
@@ -203,7 +212,9 @@ def build_cells(facts: Iterable[Fact], measure: Measure, breakdown: str, geograp
             if (lo and p < lo) or (hi and p > hi):
                 continue
             for c in split(f):
-                counts[(cls, area, p, c)].keys.append(f.record_key)
+                bucket = counts[(cls, area, p, c)]
+                bucket.keys.append(f.record_key)
+                bucket.ids.append(f.event_id)
     if not all_periods:
         return [], set(), unplaced
     span = (_weeks if period == "week" else _months)(all_periods[0], all_periods[-1])
@@ -219,8 +230,10 @@ def build_cells(facts: Iterable[Fact], measure: Measure, breakdown: str, geograp
                 for c in categories:
                     cell = counts.get((cls, area, p, c))
                     keys = cell.keys if cell else []
-                    if keys:
+                    if cell and keys:
                         used.add(measure.source)
+                        if members is not None:
+                            members.append((offset + len(out), tuple(cell.ids), rules.threshold, rules.rounding))
                     prot = cellkey.protect_cell(len(keys), cellkey.cell_key(keys), rules.threshold, rules.rounding)
                     out.append(ReleasedCell(measure.name, level, area, idx.names.get(area), p, c, cls, prot.value,
                                             idx.population.get(area)))
@@ -259,10 +272,18 @@ def plan(ctx: ReleaseContext, measure: str | None, breakdown: str | None,
     return out
 
 
-def release(engine: Engine, ctx: ReleaseContext, measure: str | None = None, geography: str = "msoa",
-            period: str = "month", filters: Filters | None = None, breakdown: str | None = None, *,
-            kind: str = "query", destination: str | None = "stdout") -> ReleasedTable:
-    """Build, protect, audit and store one release (see the module docstring)."""
+@dataclass
+class Built:
+    rows: list[ReleasedCell]
+    sources: tuple[str, ...]
+    notes: list[str]
+    parameters: dict[str, object]
+
+
+def build_release(facts: Sequence[Fact], idx: AreaIndex, ctx: ReleaseContext, measure: str | None = None,
+                  geography: str = "msoa", period: str = "month", filters: Filters | None = None,
+                  breakdown: str | None = None, members: Members | None = None) -> Built:
+    """The cells of a release, protected (pure: ``release`` reads the facts, then audits and stores this)."""
     filt = filters or Filters()
     if geography not in GEOGRAPHY_LEVELS:
         raise ReleaseError(f"geography must be one of {', '.join(GEOGRAPHY_LEVELS)}")
@@ -279,24 +300,31 @@ def release(engine: Engine, ctx: ReleaseContext, measure: str | None = None, geo
     notes: list[str] = [f"{n}: monthly only, left out of this {period}ly release" for n in skipped]
     params: dict[str, object] = {"measure": measure or "all", "geography": geography, "period": period,
                                  "breakdowns": {m.name: b for m, b in pairs}, "filters": filt.as_dict()}
-    method = method_text(ctx.profile)
+    for m, b in pairs:
+        cells, sources, unplaced = build_cells(facts, m, b, geography, period, filt, ctx.profile,
+                                               ctx.agreement.sensitive, idx, members, len(rows))
+        rows.extend(cells)
+        used |= sources
+        if unplaced:
+            notes.append(f"{m.name}: some records have no area the mart can place and are not counted")
+    return Built(rows, tuple(sorted(used)), notes, params)
+
+
+def release(engine: Engine, ctx: ReleaseContext, measure: str | None = None, geography: str = "msoa",
+            period: str = "month", filters: Filters | None = None, breakdown: str | None = None, *,
+            kind: str = "query", destination: str | None = "stdout") -> ReleasedTable:
+    """Build, protect, audit and store one release (see the module docstring)."""
+    filt = filters or Filters()
+    pairs = plan(ctx, measure, breakdown, filt)  # refuse before reading anything
     with engine.begin() as conn:
         facts = load_facts(conn, sorted({m.source for m, _ in pairs}))
-        idx = area_index(conn)
-        for m, b in pairs:
-            cells, sources, unplaced = build_cells(facts, m, b, geography, period, filt, ctx.profile,
-                                                   ctx.agreement.sensitive, idx)
-            rows.extend(cells)
-            used |= sources
-            if unplaced:
-                notes.append(f"{m.name}: some records have no area the mart can place and are not counted")
-        sources_in = tuple(sorted(used))
+        built = build_release(facts, area_index(conn), ctx, measure, geography, period, filt, breakdown)
         rid = record_release(conn, ctx, ReleaseRecord(
-            kind=kind, name="counts" if measure is None else measure, parameters=params,
-            rows_released=len(rows), cells_suppressed=sum(1 for r in rows if r.value is None),
-            sources=sources_in, destination=destination))
-    table = ReleasedTable("counts" if measure is None else measure, rows, rid, params, sources_in, method,
-                          tuple(notes))
+            kind=kind, name="counts" if measure is None else measure, parameters=built.parameters,
+            rows_released=len(built.rows), cells_suppressed=sum(1 for r in built.rows if r.value is None),
+            sources=built.sources, destination=destination))
+    table = ReleasedTable("counts" if measure is None else measure, built.rows, rid, built.parameters,
+                          built.sources, method_text(ctx.profile), tuple(built.notes))
     store_release(engine, ctx, table, geography, period, filt)
     return table
 
