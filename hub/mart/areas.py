@@ -103,6 +103,8 @@ def read_population(text: str, origin: str, year: int | None = None,
 
 def lsoa_to_msoa_from_lookup(path: Path) -> dict[str, str]:
     """LSOA -> MSOA from an NSPL/ONSPD-style postcode lookup (columns lsoa21cd.., msoa21cd..)."""
+    if not path.exists():
+        raise PopulationFileError(f"postcode lookup {path} does not exist")
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         header = list(reader.fieldnames or [])
