@@ -156,6 +156,12 @@ def report(profile: ProfileOpt = "partnership", purpose: PurposeOpt = None, user
         fail(str(exc))
 
 
+@app.command(help="print the data dictionary of the released layer (docs/data-dictionary.md)")
+def dictionary() -> None:
+    from hub.mart.dictionary import render
+    print(render(), end="")
+
+
 @app.command(help="delete events older than each source's retention_days (audited)")
 def purge(dry_run: Annotated[bool, typer.Option("--dry-run", help="count and audit, delete nothing")] = False,
           user: Annotated[str | None, typer.Option(

@@ -13,7 +13,7 @@ from hub.cli import GROUPS, main
 COMMANDS = {"worker", "connector", "mart", "reference", "audit", "keys", "policy", "synth", "demo", "bench"}
 SUBCOMMANDS = {
     "connector": {"load", "run", "check", "token"},
-    "mart": {"init", "counts", "export", "report", "purge"},
+    "mart": {"init", "counts", "export", "report", "dictionary", "purge"},
     "reference": {"load"},
     "audit": {"list"},
     "keys": {"init", "rotate", "show"},
