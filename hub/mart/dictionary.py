@@ -63,7 +63,8 @@ def render() -> str:
     for m in MEASURES.values():
         lines.append(f"| `{m.name}` | {m.source} | {m.title} | {', '.join(m.breakdowns)} | "
                      f"{', '.join(m.periods_allowed)} |")
-    lines += ["", "Sensitive records (the example agreement's `sensitive` section; each agreement lists its own): categories "
+    lines += ["", "Sensitive records (the example agreement's `sensitive` section; each agreement lists its own): "
+              "categories "
               f"{', '.join(sens.categories)}; offence codes {', '.join(sens.offence_codes)} and every code marked "
               f"sensitive in `offence_codes.csv`; flags {', '.join(sens.flags)}.", "",
               "## Restricted layer (the hub's own processes only; no analyst access)", "",
