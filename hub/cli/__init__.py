@@ -24,6 +24,7 @@ GROUPS = (
     "worker",
     "connector",
     "mart",
+    "reference",
     "audit",
     "keys",
     "policy",

@@ -10,10 +10,11 @@ import pytest
 
 from hub.cli import GROUPS, main
 
-COMMANDS = {"worker", "connector", "mart", "audit", "keys", "policy", "synth", "demo", "bench"}
+COMMANDS = {"worker", "connector", "mart", "reference", "audit", "keys", "policy", "synth", "demo", "bench"}
 SUBCOMMANDS = {
     "connector": {"load", "run", "check", "token"},
-    "mart": {"init", "counts", "export", "report", "purge"},
+    "mart": {"init", "counts", "export", "report", "dictionary", "purge"},
+    "reference": {"load"},
     "audit": {"list"},
     "keys": {"init", "rotate", "show"},
     "policy": {"check"},
