@@ -34,6 +34,12 @@ class Settings(BaseModel):
     keys_file: Path | None = Field(None, description="Pseudonymisation key file; default data_dir/keys.json.")
     postcode_lookup: Path | None = Field(None, description="NSPL/ONSPD-style postcode to LSOA lookup CSV.")
     app_id: str = Field("svh-worker", description="Faust application id (consumer group) of the worker.")
+    worker_instance: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        description="Static group membership: a stable name per worker process (e.g. host-1). A restarted worker "
+                    "with the same name takes its partitions back at once; unset: dynamic membership.")
+    consumer_session_timeout_s: float = Field(
+        10.0, ge=2.0, le=300.0, description="Seconds without a heartbeat before Kafka hands a worker's partitions on.")
     metrics_host: str = Field("127.0.0.1", description="Address /metrics listens on.")
     metrics_port: int = Field(9101, ge=0, le=65535, description="Port of /metrics; 0 disables it.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
