@@ -28,6 +28,8 @@ class Settings(BaseModel):
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port].")
     topic_prefix: str = Field("svh", description="Prefix of every topic, so one cluster can host several hubs.")
     topic_partitions: int = Field(2, ge=1, le=256, description="Partitions of the hub's topics.")
+    topic_replication_factor: int = Field(1, ge=1, le=16, description="Replicas of each hub topic (3 on a "
+                                          "three-broker cluster with min.insync.replicas 2).")
     raw_retention_hours: int = Field(168, ge=1, description="Retention of restricted raw and raw dead-letter topics.")
     mart_url: str | None = Field(None, description="SQLAlchemy URL of the mart; default SQLite in data_dir.")
     agreement_path: Path | None = Field(None, description="Information-sharing agreement YAML; default the example.")

@@ -57,6 +57,7 @@ class StreamWorker:
             web_enabled=False,
             web_tables_enabled=False,
             topic_partitions=settings.topic_partitions,
+            topic_replication_factor=settings.topic_replication_factor,
             topic_allow_declare=False,  # topics are created with their retention by hub.kafka_admin
             consumer_auto_offset_reset="earliest",
             broker_commit_interval=0.5,
