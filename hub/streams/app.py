@@ -26,6 +26,7 @@ from hub.mart import store
 from hub.policy import Agreement, NoAgreementError
 from hub.pseudonymisation import PseudonymisationError, Pseudonymiser
 from hub.schemas import RAW_SCHEMAS, SHARED_EVENT, SchemaError, SchemaRepository
+from hub.streams import membership
 from hub.streams.batch import BatchSender, Outgoing
 from hub.streams.credentials import broker_credentials
 from hub.topics import Topics
@@ -62,6 +63,7 @@ class StreamWorker:
             web_enabled=False,
             web_tables_enabled=False,
             topic_partitions=settings.topic_partitions,
+            topic_replication_factor=settings.topic_replication_factor,
             topic_allow_declare=False,  # topics are created with their retention by hub.kafka_admin
             consumer_auto_offset_reset="earliest",
             broker_commit_interval=0.5,
@@ -69,6 +71,7 @@ class StreamWorker:
             producer_linger=0.005,
             producer_max_batch_size=PRODUCER_BATCH_BYTES,
             broker_credentials=broker_credentials(settings),
+            **membership.faust_options(settings),
         )
         self._raw_to_source = {self.topics.raw(s): s for s in self.sources}
         self._at_source = {name for name, src in agreement.sources.items() if src.pseudonymise_at == "source"}
@@ -210,6 +213,7 @@ class StreamWorker:
                 one_by_one = True  # the batch holds a row the database refuses: find it
                 continue
             except Exception as exc:  # noqa: BLE001 - an outage: retried, never dropped
+                metrics.MART_WRITE_FAILURES.labels("event").inc()
                 log.error("mart write failed; retrying", extra={"stage": "sink", "error": type(exc).__name__,
                                                                 "seconds": delay})
                 try:
