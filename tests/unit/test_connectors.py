@@ -125,7 +125,19 @@ def test_unknown_source_and_bad_delimiter(tmp_path: Path) -> None:
 def test_require_one_of_must_name_mapped_fields(tmp_path: Path) -> None:
     text = mapping_text().replace("[location_postcode, location_lsoa]", "[location_postcode, location_grid]")
     path, message = mapping_error(tmp_path, text)
-    assert message.startswith(f"{path}:{line_of(text, 'require_one_of')}: require_one_of: "), message
+    line = line_of(text, "location_grid")
+    assert message == f"{path}:{line}: require_one_of[0]: 'location_grid' is not a mapped field"
+
+
+def test_every_problem_in_a_mapping_is_reported_at_once(tmp_path: Path) -> None:
+    text = (mapping_text().replace("victim_dob: {column: VictimDOB, type: date}", "victim_dob: {column: VictimDOB, "
+                                   "type: birthday}")
+            .replace("knife: {column: KnifeFlag, type: flag}", "knife: {column: KnifeFlag, type: flag, colour: red}"))
+    path, message = mapping_error(tmp_path, text)
+    assert message.splitlines() == [
+        f"{path}:{line_of(text, 'VictimDOB')}: fields.victim_dob.type: unknown type 'birthday'; expected one of "
+        "string, datetime, date, flag, offence_code, postcode, lsoa, sex, integer, code",
+        f"{path}:{line_of(text, 'KnifeFlag')}: fields.knife.colour: unknown key (misspelt?)"]
 
 
 # --- the CSV connector ------------------------------------------------------------------------------
