@@ -24,6 +24,7 @@ GROUPS = (
     "worker",
     "connector",
     "mart",
+    "reference",
     "audit",
     "keys",
     "policy",
@@ -55,6 +56,7 @@ for _name in GROUPS:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``hub`` with ``argv`` (default: the process's arguments) and return the exit code."""
     from hub.config import SettingsError
+    from hub.mart.store import MartNotInitialised
     from hub.policy import ConfigError, ReleaseRefused
     from hub.pseudonymisation import GeographyError, KeyRingError
 
@@ -65,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReleaseRefused as exc:
         print(f"error: release refused: {exc}", file=sys.stderr)
         return 2
-    except (SettingsError, ConfigError, KeyRingError, GeographyError) as exc:
+    except (SettingsError, ConfigError, KeyRingError, GeographyError, MartNotInitialised) as exc:
         for line in str(exc).splitlines():  # a config file's problems come all at once, one per line
             print(f"error: {line}", file=sys.stderr)
         return 2

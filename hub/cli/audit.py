@@ -14,9 +14,9 @@ app = group("audit", "the audit trail")
 @app.command("list", help="releases of data from the mart (or, with --purges, retention purges)")
 def list_(purges: Annotated[bool, typer.Option("--purges")] = False,
           limit: Annotated[int, typer.Option()] = 50) -> None:
-    from hub.mart import audit, connect, init
-    engine = connect(settings().mart)
-    init(engine)
+    from hub.mart import audit
+    from hub.mart.store import open_mart
+    engine = open_mart(settings().mart)
     if purges:
         print(audit.format_purges(audit.purges(engine, limit)))
     else:

@@ -25,6 +25,7 @@ class SourceRecord:
     record: dict[str, Any] | None = None
     error: RowError | None = None
     record_id: str | None = None
+    header: bytes | None = None  # a CSV record's header line (column names only), so a dead letter can be replayed
 
 
 @dataclass

@@ -136,6 +136,18 @@ class ReleaseProfile:
 
 
 @dataclass(frozen=True)
+class SensitiveRules:
+    """Which records are released under each profile's ``sensitive`` rules: by offence code, by category
+    and by flag, so a domestic-abuse-flagged assault or a stalking offence is protected however it is
+    categorised. Codes marked ``sensitive`` in the hub's offence_codes.csv are always included."""
+
+    categories: tuple[str, ...] = ("sexual_offences", "stalking_and_harassment")
+    offence_codes: tuple[str, ...] = ("8Q", "11A", "13", "14", "106")
+    flags: tuple[str, ...] = ("domestic_abuse", "sexual_assault", "sexual_misconduct", "modern_slavery",
+                              "child_cruelty", "stalking")
+
+
+@dataclass(frozen=True)
 class Party:
     id: str
     name: str
@@ -151,6 +163,7 @@ class Agreement:
     purposes: dict[str, str]
     sources: dict[str, SourcePolicy]
     release_profiles: dict[str, ReleaseProfile]
+    sensitive: SensitiveRules = field(default_factory=SensitiveRules)
     path: str = ""
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
@@ -254,14 +267,15 @@ def load_agreement(path: Path | str, schemas: SchemaRepository | None = None,
         key = f"release_profiles.{name}"
         standard = Disclosure(profile.threshold, profile.rounding, profile.secondary_suppression,
                               profile.finest_geography)
-        sensitive = part(SensitiveSpec, profile.sensitive or {}, f"{key}.sensitive", standard=standard)
+        sensitive = part(SensitiveDisclosureSpec, profile.sensitive or {}, f"{key}.sensitive", standard=standard)
         if sensitive is not None:
             profiles[name] = ReleaseProfile(name, profile.audience or name, standard, sensitive.disclosure(standard))
+    rules = part(SensitiveRulesSpec, root.sensitive, "sensitive") if root.sensitive is not None else None
     if problems or head is None or parties is None or purposes is None:
         raise doc.errors(problems)
     return Agreement(id=head.id, version=head.version, partnership=head.partnership,
                      parties=parties, purposes=purposes, sources=sources, release_profiles=profiles,
-                     path=doc.path, lines=doc.lines)
+                     sensitive=rules.rules() if rules else SensitiveRules(), path=doc.path, lines=doc.lines)
 
 
 # --- the file's models ------------------------------------------------------------------------------
@@ -332,7 +346,7 @@ class ProfileSpec(_Spec):
         return value
 
 
-class SensitiveSpec(_Spec):
+class SensitiveDisclosureSpec(_Spec):
     """What differs for sensitive rows; anything unset is the profile's own value."""
 
     threshold: Annotated[int, BeforeValidator(_whole(0, "must be a whole number >= 0"))] | None = None
@@ -373,6 +387,27 @@ class AgreementFile(_Spec):
     purposes: Any
     sources: dict[str, Any] | None = None
     release_profiles: Any
+    sensitive: Any = None
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(i, str | int | float) for i in value):
+        raise ValueError("must be a list of names or codes")
+    return tuple(str(i) for i in value)
+
+
+Names = Annotated[tuple[str, ...], BeforeValidator(_names)]
+
+
+class SensitiveRulesSpec(_Spec):
+    """Which records each profile's ``sensitive`` rules cover; a list left out covers nothing of its kind."""
+
+    categories: Names = ()
+    offence_codes: Names = ()
+    flags: Names = ()
+
+    def rules(self) -> SensitiveRules:
+        return SensitiveRules(categories=self.categories, offence_codes=self.offence_codes, flags=self.flags)
 
 
 class PartyList(RootModel[list[PartySpec]]):
