@@ -14,7 +14,7 @@ from sqlalchemy.exc import ProgrammingError
 
 from hub.mart import restricted
 from hub.mart.store import Layout, connect, init
-from tests.integration.conftest import postgres_schema
+from tests.plugins.services import postgres_schema
 from tests.unit.test_migrations import upgrade_keeps_every_row
 
 pytestmark = pytest.mark.postgres

@@ -11,7 +11,7 @@ import pytest
 
 from hub.connectors import CsvFileConnector, FieldMapping, RowError, SourceRecord, default_mapping_path, load_mapping
 from hub.policy import ConfigError
-from hub.pseudonymisation import Area, PostcodeLookup
+from hub.pseudonymisation import PostcodeLookup
 
 HEADER = ["CrimeRef", "HOOffenceCode", "OffenceDescription", "OccurredFrom", "OccurredTo", "ReportedDate",
           "LocationPostcode", "LocationLSOA", "VictimForename", "VictimSurname", "VictimDOB", "VictimSex",
@@ -38,12 +38,6 @@ def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> 
     writer.writerows(rows)
     path.write_text(buf.getvalue(), encoding="utf-8")
     return path
-
-
-@pytest.fixture(scope="module")
-def lookup() -> PostcodeLookup:
-    area = Area("E01999001", "E02999001", "E06000099")
-    return PostcodeLookup({"ZZ1 0FW": area}, {"E01999001": area})
 
 
 @pytest.fixture(scope="module")
