@@ -44,7 +44,7 @@ def test_policy_check_prints_the_summary(capsys: pytest.CaptureFixture[str]) -> 
     assert out.startswith("Agreement example-county-svd version 1.0: Example County Serious Violence Partnership")
     assert "Source police_incident, shared by Example County Police" in out
     assert "narrative: dropped" in out
-    assert "Release profiles (what analysts and the public may see):" in out
+    assert "Release profiles (what analysts and the public may see; every count perturbed" in out
 
 
 def test_policy_check_names_file_line_and_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
