@@ -68,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: release refused: {exc}", file=sys.stderr)
         return 2
     except (SettingsError, ConfigError, KeyRingError, GeographyError, MartNotInitialised) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # a config file's problems come all at once, one per line
+            print(f"error: {line}", file=sys.stderr)
         return 2
     return 0

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from hub.policy.yamlsource import ConfigError, LocatedYaml, load_located
 from hub.schemas import RAW_SCHEMAS, SchemaRepository, default_repository
+from hub.yamlsource import ConfigError, LocatedYaml, load_located
 
 Treatment = Literal["keep", "generalise", "token", "drop"]
 

@@ -10,6 +10,7 @@ from hub.mart import store
 from hub.policy import load_agreement
 from hub.pseudonymisation import PostcodeLookup, Pseudonymiser, load_keyring
 from hub.schemas import RAW_SCHEMAS, default_repository
+from hub.streams import lag_metrics
 from hub.streams.app import StreamWorker
 
 log = logs.get(__name__)
@@ -37,5 +38,6 @@ def run(settings: Settings, stages: Sequence[str] = ("pseudonymise", "sink")) ->
     worker = build(settings, stages)
     kafka_admin.ensure_topics(settings, RAW_SCHEMAS)
     metrics.serve(settings.metrics_port, settings.metrics_host)
+    lag_metrics.start(settings, worker.app)
     faust.Worker(worker.app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False,
                  logging_config=logs.dict_config(settings.log_level)).execute_from_commandline()
