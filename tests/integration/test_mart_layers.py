@@ -96,6 +96,8 @@ def test_writer_runs_the_worker_and_releases_without_owning_anything(postgres_ur
         with owner.connect() as conn:
             stored = conn.execute(text(f'SELECT count(*) FROM "{layout.released_schema}".released_cell')).scalar_one()
         assert stored == len(table.rows)
+        with pytest.raises(ProgrammingError, match="permission denied"), writer.begin() as conn:
+            conn.execute(text("DELETE FROM audit_release"))  # the trail is append-only for the writer too
         writer.dispose()
         owner.dispose()
 
