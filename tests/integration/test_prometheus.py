@@ -5,6 +5,7 @@ evaluates against it and names metrics the hub really exports."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -99,6 +100,10 @@ def scraped(promtool: str, tmp_path_factory: pytest.TempPathFactory, kafka_boots
         wait_for(lambda: archived(root), 120, "the connector never archived the file", 0.2)
         drain(settings)
         yield prom, settings, manifest
+        out = os.environ.get("HUB_TEST_DASHBOARD_PNG")  # regenerate docs/img/dashboard.png
+        if out:
+            import runpy
+            runpy.run_path(str(REPO / "deploy" / "grafana" / "render_panels.py"))["render"](prom.url, Path(out), "3m")
     finally:
         prom.stop()
         connector.kill()
