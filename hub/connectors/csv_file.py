@@ -12,7 +12,7 @@ from typing import IO, Any
 
 from hub.connectors.base import Connector, SourceRecord
 from hub.connectors.mapping import FieldMapping, RowError
-from hub.policy.yamlsource import ConfigError
+from hub.yamlsource import ConfigError
 
 
 def text_encoding(mapping: FieldMapping) -> str:
