@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import product
 
 from hub.linkage.records import PersonRecord, key_id_of
 
@@ -30,16 +31,27 @@ class BlockingRule:
 
     name: str
     keys: tuple[tuple[str, ...], ...]
+    unordered: bool = False
+    """Tokens of a value are sorted, so (forename, surname) meets (surname, forename): swapped names."""
 
     def values(self, record: PersonRecord) -> set[BlockValue]:
-        """The record's block values under this rule: one per key id that makes all of a tuple's tokens."""
+        """The record's block values under this rule: for each key id that makes all of a tuple's match
+        keys, every combination of their tokens (a multi-valued key such as ``surname_del`` gives several)."""
         out: set[BlockValue] = set()
         for names in self.keys:
-            per_name = [{key_id_of(t): t for t in record.get(n)} for n in names]
-            if not all(per_name):
-                continue
-            common = set(per_name[0]).intersection(*per_name[1:])
-            out.update((self.name, *(tokens[kid] for tokens in per_name)) for kid in common)
+            per_name: list[dict[str, list[str]]] = []
+            for n in names:
+                by_kid: dict[str, list[str]] = {}
+                for t in record.get(n):
+                    by_kid.setdefault(key_id_of(t), []).append(t)
+                if not by_kid:
+                    break
+                per_name.append(by_kid)
+            else:
+                common = set(per_name[0]).intersection(*per_name[1:])
+                for kid in common:
+                    for combo in product(*(sorted(tokens[kid]) for tokens in per_name)):
+                        out.add((self.name, *(sorted(combo) if self.unordered else combo)))
         return out
 
 
@@ -49,10 +61,15 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("forename_canonical+surname", (("forename_canonical", "surname"),)),
     BlockingRule("forename_phonetic+surname_phonetic", (("forename_phonetic", "surname_phonetic"),)),
     BlockingRule("name_pair", (("name_pair",),)),
+    BlockingRule("postcode+surname_del", (("postcode", "surname_del"),)),
+    BlockingRule("postcode+forename_del", (("postcode", "forename_del"),)),
+    BlockingRule("forename_del+surname_del", (("forename_del", "surname_del"),), unordered=True),
 )
 """Date of birth (or its transposition); sound of the surname within a birth year (catches surname
 typos); nickname-proof names and names by sound (catch a missing or mistyped date of birth); the
-order-free name pair (catches forename and surname swapped)."""
+order-free name pair (catches forename and surname swapped); the postcode with either name within one
+edit (catches a wrong date of birth and a typo); both names within one edit of each other, straight or
+crosswise (catches a missing date of birth with a typo in each name, or swapped names with a typo)."""
 
 MAX_BLOCK = 1000
 """A block value shared by more records than this (a placeholder name, a default date) stops taking

@@ -31,12 +31,13 @@ def key_id_of(token: str) -> str:
 
 @dataclass(frozen=True)
 class PersonRecord:
-    """One person appearance: record key, source, role and the keyed token map from the shared event."""
+    """One person appearance: record key, source, role, the keyed token map and the sex code (M, F, X)."""
 
     key: str
     source: str
     role: str
     tokens: Mapping[str, str]
+    sex: str | None = None
     by_name: Mapping[str, frozenset[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -71,8 +72,9 @@ def records_from_event(event: Mapping[str, Any]) -> list[PersonRecord]:
     for person in event.get("persons") or ():
         tokens = person.get("tokens") or {}
         if tokens:
+            sex = person.get("sex")
             out.append(PersonRecord(record_key(str(event["event_id"]), str(person["role"])), source,
-                                    str(person["role"]), dict(tokens)))
+                                    str(person["role"]), dict(tokens), str(sex) if sex else None))
     return out
 
 
