@@ -33,6 +33,8 @@ class Settings(BaseModel):
     agreement_path: Path | None = Field(None, description="Information-sharing agreement YAML; default the example.")
     keys_file: Path | None = Field(None, description="Pseudonymisation key file; default data_dir/keys.json.")
     postcode_lookup: Path | None = Field(None, description="NSPL/ONSPD-style postcode to LSOA lookup CSV.")
+    linkage_model: Path | None = Field(None, description="Linkage model JSON from `hub linkage train`; default "
+                                       "data_dir/linkage-model.json if it exists, else the built-in defaults.")
     app_id: str = Field("svh-worker", description="Faust application id (consumer group) of the worker.")
     metrics_host: str = Field("127.0.0.1", description="Address /metrics listens on.")
     metrics_port: int = Field(9101, ge=0, le=65535, description="Port of /metrics; 0 disables it.")
@@ -109,6 +111,10 @@ class Settings(BaseModel):
     @property
     def mart(self) -> str:
         return self.mart_url or f"sqlite:///{(self.data_dir / 'mart.db').resolve()}"
+
+    @property
+    def linkage_model_path(self) -> Path:
+        return self.linkage_model or self.data_dir / "linkage-model.json"
 
     @property
     def keys_path(self) -> Path:

@@ -39,6 +39,11 @@ class BlockingRule:
         keys, every combination of their tokens (a multi-valued key such as ``surname_del`` gives several)."""
         out: set[BlockValue] = set()
         for names in self.keys:
+            if record.one_key:  # the usual case: every token made with one key id
+                lists = [record.get(n) for n in names]
+                if all(lists):
+                    self._add(out, product(*lists))
+                continue
             per_name: list[dict[str, list[str]]] = []
             for n in names:
                 by_kid: dict[str, list[str]] = {}
@@ -48,11 +53,15 @@ class BlockingRule:
                     break
                 per_name.append(by_kid)
             else:
-                common = set(per_name[0]).intersection(*per_name[1:])
-                for kid in common:
-                    for combo in product(*(sorted(tokens[kid]) for tokens in per_name)):
-                        out.add((self.name, *(sorted(combo) if self.unordered else combo)))
+                for kid in set(per_name[0]).intersection(*per_name[1:]):
+                    self._add(out, product(*(tokens[kid] for tokens in per_name)))
         return out
+
+    def _add(self, out: set[BlockValue], combos: Iterable[tuple[str, ...]]) -> None:
+        if self.unordered:
+            out.update((self.name, *sorted(combo)) for combo in combos)
+        else:
+            out.update((self.name, *combo) for combo in combos)
 
 
 DEFAULT_RULES: tuple[BlockingRule, ...] = (
@@ -87,26 +96,38 @@ class BlockIndex:
 
     def candidates(self, record: PersonRecord) -> dict[str, set[str]]:
         """Keys of indexed records sharing a block value with ``record``, each with the rules that met."""
+        return self._candidates(record, self._values(record))
+
+    def _values(self, record: PersonRecord) -> list[tuple[str, set[BlockValue]]]:
+        return [(rule.name, rule.values(record)) for rule in self.rules]
+
+    def _candidates(self, record: PersonRecord, values: list[tuple[str, set[BlockValue]]]) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
-        for rule in self.rules:
-            for value in rule.values(record):
-                for key in self.blocks.get(value, ()):
+        blocks = self.blocks
+        for name, rule_values in values:
+            for value in rule_values:
+                for key in blocks.get(value, ()):
                     if key != record.key:
-                        out.setdefault(key, set()).add(rule.name)
+                        met = out.get(key)
+                        if met is None:
+                            out[key] = {name}
+                        else:
+                            met.add(name)
         return out
 
     def add(self, record: PersonRecord) -> dict[str, set[str]]:
         """Index ``record`` and return its candidates among the records indexed before it."""
-        found = self.candidates(record)
-        for rule in self.rules:
-            for value in rule.values(record):
+        values = self._values(record)
+        found = self._candidates(record, values)
+        for _, rule_values in values:
+            for value in rule_values:
                 if value in self.oversized:
                     continue
                 members = self.blocks.setdefault(value, [])
                 if len(members) >= self.max_block:
                     self.oversized.add(value)
                     del self.blocks[value]
-                elif record.key not in members:
+                elif not members or members[-1] != record.key and record.key not in members:
                     members.append(record.key)
         return found
 

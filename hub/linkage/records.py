@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.pseudonymisation.tokens import KEY_SEP as KEY_ID_SEP
 from hub.pseudonymisation.tokens import match_key_name
 
 KEY_SEP = "/"
@@ -39,12 +40,15 @@ class PersonRecord:
     tokens: Mapping[str, str]
     sex: str | None = None
     by_name: Mapping[str, frozenset[str]] = field(init=False, repr=False, compare=False)
+    one_key: bool = field(init=False, repr=False, compare=False)
+    """All tokens made with one key id (no rotation overlap): blocking takes a fast path."""
 
     def __post_init__(self) -> None:
         grouped: dict[str, set[str]] = {}
         for entry, token in self.tokens.items():
             grouped.setdefault(match_key_name(entry), set()).add(token)
         object.__setattr__(self, "by_name", {name: frozenset(t) for name, t in grouped.items()})
+        object.__setattr__(self, "one_key", not any(KEY_ID_SEP in entry for entry in self.tokens))
 
     @property
     def event_id(self) -> str:

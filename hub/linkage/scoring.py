@@ -73,7 +73,7 @@ def compare(a: PersonRecord, b: PersonRecord) -> Gamma:
             forename = _F["phonetic"]
         elif a.agrees(b, "forename_prefix"):
             forename = _F["prefix"]
-        elif a.get("surname") and b.get("surname") and _swapped_fuzzy(a, b):
+        elif a.get("surname") and b.get("surname") and not a.agrees(b, "surname") and _swapped_fuzzy(a, b):
             forename = _F["swapped"]
         else:
             forename = _F["else"]

@@ -49,6 +49,26 @@ event_person = Table(
     comment="Generalised people in each event (victim, suspect, patient...)",
 )
 
+person_mention = Table(
+    "person_mention", metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("role", String(32), primary_key=True),
+    Column("person_id", String(64), nullable=False, index=True,
+           comment="Pseudonymous person id the link stage gave this mention (follow person_merge for the survivor)"),
+    Column("source", String(64), nullable=False, index=True),
+    Column("occurred_date", Date, index=True),
+    Column("model_version", String(32), nullable=False),
+    comment="RESTRICTED. One row per person mention (a person in an event) with its person id",
+)
+
+person_merge = Table(
+    "person_merge", metadata,
+    Column("person_id", String(64), primary_key=True, comment="Founded later, found to be..."),
+    Column("into_person_id", String(64), nullable=False, index=True, comment="...this person, which survives"),
+    Column("event_id", String(64), nullable=False, comment="The event whose mention joined them"),
+    comment="RESTRICTED. Persons found to be one: counts and cohorts use the survivor",
+)
+
 mart_meta = Table(
     "mart_meta", metadata,
     Column("key", String(64), primary_key=True),
@@ -99,6 +119,13 @@ FLAG_COLUMNS = ("domestic_abuse", "knife", "firearm", "alcohol")
 
 # Restricted: unsuppressed counts, for the hub's own checks and for building released tables.
 VIEWS = {
+    # Restricted: one row per person (the survivor of any merges): first and last seen, sources.
+    "v_person": """
+        SELECT COALESCE(g.into_person_id, m.person_id) AS person_id, MIN(m.occurred_date) AS first_seen,
+               MAX(m.occurred_date) AS last_seen, COUNT(*) AS mentions, COUNT(DISTINCT m.source) AS sources
+        FROM person_mention m LEFT JOIN person_merge g ON g.person_id = m.person_id
+        GROUP BY COALESCE(g.into_person_id, m.person_id)
+    """,
     "v_incident_counts": """
         SELECT lsoa_code, occurred_week, offence_category, COUNT(*) AS incidents,
                SUM(CASE WHEN domestic_abuse THEN 1 ELSE 0 END) AS domestic_abuse_incidents

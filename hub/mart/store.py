@@ -117,3 +117,27 @@ def count_events(engine: Engine, source: str | None = None) -> int:
         stmt = stmt.where(models.event.c.source == source)
     with engine.connect() as conn:
         return int(conn.execute(stmt).scalar_one())
+
+
+def upsert_linked(engine: Engine, linked: Iterable[Mapping[str, Any]]) -> int:
+    """Write the link stage's mentions and merges; redelivery rewrites the same rows. Merges point at the
+    survivor; a merge into a person that itself merged later is resolved when read (chains are short)."""
+    mentions: dict[tuple[str, str], dict[str, Any]] = {}
+    merges: dict[str, dict[str, Any]] = {}
+    for ev in linked:
+        for m in ev.get("mentions") or ():
+            mentions[(ev["event_id"], m["role"])] = {
+                "event_id": ev["event_id"], "role": m["role"], "person_id": m["person_id"], "source": ev["source"],
+                "occurred_date": ev.get("occurred_date"), "model_version": ev.get("model_version") or ""}
+        for g in ev.get("merges") or ():
+            merges[g["person_id"]] = {"person_id": g["person_id"], "into_person_id": g["into"],
+                                      "event_id": ev["event_id"]}
+    with engine.begin() as conn:
+        _upsert(conn, models.person_mention, list(mentions.values()), ["event_id", "role"])
+        _upsert(conn, models.person_merge, list(merges.values()), ["person_id"])
+        # A later merge of a survivor: point earlier merges straight at the new survivor.
+        for row in merges.values():
+            conn.execute(models.person_merge.update()
+                         .where(models.person_merge.c.into_person_id == row["person_id"])
+                         .values(into_person_id=row["into_person_id"]))
+    return len(mentions)

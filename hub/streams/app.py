@@ -1,4 +1,9 @@
-"""The Faust worker: pseudonymise raw events into shared events, and sink shared events into the mart.
+"""The Faust worker: pseudonymise raw events into shared events, link persons, sink into the mart.
+
+The pseudonymise stage splits each event: the shared event (no token) goes to ``svh.shared``, the
+persons' linkage tokens to the restricted ``svh.link.tokens`` that only the link stage reads. The link
+stage gives every person mention a pseudonymous person id (``svh.linked``); the sink writes events and,
+from ``svh.linked``, persons, mentions and merges into the restricted layer of the mart.
 
 One actor per agent (faust#606 loses messages with concurrency > 1); scale with partitions.
 Values are raw bytes and decoded in the agent, so a bad payload becomes a dead letter with its
@@ -21,11 +26,14 @@ from sqlalchemy.exc import DataError, IntegrityError
 from hub import logs, metrics
 from hub.config import Settings
 from hub.dead_letters import dead_letter_headers
+from hub.linkage.messages import LINK_TOKENS, LINKED_EVENT, linked_event, split_tokens
+from hub.linkage.model_file import ModelFile
 from hub.mart import store
 from hub.policy import Agreement, NoAgreementError
 from hub.pseudonymisation import PseudonymisationError, Pseudonymiser
 from hub.schemas import RAW_SCHEMAS, SHARED_EVENT, SchemaError, SchemaRepository
 from hub.streams.credentials import broker_credentials
+from hub.streams.link import LinkState, replay
 from hub.topics import Topics
 
 log = logs.get(__name__)
@@ -34,13 +42,16 @@ PSEUDONYMISE_BATCH = 500
 PSEUDONYMISE_WITHIN_S = 0.2
 SINK_BATCH = 500
 SINK_WITHIN_S = 0.5
+LINK_BATCH = 500
+LINK_WITHIN_S = 0.2
 
 
 class StreamWorker:
     """Builds the Faust app for the given stages; holds the pure core objects the agents use."""
 
     def __init__(self, settings: Settings, agreement: Agreement, pseudonymiser: Pseudonymiser,
-                 schemas: SchemaRepository, stages: Sequence[str] = ("pseudonymise", "sink")) -> None:
+                 schemas: SchemaRepository, stages: Sequence[str] = ("pseudonymise", "sink"),
+                 linkage_model: ModelFile | None = None) -> None:
         self.settings = settings
         self.agreement = agreement
         self.pseudonymiser = pseudonymiser
@@ -68,10 +79,19 @@ class StreamWorker:
         self._dlq_topics = {s: self._topic(self.topics.dlq(s)) for s in self.sources}
         self._shared_dlq = self._topic(self.topics.shared_dlq)
         self._shared = self._topic(self.topics.shared)
+        self._link_tokens = self._topic(self.topics.link_tokens)
+        self._linked = self._topic(self.topics.linked)
+        self.link_state: LinkState | None = None
+        if "link" in stages:
+            if linkage_model is None:
+                raise ValueError("the link stage needs a linkage model")
+            self.link_state = LinkState(linkage_model, schemas)
+            self.app.agent(self._link_tokens, name="link", concurrency=1)(self._link)
         if "pseudonymise" in stages:
             self.app.agent(self._topic(*self._raw_to_source), name="pseudonymise", concurrency=1)(self._pseudonymise)
         if "sink" in stages:
             self.app.agent(self._shared, name="sink", concurrency=1)(self._sink)
+            self.app.agent(self._linked, name="sink_persons", concurrency=1)(self._sink_persons)
 
     def _topic(self, *names: str) -> Any:
         return self.app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw",
@@ -91,7 +111,7 @@ class StreamWorker:
                 started = time.perf_counter()
                 metrics.STAGE_CONSUMED.labels("pseudonymise", source).inc()
                 try:
-                    pending.append(self._pseudonymise_one(source, msg))
+                    pending.extend(self._pseudonymise_one(source, msg))
                 except Exception as exc:  # noqa: BLE001 - see below
                     # An exception escaping here would crash the agent, and take_events acks the whole batch
                     # on the way out, so the rest of the batch would be committed unprocessed (lost).
@@ -102,25 +122,31 @@ class StreamWorker:
             await confirm_delivery(pending, "pseudonymise")
             metrics.LAST_EVENT.labels("pseudonymise").set_to_current_time()
 
-    def _pseudonymise_one(self, source: str, msg: Any) -> Any:
-        """Handle one raw message; returns the future of the one message it sends (event or dead letter)."""
+    def _pseudonymise_one(self, source: str, msg: Any) -> list[Any]:
+        """Handle one raw message; returns the futures of what it sends: the shared event and, if any person
+        has tokens, the link-tokens message (both keyed by event id), or one dead letter."""
         payload: bytes = msg.value or b""
         try:
             _, record = self.schemas.decode(payload, expect=RAW_SCHEMAS.get(source, source))
         except SchemaError as exc:
-            return self._dead_letter(source, msg, "deserialise", exc, "undecodable")
+            return [self._dead_letter(source, msg, "deserialise", exc, "undecodable")]
         try:
             result = self.pseudonymiser.apply(source, record)
         except NoAgreementError as exc:
-            return self._dead_letter(source, msg, "policy", exc, "no_agreement")
+            return [self._dead_letter(source, msg, "policy", exc, "no_agreement")]
         except PseudonymisationError as exc:
-            return self._dead_letter(source, msg, "pseudonymise", exc, "unpseudonymisable")
+            return [self._dead_letter(source, msg, "pseudonymise", exc, "unpseudonymisable")]
+        shared, tokens = split_tokens(result.shared)  # tokens never travel beside analysts' attributes
         try:
-            value = self.schemas.encode(SHARED_EVENT, result.shared)
+            value = self.schemas.encode(SHARED_EVENT, shared)
+            token_value = self.schemas.encode(LINK_TOKENS, tokens) if tokens is not None else None
         except SchemaError as exc:
-            return self._dead_letter(source, msg, "encode", exc, "schema_mismatch")
-        key = result.shared["event_id"].encode()
-        sent = self._shared.send_soon(key=key, value=value, headers=[("svh.source", source.encode())])
+            return [self._dead_letter(source, msg, "encode", exc, "schema_mismatch")]
+        key = shared["event_id"].encode()
+        sent = [self._shared.send_soon(key=key, value=value, headers=[("svh.source", source.encode())])]
+        if token_value is not None:
+            sent.append(self._link_tokens.send_soon(key=key, value=token_value,
+                                                    headers=[("svh.source", source.encode())]))
         for name in result.withheld:
             metrics.FIELDS_WITHHELD.labels(source, name).inc()
         metrics.STAGE_PROCESSED.labels("pseudonymise", source, "emitted").inc()
@@ -144,6 +170,80 @@ class StreamWorker:
                                                        "topic": msg.topic, "partition": msg.partition,
                                                        "offset": msg.offset})
         return sent
+
+    # -- link ---------------------------------------------------------------------------------------
+
+    async def _link(self, stream: Any) -> None:
+        # Rebuild the person index from the token topic up to the committed offset before taking any
+        # message (see hub/streams/link.py): a restarted worker carries on from exactly where it was.
+        state = self.link_state
+        assert state is not None
+        await asyncio.to_thread(replay, state, self.settings, self.topics.link_tokens, self.settings.app_id)
+        async for batch in stream.take_events(LINK_BATCH, within=LINK_WITHIN_S):
+            started = time.perf_counter()
+            pending: list[Any] = []
+            for event in batch:
+                msg = event.message
+                try:
+                    message = state.decode(msg.value or b"")
+                except SchemaError as exc:
+                    pending.append(self._link_dead_letter(msg, exc, "undecodable"))
+                    continue
+                source = str(message["source"])
+                metrics.STAGE_CONSUMED.labels("link", source).inc()
+                linked = linked_event(message, state.link(message), state.model.version)
+                pending.append(self._linked.send_soon(key=msg.key, value=self.schemas.encode(LINKED_EVENT, linked)))
+                metrics.STAGE_PROCESSED.labels("link", source, "emitted").inc()
+            await confirm_delivery(pending, "link")
+            metrics.STAGE_SECONDS.labels("link").observe(time.perf_counter() - started)
+            metrics.LAST_EVENT.labels("link").set_to_current_time()
+
+    def _link_dead_letter(self, msg: Any, exc: Exception, kind: str) -> Any:
+        # The value holds linkage tokens: the dead letter is a notice without it (svh.dlq.shared is not
+        # restricted); the message stays on the restricted token topic.
+        position = f"{msg.topic}[{msg.partition}]@{msg.offset}"
+        headers = dead_letter_headers(source="shared", stage="link", error_class=type(exc).__name__,
+                                      message=f"{kind}: {type(exc).__name__}", position=position, error_kind=kind,
+                                      topic=msg.topic, partition=msg.partition, offset=msg.offset)
+        sent = self._shared_dlq.send_soon(key=msg.key, value=None, headers=headers)
+        metrics.dead_lettered("shared", "link", kind)
+        metrics.STAGE_CONSUMED.labels("link", "unknown").inc()
+        metrics.STAGE_PROCESSED.labels("link", "unknown", "dead_lettered").inc()
+        return sent
+
+    async def _sink_persons(self, stream: Any) -> None:
+        async for batch in stream.take_events(SINK_BATCH, within=SINK_WITHIN_S):
+            pending: list[Any] = []
+            linked: list[dict[str, Any]] = []
+            for event in batch:
+                msg = event.message
+                try:
+                    _, record = self.schemas.decode(msg.value or b"", expect=LINKED_EVENT)
+                except SchemaError as exc:
+                    pending.append(self._sink_dead_letter(msg, exc, "undecodable"))
+                    continue
+                linked.append(record)
+            if linked:
+                await self._write_persons(linked)
+            await confirm_delivery(pending, "sink")
+
+    async def _write_persons(self, linked: list[dict[str, Any]]) -> None:
+        """Persons, mentions and merges into the restricted layer; an outage is retried, never dropped."""
+        assert self.engine is not None
+        delay = 0.5
+        while True:
+            try:
+                written = await _finish_in_thread(store.upsert_linked, self.engine, linked)
+                metrics.MART_ROWS.labels("person_mention").inc(written)
+                return
+            except Exception as exc:  # noqa: BLE001 - an outage: retried, never dropped
+                log.error("mart write failed; retrying", extra={"stage": "sink", "error": type(exc).__name__,
+                                                                "seconds": delay})
+                try:
+                    await asyncio.sleep(delay)
+                except asyncio.CancelledError:
+                    die("sink", "stopped while the mart was unavailable; the batch will be redelivered")
+                delay = min(delay * 2, 30.0)
 
     # -- sink ---------------------------------------------------------------------------------------
 
