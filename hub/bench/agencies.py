@@ -120,4 +120,6 @@ def run(incidents: int = 2000, seed: int = 7, threshold: float | None = None) ->
     for mine, theirs in zip(own.model.comparisons, fit.model.comparisons, strict=True):
         gap = max(abs(a - b) for a, b in zip(mine.weights, theirs.weights, strict=True))
         out[f"own_em_vs_splink_max_weight_gap_bits_{mine.name}"] = gap
+    from hub.bench import link_stage
+    out.update(link_stage.run(20_000, fit.model))
     return out

@@ -50,6 +50,18 @@ class PersonRecord:
         object.__setattr__(self, "by_name", {name: frozenset(t) for name, t in grouped.items()})
         object.__setattr__(self, "one_key", not any(KEY_ID_SEP in entry for entry in self.tokens))
 
+    def compact(self, strings: dict[str, str], sets: dict[frozenset[str], frozenset[str]]) -> PersonRecord:
+        """The same record holding only its grouped tokens, each token and token set shared through
+        ``strings`` and ``sets`` (birth years, months, common names recur): what an index keeps."""
+        slim = PersonRecord(self.key, self.source, self.role, {}, self.sex)
+        grouped = {}
+        for name, tokens in self.by_name.items():
+            shared = frozenset(strings.setdefault(t, t) for t in tokens)
+            grouped[strings.setdefault(name, name)] = sets.setdefault(shared, shared)
+        object.__setattr__(slim, "by_name", grouped)
+        object.__setattr__(slim, "one_key", self.one_key)
+        return slim
+
     @property
     def event_id(self) -> str:
         return self.key.rsplit(KEY_SEP, 1)[0]

@@ -155,7 +155,10 @@ def _forename(value: object) -> dict[str, tuple[str, str]]:
     out = {"forename": ("name", n), "forename_phonetic": ("name_phonetic", jellyfish.metaphone(n)),
            "forename_prefix": ("name_prefix", n[:3]),
            "forename_canonical": ("name_canonical", given_names.canonical(n))}
+    # The neighbourhood, and the name itself in its domain (``forename_nbr``), so blocking can pair a name
+    # with the other's neighbourhood (one edit apart) without every pair of the two neighbourhoods.
     out.update(_multi("forename_del", "name_del", deletion_neighbourhood(n)))  # one domain: compared crosswise
+    out["forename_nbr"] = ("name_del", n)
     return out
 
 
@@ -166,6 +169,7 @@ def _surname(value: object) -> dict[str, tuple[str, str]]:
     out = {"surname": ("name", n), "surname_phonetic": ("name_phonetic", jellyfish.metaphone(n)),
            "surname_prefix": ("name_prefix", n[:3])}
     out.update(_multi("surname_del", "name_del", deletion_neighbourhood(n)))
+    out["surname_nbr"] = ("name_del", n)
     return out
 
 
