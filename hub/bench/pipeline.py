@@ -74,7 +74,8 @@ class MartWatch:
 class Run:
     """One bench run's files, settings and topics."""
 
-    def __init__(self, base: Settings, root: Path, name: str, incidents: int, partitions: int, seed: int = 3) -> None:
+    def __init__(self, base: Settings, root: Path, name: str, incidents: int, partitions: int, seed: int = 3,
+                 stages: str | None = None) -> None:
         self.dir = root / name
         shutil.rmtree(self.dir, ignore_errors=True)
         self.manifest: SynthManifest = generate_police_extract(self.dir / "data", seed=seed, incidents=incidents)
@@ -89,6 +90,7 @@ class Run:
         self.engine = connect(self.settings.mart)
         init(self.engine)
         self.publish_s = 0.0
+        self.stages = stages  # None: the worker's default stages
 
     def records(self) -> list[SourceRecord]:
         lookup = PostcodeLookup.from_csv(self.manifest.lookup_csv)
@@ -100,7 +102,8 @@ class Run:
         for i in range(n):
             (self.dir / f"worker{i}").mkdir(parents=True, exist_ok=True)
             s = self.settings.replace(data_dir=self.dir / f"worker{i}")
-            out.append(WorkerProcess(s, self.dir / f"worker{i}.log").start())
+            kw = {"stages": self.stages} if self.stages else {}
+            out.append(WorkerProcess(s, self.dir / f"worker{i}.log", **kw).start())
         for w in out:
             w.wait_started(180)
         return out
@@ -143,8 +146,9 @@ def _drain_rate(watch: MartWatch, expected: int, stable: Callable[[], bool], tim
     return (expected - first_n) / max(time.perf_counter() - first_t, 1e-9)
 
 
-def throughput(base: Settings, root: Path, incidents: int, workers: int, partitions: int) -> dict[str, float]:
-    run = Run(base, root, f"w{workers}", incidents, partitions)
+def throughput(base: Settings, root: Path, incidents: int, workers: int, partitions: int,
+               stages: str | None = None) -> dict[str, float]:
+    run = Run(base, root, f"w{workers}", incidents, partitions, stages=stages)
     schemas = default_repository()
     try:
         records = run.records()
@@ -228,8 +232,8 @@ def _percentile(values: list[float], q: int) -> float:
 
 
 def latency(base: Settings, root: Path, rate: float, seconds: float, partitions: int,
-            workers: int = 2) -> dict[str, float]:
-    run = Run(base, root, "latency", 2000, partitions, seed=4)
+            workers: int = 2, stages: str | None = None) -> dict[str, float]:
+    run = Run(base, root, "latency", 2000, partitions, seed=4, stages=stages)
     try:
         watch = MartWatch(run.engine)
         procs = run.workers(workers)
@@ -249,14 +253,14 @@ def latency(base: Settings, root: Path, rate: float, seconds: float, partitions:
 
 
 def long_run(base: Settings, root: Path, events: int, partitions: int, first: int = 100_000,
-             chunk: int = 20_000) -> dict[str, float]:
+             chunk: int = 20_000, stages: str | None = None) -> dict[str, float]:
     """``events`` through one worker; its RSS when the mart holds ``first`` events and when it holds them all.
 
     The events (the extract's records, cycled with new record ids) are published by a bare kafka-python
     producer a chunk at a time, keeping the worker busy without the connector's parsing in the way:
     the worker's memory is what is measured, not the connector's speed.
     """
-    run = Run(base, root, "long", 2000, partitions, seed=5)
+    run = Run(base, root, "long", 2000, partitions, seed=5, stages=stages)
     schemas = default_repository()
     name = RAW_SCHEMAS[SOURCE]
     out: dict[str, float] = {}
@@ -300,7 +304,8 @@ def long_run(base: Settings, root: Path, events: int, partitions: int, first: in
 
 def run(base: Settings, incidents: int = 20000, workers: tuple[int, ...] = (1, 2), partitions: int = 4,
         latency_rate: float = 1000.0, latency_s: float = 60.0, long_events: int = 0,
-        latency_workers: int = 2, emit: Callable[[dict[str, float]], None] | None = None) -> dict[str, float]:
+        latency_workers: int = 2, emit: Callable[[dict[str, float]], None] | None = None,
+        stages: str | None = None) -> dict[str, float]:
     """Every phase's figures, each passed to ``emit`` as soon as it is measured (a full run takes minutes)."""
     logs.setup("ERROR")
     root = (base.data_dir / "bench").resolve()
@@ -312,10 +317,10 @@ def run(base: Settings, incidents: int = 20000, workers: tuple[int, ...] = (1, 2
             emit(part)
 
     if long_events:
-        done(long_run(base, root, long_events, partitions))
+        done(long_run(base, root, long_events, partitions, stages=stages))
         return figures
     for n in workers:
-        done(throughput(base, root, incidents, n, partitions))
+        done(throughput(base, root, incidents, n, partitions, stages))
     if latency_s > 0:
-        done(latency(base, root, latency_rate, latency_s, partitions, latency_workers))
+        done(latency(base, root, latency_rate, latency_s, partitions, latency_workers, stages))
     return figures
