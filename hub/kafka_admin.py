@@ -27,7 +27,7 @@ def topic_specs(settings: Settings, sources: Iterable[str], raw: bool = True) ->
         if raw:
             specs[t.raw(source)] = {"configs": restricted}
         specs[t.dlq(source)] = {"configs": restricted}
-    for name in (t.shared, t.shared_dlq, t.linked, t.alerts, t.audit):
+    for name in (t.shared, t.shared_dlq, t.linked, t.alerts):  # linked: the link stage's; alerts: hot spots'
         specs[name] = {"configs": {}}
     for spec in specs.values():
         spec.update(num_partitions=settings.topic_partitions, replication_factor=settings.topic_replication_factor)
