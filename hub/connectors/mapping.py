@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator, model_validator
 
+from hub.connectors import timeparse
 from hub.pseudonymisation import PostcodeLookup, normalise
 from hub.pseudonymisation.geography import LSOA_CODE
 from hub.reference import CodeListError, code_list, normalise_offence_code, offence_codes
@@ -194,14 +195,14 @@ def _typed(field_type: str, value: Any) -> Any:
 
 def _datetime(m: FieldMapping, text: str) -> datetime:
     try:
-        return datetime.strptime(text, m.datetime_format)
+        return timeparse.parser(m.datetime_format)(text)
     except ValueError:
         raise RowError(f"not a date-time in the format {m.datetime_format}", kind="bad_datetime") from None
 
 
 def _date(m: FieldMapping, text: str) -> date:
     try:
-        return datetime.strptime(text, m.date_format).date()
+        return timeparse.parser(m.date_format)(text).date()
     except ValueError:
         raise RowError(f"not a date in the format {m.date_format}", kind="bad_date") from None
 

@@ -236,3 +236,16 @@ def _free_port_run(count: int) -> int:
                 s.close()
         return base
     raise RuntimeError(f"no {count} consecutive free ports")
+
+
+class Phases:
+    """Prints how long each phase of a fault test took (the figures in docs/ops.md)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.start = self.last = time.monotonic()
+
+    def __call__(self, what: str) -> None:
+        now = time.monotonic()
+        print(f"  [{self.name}] {what}: {now - self.last:.1f} s (t+{now - self.start:.0f} s)", flush=True)
+        self.last = now

@@ -5,8 +5,10 @@ evaluates against it and names metrics the hub really exports."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -95,10 +97,24 @@ def scraped(promtool: str, tmp_path_factory: pytest.TempPathFactory, kafka_boots
         connector.wait_healthy()
         worker = start_worker(settings)
         prom.start()
+        started = time.time()
         drop(root, manifest)
         wait_for(lambda: archived(root), 120, "the connector never archived the file", 0.2)
         drain(settings)
         yield prom, settings, manifest
+        out = os.environ.get("HUB_TEST_DASHBOARD_PNG")  # regenerate docs/img/dashboard.png
+        if out:  # a second, bigger load a little later, so the picture shows the pipeline at work
+            import runpy
+            import shutil
+            more = generate_police_extract(tmp / "data2", seed=4, incidents=3000)
+            time.sleep(20)
+            shutil.copyfile(more.extract_csv, root / "inbox" / "crimes-2.csv")
+            os.utime(root / "inbox" / "crimes-2.csv", (time.time() - 60, time.time() - 60))
+            wait_for(lambda: (root / "inbox" / "archive" / "crimes-2.csv").exists(), 300, "second file", 0.5)
+            drain(settings)
+            time.sleep(20)
+            render = runpy.run_path(str(REPO / "deploy" / "grafana" / "render_panels.py"))["render"]
+            render(prom.url, Path(out), start=started - 5)
     finally:
         prom.stop()
         connector.kill()

@@ -200,7 +200,8 @@ def test_summary_mentions_every_field_and_the_thresholds(agreement: Agreement) -
     assert "victim_forename: keyed forename tokens for linking the victim" in text
     assert "counts below 5 suppressed" in text  # partnership standard
     assert "counts below 10 suppressed" in text  # public standard
-    assert "below 10 suppressed, finest area msoa" in text  # partnership sensitive
+    assert "sensitive records: below 10 suppressed, rounding none, finest area msoa" in text  # partnership
+    assert "flags domestic_abuse, sexual_assault, sexual_misconduct" in text  # sensitive by flag too
     assert "any other field: dropped" in text
     for party in agreement.parties.values():
         assert party.name in text
