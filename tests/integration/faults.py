@@ -144,7 +144,7 @@ class OwnBroker:
     test can stop and start it; never the shared broker."""
 
     def __init__(self) -> None:
-        from tests.integration.conftest import free_port
+        from tests.plugins.services import free_port
         self.dir = state_dir("kafka")
         self.port = free_port()
         self.env = {"KAFKA_RUN_DIR": str(self.dir), "KAFKA_PORT": str(self.port),
@@ -195,7 +195,7 @@ class OwnPostgres:
     """A PostgreSQL server of the test's own (deploy/postgres.sh with its own port and cluster directory)."""
 
     def __init__(self) -> None:
-        from tests.integration.conftest import free_port
+        from tests.plugins.services import free_port
         self.dir = state_dir("postgres")
         self.env = {"PG_RUN_DIR": str(self.dir), "PG_PORT": str(free_port())}
 

@@ -27,7 +27,6 @@ from hub.kafka_read import read_topic
 from hub.mart import connect, incident_counts, init
 from hub.synth import SynthManifest, expected_counts, generate_police_extract
 from hub.topics import Topics
-from tests.integration.conftest import free_port, unique
 from tests.integration.faults import (
     OwnBroker,
     OwnCluster,
@@ -40,6 +39,7 @@ from tests.integration.faults import (
     wait_until,
 )
 from tests.integration.pipeline import events_in_mart, metric_value, publish, with_pipeline_files
+from tests.plugins.services import free_port, unique
 
 pytestmark = pytest.mark.integration
 

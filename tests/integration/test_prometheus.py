@@ -18,10 +18,10 @@ import yaml
 
 from hub.demo import SOURCE
 from hub.synth import generate_police_extract
-from tests.integration.conftest import free_port
 from tests.integration.pipeline import drain, start_worker, with_pipeline_files
 from tests.integration.prometheus import REPO, RULES, Prometheus, ensure_installed
 from tests.integration.test_connector_service import archived, drop, file_drop_connector, wait_for
+from tests.plugins.services import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +79,7 @@ def test_every_alert_has_a_runbook_line_in_the_rules_and_in_docs() -> None:
 def scraped(promtool: str, tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Iterator[Any]:
     """A worker and a file-drop connector, both running, both scraped by Prometheus every second."""
     from hub.config import load_settings
-    from tests.integration.conftest import unique
+    from tests.plugins.services import unique
 
     tmp = tmp_path_factory.mktemp("prom")
     prefix = unique("prom")
