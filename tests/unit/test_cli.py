@@ -10,7 +10,7 @@ import pytest
 
 from hub.cli import GROUPS, main
 
-COMMANDS = {"worker", "connector", "mart", "reference", "audit", "keys", "policy", "synth", "demo", "bench"}
+COMMANDS = {"worker", "connector", "mart", "reference", "audit", "keys", "policy", "synth", "demo", "bench", "linkage"}
 SUBCOMMANDS = {
     "connector": {"load", "run", "check", "token"},
     "mart": {"init", "counts", "export", "report", "dictionary", "purge"},
@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "policy": {"check"},
     "synth": {"police"},
     "bench": {"core", "pipeline", "linkage"},
+    "linkage": {"train", "link"},
 }
 
 
