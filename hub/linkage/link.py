@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-defs, disallow-incomplete-defs, disallow-any-generics, warn-return-any
 """Batch linkage: block, (optionally) estimate the model, score, cluster.
 
 Modes: ``dedupe`` links any two records (one source or many); ``link`` links only records of different
