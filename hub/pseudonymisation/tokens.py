@@ -115,8 +115,11 @@ def event_id(ring: KeyRing, source: str, record_id: str) -> str:
 
 
 def event_id_with_key(key: bytes, source: str, record_id: str) -> str:
-    """``event_id`` with the event-id purpose key already derived (the per-event hot path caches it)."""
-    ref = normalise.reference(record_id)
+    """``event_id`` with the event-id purpose key already derived (the per-event hot path caches it).
+
+    The record id is taken exactly (outer spaces aside): ``ab 12`` and ``AB12`` are two records, and
+    folding them together would let one overwrite the other in the mart."""
+    ref = normalise.record_id(record_id)
     if not ref:
         raise ValueError("record id is empty")
     mac = hmac.new(key, f"{source}\x1f{ref}".encode(), hashlib.sha256).digest()
