@@ -8,10 +8,12 @@ token for linkage, generalise). Anything the agreement does not grant is dropped
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from hub.policy.coded import kept_rule, schema_problem
 from hub.policy.yamlsource import ConfigError, LocatedYaml, load_located
 from hub.schemas import RAW_SCHEMAS, SchemaRepository, default_repository
 
@@ -57,6 +59,18 @@ def _avro_kind(avro_type: Any) -> str:
             return "datetime"
         avro_type = avro_type.get("type", "record")
     return {"long": "int", "int": "int", "string": "string", "boolean": "boolean"}.get(str(avro_type), str(avro_type))
+
+
+def _coded_problem(field: Mapping[str, Any], is_record_id: bool, outputs: tuple[Output, ...]) -> str | None:
+    """Why an agreement may not share this field as it asks: a record id, or free text kept as it is."""
+    if is_record_id and any(o.treatment != "drop" for o in outputs):
+        return "is the record id (e.g. the crime reference): it only derives the keyed event id, so drop it"
+    if any(o.treatment == "keep" for o in outputs):
+        if kept_rule(field, _avro_kind(field["type"])) is None:
+            return ("is free text: only a field with a code list or a pattern in its schema may be kept "
+                    "(drop it, or generalise it)")
+        return schema_problem(field)
+    return None
 
 
 class NoAgreementError(LookupError):
@@ -294,6 +308,9 @@ class _Parser:
             if fname in identifiers and any(o.treatment == "generalise" and o.method in ("date", "week", "month",
                                                                                         "year") for o in outputs):
                 raise self.fail(fkey, "is a direct identifier: generalise it to age_band or an area, not a date")
+            problem = _coded_problem(schema.field(fname), fname == record_id, outputs)
+            if problem:
+                raise self.fail(fkey, problem)
             fields[fname] = outputs
         return SourcePolicy(name=name, provider=provider, lawful_basis=self.text(spec, "lawful_basis", key),
                             pseudonymise_at=where, purposes=tuple(used), retention_days=retention,

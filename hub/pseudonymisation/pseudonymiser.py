@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from hub.policy import Agreement, Output
+from hub.policy.conformance import LINKAGE, EventRules
 from hub.pseudonymisation import generalise
 from hub.pseudonymisation.geography import LSOA_CODE, Area, PostcodeLookup
 from hub.pseudonymisation.keys import KeyRing
@@ -58,6 +59,7 @@ class Pseudonymiser:
         self.tokeniser = Tokeniser(ring)
         self._event_key = ring.purpose_key(EVENT_ID, ring.event_key)  # derived once, not per event
         self.offences = offence_codes()
+        self.rules = EventRules(agreement)
 
     def apply(self, source: str, record: Mapping[str, Any]) -> PseudonymisedEvent:
         policy = self.agreement.source(source)  # raises NoAgreementError
@@ -78,10 +80,13 @@ class Pseudonymiser:
         }
         persons: dict[str, _Person] = {}
         withheld: list[str] = []
+        tokens_granted = LINKAGE in policy.purposes
         for name, value in record.items():
             rules = policy.fields.get(name)
             if value is None:
                 continue
+            if rules and not tokens_granted:  # tokens serve linkage only: none for a source not linked
+                rules = tuple(o for o in rules if o.treatment != "token")
             if not rules or all(o.treatment == "drop" for o in rules):
                 withheld.append(name)
                 continue
@@ -94,6 +99,9 @@ class Pseudonymiser:
             {"role": p.role, "age_band": p.age_band, "sex": p.sex, "tokens": dict(sorted(p.tokens.items()))}
             for p in persons.values() if not p.empty()]
         shared["withheld_fields"] = sorted(withheld)
+        problems = self.rules.problems(shared, at=self.at)
+        if problems:  # a name in a coded field, say: refused here, never published
+            raise PseudonymisationError("the event does not conform to the agreement: " + "; ".join(problems))
         return PseudonymisedEvent(shared, sorted(withheld))
 
     def _apply_one(self, out: Output, name: str, value: Any, when: date, shared: dict[str, Any],
