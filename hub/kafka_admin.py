@@ -27,6 +27,7 @@ def topic_specs(settings: Settings, sources: Iterable[str], raw: bool = True) ->
         if raw:
             specs[t.raw(source)] = {"configs": restricted}
         specs[t.dlq(source)] = {"configs": restricted}
+        specs[t.at_source(source)] = {"configs": restricted}  # unchecked until the worker validates it
     for name in (t.shared, t.shared_dlq, t.linked, t.alerts, t.audit):
         specs[name] = {"configs": {}}
     for spec in specs.values():

@@ -23,6 +23,7 @@ from hub.config import Settings
 from hub.dead_letters import dead_letter_headers
 from hub.mart import store
 from hub.policy import Agreement, NoAgreementError
+from hub.policy.conformance import EventRules
 from hub.pseudonymisation import PseudonymisationError, Pseudonymiser
 from hub.schemas import RAW_SCHEMAS, SHARED_EVENT, SchemaError, SchemaRepository
 from hub.streams.credentials import broker_credentials
@@ -64,12 +65,15 @@ class StreamWorker:
             broker_credentials=broker_credentials(settings),
         )
         self._raw_to_source = {self.topics.raw(s): s for s in self.sources}
+        self._at_source_topics = {self.topics.at_source(s): s for s in self.sources}
+        self.rules = EventRules(agreement, schemas)  # a producer's word is never trusted
         self._at_source = {name for name, src in agreement.sources.items() if src.pseudonymise_at == "source"}
         self._dlq_topics = {s: self._topic(self.topics.dlq(s)) for s in self.sources}
         self._shared_dlq = self._topic(self.topics.shared_dlq)
         self._shared = self._topic(self.topics.shared)
         if "pseudonymise" in stages:
-            self.app.agent(self._topic(*self._raw_to_source), name="pseudonymise", concurrency=1)(self._pseudonymise)
+            inputs = self._topic(*self._raw_to_source, *self._at_source_topics)
+            self.app.agent(inputs, name="pseudonymise", concurrency=1)(self._pseudonymise)
         if "sink" in stages:
             self.app.agent(self._shared, name="sink", concurrency=1)(self._sink)
 
@@ -87,7 +91,7 @@ class StreamWorker:
             pending: list[Any] = []
             for event in batch:
                 msg = event.message
-                source = self._raw_to_source.get(msg.topic, "unknown")
+                source = self._raw_to_source.get(msg.topic) or self._at_source_topics.get(msg.topic, "unknown")
                 started = time.perf_counter()
                 metrics.STAGE_CONSUMED.labels("pseudonymise", source).inc()
                 try:
@@ -105,6 +109,8 @@ class StreamWorker:
     def _pseudonymise_one(self, source: str, msg: Any) -> Any:
         """Handle one raw message; returns the future of the one message it sends (event or dead letter)."""
         payload: bytes = msg.value or b""
+        if msg.topic in self._at_source_topics:
+            return self._admit_one(source, msg)
         try:
             _, record = self.schemas.decode(payload, expect=RAW_SCHEMAS.get(source, source))
         except SchemaError as exc:
@@ -123,6 +129,24 @@ class StreamWorker:
         sent = self._shared.send_soon(key=key, value=value, headers=[("svh.source", source.encode())])
         for name in result.withheld:
             metrics.FIELDS_WITHHELD.labels(source, name).inc()
+        metrics.STAGE_PROCESSED.labels("pseudonymise", source, "emitted").inc()
+        return sent
+
+    def _admit_one(self, source: str, msg: Any) -> Any:
+        """An event pseudonymised at a source joins the shared stream only if the agreement lets that source
+        be pseudonymised there and every value conforms; otherwise it is dead-lettered with the reason."""
+        try:
+            _, event = self.schemas.decode(msg.value or b"", expect=SHARED_EVENT)
+        except SchemaError as exc:
+            return self._dead_letter(source, msg, "deserialise", exc, "undecodable")
+        problems = self.rules.problems(event, at="source")
+        if event.get("source") != source:
+            problems.insert(0, f"it names another source than its topic's ({source})")
+        if problems:
+            refused = PseudonymisationError("; ".join(problems))
+            return self._dead_letter(source, msg, "policy", refused, "nonconforming")
+        sent = self._shared.send_soon(key=event["event_id"].encode(), value=msg.value,
+                                      headers=[("svh.source", source.encode())])
         metrics.STAGE_PROCESSED.labels("pseudonymise", source, "emitted").inc()
         return sent
 
@@ -158,6 +182,12 @@ class StreamWorker:
                     _, record = self.schemas.decode(msg.value or b"", expect=SHARED_EVENT)
                 except SchemaError as exc:
                     pending.append(self._sink_dead_letter(msg, exc, "undecodable"))
+                    continue
+                problems = self.rules.problems(record)
+                if problems:  # forged or mis-produced: never written, and its bytes (which may hold anything)
+                    refused = PseudonymisationError("; ".join(problems))  # stay off the dead-letter topic
+                    pending.append(self._sink_dead_letter(msg, refused, "nonconforming", message=str(refused),
+                                                          keep_value=False))
                     continue
                 good.append((record, msg))
             written = await self._write_with_retry(good, pending)
@@ -208,13 +238,14 @@ class StreamWorker:
         metrics.MART_ROWS.labels("event").inc(len(written))
         return written
 
-    def _sink_dead_letter(self, msg: Any, exc: Exception, kind: str) -> Any:
+    def _sink_dead_letter(self, msg: Any, exc: Exception, kind: str, message: str | None = None,
+                          keep_value: bool = True) -> Any:
         # After the boundary: pseudonymised bytes only. Database messages quote values: class only.
         position = f"{msg.topic}[{msg.partition}]@{msg.offset}"
         headers = dead_letter_headers(source="shared", stage="sink", error_class=type(exc).__name__,
-                                      message=f"{kind}: {type(exc).__name__}", position=position, error_kind=kind,
-                                      topic=msg.topic, partition=msg.partition, offset=msg.offset)
-        sent = self._shared_dlq.send_soon(key=msg.key, value=msg.value, headers=headers)
+                                      message=message or f"{kind}: {type(exc).__name__}", position=position,
+                                      error_kind=kind, topic=msg.topic, partition=msg.partition, offset=msg.offset)
+        sent = self._shared_dlq.send_soon(key=msg.key, value=msg.value if keep_value else None, headers=headers)
         metrics.dead_lettered("shared", "sink", kind)
         metrics.STAGE_CONSUMED.labels("sink", "unknown").inc()  # consumed = emitted + dead-lettered
         metrics.STAGE_PROCESSED.labels("sink", "unknown", "dead_lettered").inc()

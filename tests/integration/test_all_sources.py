@@ -179,7 +179,8 @@ def run(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Itera
     try:
         t = Topics(prefix)
         wait_until_drained(settings, settings.app_id,
-                           [t.raw(s) for s in extracts if s not in at_source] + [t.shared], 120)
+                           [t.raw(s) for s in extracts if s not in at_source]
+                           + [t.at_source(s) for s in at_source] + [t.shared], 120)
         yield AllSources(settings, extracts, reports, at_source, quarantine, connector_log, connector_metrics,
                          after_connectors, police_truth, worker)
     finally:
