@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
