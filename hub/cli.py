@@ -142,9 +142,9 @@ def cmd_keys_init(args: argparse.Namespace) -> int:
     if path.exists() and not args.force:
         print(f"error: {path} exists; keys are never overwritten (use 'hub keys rotate')", file=sys.stderr)
         return 2
-    ring = KeyRing.generate()
+    ring = KeyRing.generate(holder=f"agency:{args.agency}" if args.agency else "hub")
     save_key_file(ring, path)
-    print(f"wrote key file {path} (mode 600) with active key id {ring.active}")
+    print(f"wrote key file {path} (mode 600) with active key id {ring.active}, held by {ring.holder}")
     return 0
 
 
@@ -266,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("keys", help="pseudonymisation keys").add_subparsers(dest="action", required=True)
     ki = k.add_parser("init", help="create a key file (mode 600)")
     ki.add_argument("--file")
+    ki.add_argument("--agency", help="party id: a key for that agency's at-source connector, never the hub's")
     ki.add_argument("--force", action="store_true", help=argparse.SUPPRESS)
     ki.set_defaults(func=cmd_keys_init)
     kr = k.add_parser("rotate", help="add a new active key; old keys stay for re-tokenising")

@@ -29,6 +29,7 @@ from hub.connectors.publisher import KafkaPublisher, Publisher
 from hub.dead_letters import dead_letter_headers
 from hub.policy import Agreement, SourcePolicy
 from hub.pseudonymisation import KeyRing, PostcodeLookup, PseudonymisationError, Pseudonymiser
+from hub.pseudonymisation.keys import KeyCustodyError, require_holder
 from hub.schemas import SHARED_EVENT, SchemaError, SchemaRepository
 from hub.topics import Topics
 
@@ -102,6 +103,10 @@ class AtSourcePublisher(KafkaPublisher):
                  keyring: KeyRing, lookup: PostcodeLookup | None, quarantine_dir: Path,
                  producer: KafkaProducer | None = None) -> None:
         check_at_source(agreement.source(source))
+        try:
+            require_holder(keyring, agency=True)  # the hub's key never leaves the hub
+        except KeyCustodyError as exc:
+            raise AtSourceError(str(exc)) from None
         super().__init__(settings, source, producer)
         self.schemas = schemas
         self.pseudonymiser = Pseudonymiser(agreement, keyring, lookup, at="source")

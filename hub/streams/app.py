@@ -140,6 +140,8 @@ class StreamWorker:
         except SchemaError as exc:
             return self._dead_letter(source, msg, "deserialise", exc, "undecodable")
         problems = self.rules.problems(event, at="source")
+        if event.get("key_id") in self.pseudonymiser.ring.keys:
+            problems.append("it was made with the hub's key, which no agency may hold")
         if event.get("source") != source:
             problems.insert(0, f"it names another source than its topic's ({source})")
         if problems:

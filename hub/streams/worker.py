@@ -9,6 +9,7 @@ from hub.config import Settings
 from hub.mart import store
 from hub.policy import load_agreement
 from hub.pseudonymisation import PostcodeLookup, Pseudonymiser, load_keyring
+from hub.pseudonymisation.keys import require_holder
 from hub.schemas import RAW_SCHEMAS, default_repository
 from hub.streams.app import StreamWorker
 
@@ -20,6 +21,7 @@ def build(settings: Settings, stages: Sequence[str]) -> StreamWorker:
     schemas = default_repository()
     agreement = load_agreement(settings.agreement_file(), schemas)
     ring = load_keyring(settings.keys_path)
+    require_holder(ring, agency=False)  # an agency's key file at the hub is a mix-up: refuse it
     lookup = PostcodeLookup.from_csv(settings.postcode_lookup) if settings.postcode_lookup else None
     pseudonymiser = Pseudonymiser(agreement, ring, lookup)
     worker = StreamWorker(settings, agreement, pseudonymiser, schemas, stages)

@@ -45,11 +45,11 @@ def police_event(record_id: str) -> dict[str, Any]:
     return Pseudonymiser(agreement, RING).apply("police_incident", record).shared
 
 
-def ed_event(record_id: str) -> dict[str, Any]:
+def ed_event(record_id: str, ring: KeyRing = RING) -> dict[str, Any]:
     agreement = load_agreement(load_settings({}).agreement_file())
     record = {"record_id": record_id, "site_code": "RZZ01", "assault_at": datetime(2025, 3, 7, 23, 55),
               "assault_method": "KN", "location_type": "PS", "patient_age": 23, "patient_sex": "M"}
-    return Pseudonymiser(agreement, RING, at="source").apply("ed_attendance", record).shared
+    return Pseudonymiser(agreement, ring, at="source").apply("ed_attendance", record).shared
 
 
 def forged(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -68,7 +68,8 @@ def outcome(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> I
     base = tmp_path_factory.mktemp("forged")
     prefix = unique("forged")
     keys = base / "keys.json"
-    save_key_file(KeyRing.generate(), keys)
+    hub_ring = KeyRing.generate()
+    save_key_file(hub_ring, keys)
     settings = load_settings({}, data_dir=base / "run", kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix,
                              app_id=f"{prefix}-worker", metrics_port=free_port(), keys_file=keys)
     kafka_admin.ensure_topics(settings, RAW_SCHEMAS, timeout_s=30)
@@ -92,6 +93,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> I
             forged(ed_event("ED25-000003"), persons=[{**ed_event("ED25-000003")["persons"][0],
                                                       "tokens": victim["tokens"]}]),
             forged(ed_event("ED25-000004"), source="police_incident"),
+            ed_event("ED25-000005", hub_ring),  # a trust holding the hub's key (finding 10)
         ],
         "police_incident": [police_event("ZZ/25/000008")],  # pseudonymised at the hub, not at a source
     }
@@ -145,7 +147,8 @@ def test_at_source_events_are_checked_before_they_join_the_shared_stream(outcome
     settings, t = outcome["settings"], outcome["topics"]
     refused = [headers_dict(m.headers) for s in ("ed_attendance", "police_incident")
                for m in read_topic(settings, t.dlq(s))]
-    assert sorted(h["kind"] for h in refused) == ["nonconforming"] * 4
+    assert sorted(h["kind"] for h in refused) == ["nonconforming"] * 5
+    assert sum("the hub's key" in h["exception.message"] for h in refused) == 1
     assert not any("Zebedee" in h["exception.message"] for h in refused)
     shared = [default_repository().decode(m.value or b"")[1]["event_id"] for m in read_topic(settings, t.shared)]
     assert outcome["real_ed"]["event_id"] in shared

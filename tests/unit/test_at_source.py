@@ -105,6 +105,12 @@ Make = Callable[..., tuple[AtSourcePublisher, RecordingProducer]]
 
 
 @pytest.fixture
+def ring() -> KeyRing:
+    """The trust's own key (holder agency:...): the hub's key never leaves the hub."""
+    return KeyRing(keys={"a1": bytes(range(32))}, active="a1", event_key="a1", holder="agency:example-hospitals")
+
+
+@pytest.fixture
 def make(settings: Settings, agreement: Agreement, ring: KeyRing, repo: SchemaRepository,
          lookup: PostcodeLookup, tmp_path: Path) -> Make:
     def build(source: str = SOURCE, agr: Agreement = agreement) -> tuple[AtSourcePublisher, RecordingProducer]:
