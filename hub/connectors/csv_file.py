@@ -139,12 +139,16 @@ class CsvFileConnector(Connector):
                 return
             self.check_header(header)
             id_col = header.index(self.mapping.record_id_column())
+            # A dead letter keeps only what the agreement's mapping reads: an unmapped column (notes, say) was
+            # never agreed to be shared, so it is not copied anywhere, not even to the restricted topic.
+            mapped = [header.index(c) for c in self.mapping.columns]
             for number, cells in enumerate(reader, start=1):
                 if not any(c.strip() for c in cells):
                     continue  # blank line, not a record
                 position = f"{self.path.name} row {number}"
                 record_id = cells[id_col].strip() if len(cells) > id_col and cells[id_col].strip() else None
-                rec = SourceRecord(position=position, original=self._original(cells), record_id=record_id)
+                original = self._original([cells[i] if i < len(cells) else "" for i in mapped])
+                rec = SourceRecord(position=position, original=original, record_id=record_id)
                 if len(cells) != len(header):
                     rec.error = RowError(f"row has {len(cells)} columns, the header has {len(header)}",
                                          None, "wrong_column_count")
