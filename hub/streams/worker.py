@@ -11,6 +11,7 @@ from hub.policy import load_agreement
 from hub.pseudonymisation import PostcodeLookup, Pseudonymiser, load_keyring
 from hub.pseudonymisation.keys import require_holder
 from hub.schemas import RAW_SCHEMAS, default_repository
+from hub.streams import lag_metrics
 from hub.streams.app import StreamWorker
 
 log = logs.get(__name__)
@@ -20,7 +21,7 @@ def build(settings: Settings, stages: Sequence[str]) -> StreamWorker:
     """Everything is loaded and validated before Kafka is touched, so bad config fails fast and clearly."""
     schemas = default_repository()
     agreement = load_agreement(settings.agreement_file(), schemas)
-    ring = load_keyring(settings.keys_path)
+    ring = load_keyring(settings.keys_path, settings.key_environment())
     require_holder(ring, agency=False)  # an agency's key file at the hub is a mix-up: refuse it
     lookup = PostcodeLookup.from_csv(settings.postcode_lookup) if settings.postcode_lookup else None
     pseudonymiser = Pseudonymiser(agreement, ring, lookup)
@@ -39,5 +40,6 @@ def run(settings: Settings, stages: Sequence[str] = ("pseudonymise", "sink")) ->
     worker = build(settings, stages)
     kafka_admin.ensure_topics(settings, RAW_SCHEMAS)
     metrics.serve(settings.metrics_port, settings.metrics_host)
+    lag_metrics.start(settings, worker.app)
     faust.Worker(worker.app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False,
                  logging_config=logs.dict_config(settings.log_level)).execute_from_commandline()

@@ -11,8 +11,8 @@ import io
 from pathlib import Path
 
 from hub.connectors import CsvFileConnector, default_mapping_path, load_mapping
-from hub.connectors.database import row_record
-from hub.connectors.http_push import json_record
+from hub.connectors.json_records import json_record
+from hub.connectors.modes.database import row_record
 from tests.hostile.test_coded_fields import POLICE_ROW
 
 CANARY = "Zebedee Quillfeather self-harm history"
