@@ -25,7 +25,7 @@ from pydantic import Field
 from hub import logs
 from hub.connectors.base import RunReport, SourceRecord
 from hub.connectors.checkpoints import fsync_dir, write_atomic
-from hub.connectors.csv_file import CsvFileConnector, inspect_csv
+from hub.connectors.csv_file import DEFAULT_MAX_FAULTY_PERCENT, CsvFileConnector, inspect_csv
 from hub.connectors.mode import Mode
 from hub.connectors.runtime import Runtime
 from hub.connectors.sections import ModeSettings
@@ -45,6 +45,10 @@ class FileDropConfig(ModeSettings):
     settle_seconds: float = Field(10.0, ge=0, description="A file modified more recently than this is still "
                                                           "being written and waits.")
     poll_seconds: float = Field(5.0, gt=0, description="How often the inbox is looked at when idle.")
+    max_faulty_percent: float = Field(DEFAULT_MAX_FAULTY_PERCENT, ge=0, le=100, description=(
+        "Refuse a whole file when more than this share of its rows cannot be read as CSV (bad bytes, a NUL, an "
+        "unbalanced quote, an oversized field), like Kafka Connect's errors.tolerance; below it, each such row "
+        "is dead-lettered and the rest is published."))
 
     @property
     def archive_dir(self) -> Path:
@@ -109,7 +113,7 @@ class FileDrop(Mode, mode="file_drop", settings=FileDropConfig):
         rt = self.runtime
         state = rt.state.read(CHECKPOINT)
         done: dict[str, Any] = state.get("done", {})
-        inspection = inspect_csv(path, rt.mapping)
+        inspection = inspect_csv(path, rt.mapping, self.cfg.max_faulty_percent)
         sha = inspection.sha256
         if sha in done:
             log.info("file already published (same SHA-256); archiving without publishing",
