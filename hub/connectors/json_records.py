@@ -27,8 +27,7 @@ def json_record(obj: Any, mapping: FieldMapping, position: str) -> SourceRecord:
     if unknown:
         # The key itself is not echoed: a sender's key can be a value (an object keyed by a name), and this
         # message travels in dead-letter headers, even from a health body's connector to the hub.
-        rec.error = RowError(f"{len(unknown)} key(s) that are not columns of the mapping {mapping.path}",
-                             None, "unknown_column")
+        rec.error = RowError(f"{len(unknown)} key(s) that are not columns of the mapping", None, "unknown_column")
         return rec
     for key, value in obj.items():
         if value is not None and not isinstance(value, (str, int, float, bool)):
