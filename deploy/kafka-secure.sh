@@ -9,7 +9,7 @@
 #   deploy/kafka-secure.sh password NAME   print NAME's password (for HUB_SASL_PASSWORD / a secret store)
 #   deploy/kafka-secure.sh reset     stop and delete the state (credentials included)
 #
-# Env: KAFKA_SECURE_PORT (19092), KAFKA_SECURE_CONTROLLER_PORT (19093), KAFKA_SECURE_DIR (.run/kafka-secure),
+# Env: KAFKA_SECURE_PORT (29092), KAFKA_SECURE_CONTROLLER_PORT (29093), KAFKA_SECURE_DIR (.run/kafka-secure),
 #      HUB_TOPIC_PREFIX (svh), HUB_APP_ID (svh-worker), JAVA (java), KAFKA_PYTHON (.venv/bin/python).
 # Principals: svh-admin (super user: creates topics and ACLs; used by operators only), svh-worker (the stream
 #   worker), connector-<source> for every source (one per agency connector). Listener: SASL_PLAINTEXT with
@@ -22,8 +22,8 @@ HERE="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
 ROOT="$(cd -- "$HERE/.." && pwd -P)"
 LIBS="$HERE/kafka/libs"
 STATE="${KAFKA_SECURE_DIR:-$ROOT/.run/kafka-secure}"
-PORT="${KAFKA_SECURE_PORT:-19092}"
-CPORT="${KAFKA_SECURE_CONTROLLER_PORT:-19093}"
+PORT="${KAFKA_SECURE_PORT:-29092}"
+CPORT="${KAFKA_SECURE_CONTROLLER_PORT:-29093}"
 PREFIX="${HUB_TOPIC_PREFIX:-svh}"
 APP_ID="${HUB_APP_ID:-svh-worker}"
 JAVA="${JAVA:-java}"

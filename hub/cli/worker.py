@@ -1,4 +1,4 @@
-"""``hub worker``: the stream worker (pseudonymise, sink)."""
+"""``hub worker``: the stream worker (pseudonymise, link, sink)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import typer
 from hub.cli.common import settings
 
 
-def worker(stages: Annotated[str, typer.Option(help="comma-separated: pseudonymise, sink")]
-           = "pseudonymise,sink") -> None:
-    """Run the stream worker (pseudonymise and sink)."""
+def worker(stages: Annotated[str, typer.Option(help="comma-separated: pseudonymise, link, sink")]
+           = "pseudonymise,link,sink") -> None:
+    """Run the stream worker (pseudonymise, link and sink)."""
     from hub.streams import worker as stream_worker
     stream_worker.run(settings(), [s.strip() for s in stages.split(",") if s.strip()])
 
 
 def register(app: typer.Typer) -> None:
-    app.command("worker", help="run the stream worker (pseudonymise and sink)")(worker)
+    app.command("worker", help="run the stream worker (pseudonymise, link and sink)")(worker)

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData, Table
 
-from hub.mart import models
+from hub.mart import models, persons  # noqa: F401 - persons registers person_mention and person_merge
 
-# Area modules that define restricted tables register themselves by being imported here:
-# (none yet besides hub.mart.models)
+# Area modules that define restricted tables register themselves by being imported here.
 
 metadata: MetaData = models.metadata
 

@@ -22,9 +22,9 @@ from hub.schemas import RAW_SCHEMAS, SchemaRepository, default_repository
 LINKAGE = "linkage"
 EVENT_ID = re.compile(r"ev-[0-9a-f]{30}")
 KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
-TOKEN_NAME = re.compile(r"[a-z][a-z0-9_]{0,40}(@[A-Za-z0-9_-]{1,40})?")
+TOKEN_NAME = re.compile(r"[a-z][a-z0-9_#]{0,40}(@[A-Za-z0-9_-]{1,40})?")  # e.g. surname_del#3@k2025
 TOKEN_VALUE = re.compile(r"[A-Za-z0-9_-]{1,40}:[0-9a-f]{32}")
-MAX_TOKENS = 64
+MAX_TOKENS = 512  # deletion neighbourhoods of long names make many
 FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 

@@ -46,7 +46,7 @@ def write_secrets(settings: Settings, directory: Path) -> Path | None:
 
 
 class WorkerProcess:
-    def __init__(self, settings: Settings, log_path: Path, stages: str = "pseudonymise,sink") -> None:
+    def __init__(self, settings: Settings, log_path: Path, stages: str = "pseudonymise,link,sink") -> None:
         self.settings = settings
         self.log_path = log_path
         self.stages = stages

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from hub import kafka_admin, logs, metrics
 from hub.config import Settings
+from hub.linkage.model_file import load_model
 from hub.mart import store
 from hub.policy import load_agreement
 from hub.pseudonymisation import PostcodeLookup, Pseudonymiser, load_keyring
@@ -25,15 +26,20 @@ def build(settings: Settings, stages: Sequence[str]) -> StreamWorker:
     require_holder(ring, agency=False)  # an agency's key file at the hub is a mix-up: refuse it
     lookup = PostcodeLookup.from_csv(settings.postcode_lookup) if settings.postcode_lookup else None
     pseudonymiser = Pseudonymiser(agreement, ring, lookup)
-    worker = StreamWorker(settings, agreement, pseudonymiser, schemas, stages)
+    model = load_model(settings.linkage_model_path) if "link" in stages else None
+    worker = StreamWorker(settings, agreement, pseudonymiser, schemas, stages, model)
     if worker.engine is not None:
         store.init(worker.engine)
     log.info("worker configured", extra={"agreement": agreement.id, "version": agreement.version,
-                                         "key_id": ring.active, "stage": ",".join(stages)})
+                                         "key_id": ring.active, "stage": ",".join(stages),
+                                         "file": model.version if model else None})
     return worker
 
 
-def run(settings: Settings, stages: Sequence[str] = ("pseudonymise", "sink")) -> None:
+STAGES = ("pseudonymise", "link", "sink")
+
+
+def run(settings: Settings, stages: Sequence[str] = STAGES) -> None:
     import faust
 
     logs.setup(settings.log_level)

@@ -23,6 +23,3 @@ def ring() -> KeyRing:
 def agreement() -> Agreement:
     return load_agreement(example_agreement_path())
 
-
-# Real services for the hostile integration tests: the same fixtures as tests/integration (started if needed).
-from tests.integration.conftest import kafka_bootstrap, postgres_url  # noqa: E402,F401

@@ -29,8 +29,8 @@ from hub.schemas import RAW_SCHEMAS, SHARED_EVENT, default_repository
 from hub.streams.lag import wait_until_drained
 from hub.streams.process import WorkerProcess
 from hub.topics import Topics
-from tests.integration.conftest import free_port, unique
 from tests.integration.pipeline import start_worker
+from tests.plugins.services import free_port, unique
 
 pytestmark = pytest.mark.integration
 NAME = "Zebedee Quillfeather"

@@ -25,7 +25,7 @@ from hub.connectors.testing import RecordingProducer
 from hub.yamlsource import ConfigError
 from tests.connectors.harness import make_tokens, recording_runtime, write_config
 from tests.hostile.test_coded_fields import POLICE_ROW
-from tests.integration.conftest import free_port
+from tests.plugins.services import free_port
 
 SOURCE = "police_incident"
 

@@ -8,6 +8,7 @@ read while it runs.
 from __future__ import annotations
 
 import base64
+import socket
 import stat
 from pathlib import Path
 
@@ -36,7 +37,11 @@ def test_settings_never_show_a_secret(tmp_path: Path) -> None:
 
 
 def test_a_child_process_environment_holds_no_secret(tmp_path: Path) -> None:
-    settings = secret_settings(tmp_path)
+    # A "broker" that accepts connections and never answers keeps the worker waiting (alive) for a minute.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    settings = secret_settings(tmp_path).replace(kafka_bootstrap=f"127.0.0.1:{silent.getsockname()[1]}")
     worker = WorkerProcess(settings, tmp_path / "worker.log").start()
     try:
         assert worker.proc is not None
@@ -50,6 +55,7 @@ def test_a_child_process_environment_holds_no_secret(tmp_path: Path) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     finally:
         worker.kill()
+        silent.close()
     assert not path.exists() and not path.parent.exists()  # deleted when the worker is gone
 
 

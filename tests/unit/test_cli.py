@@ -10,12 +10,13 @@ import pytest
 
 from hub.cli import GROUPS, main
 
-COMMANDS = {"worker", "connector", "mart", "reference", "audit", "keys", "policy", "synth", "demo", "bench"}
+COMMANDS = {"worker", "connector", "mart", "reference", "audit", "dlq", "keys", "policy", "synth", "demo", "bench"}
 SUBCOMMANDS = {
     "connector": {"load", "run", "check", "token"},
     "mart": {"init", "counts", "export", "report", "dictionary", "purge"},
     "reference": {"load"},
     "audit": {"list"},
+    "dlq": {"list", "show", "replay"},
     "keys": {"init", "rotate", "show"},
     "policy": {"check"},
     "synth": {"police"},
