@@ -135,6 +135,44 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reviews_list(args: argparse.Namespace) -> int:
+    from hub.mart import connect
+    from hub.mart.reviews import ensure_tables, format_cases, list_cases
+    engine = connect(_settings(args).mart)
+    ensure_tables(engine)
+    print(format_cases(list_cases(engine, args.status)))
+    return 0
+
+
+def cmd_reviews_status(args: argparse.Namespace) -> int:
+    from hub.mart import connect
+    from hub.mart.reviews import ensure_tables, set_status
+    engine = connect(_settings(args).mart)
+    ensure_tables(engine)
+    if not set_status(engine, args.case, args.status):
+        print(f"error: no review case {args.case}", file=sys.stderr)
+        return 2
+    print(f"case {args.case[:16]}.. is now {args.status}")
+    return 0
+
+
+def cmd_reviews_rules(args: argparse.Namespace) -> int:
+    from hub.alerts.rules import load_rules
+    settings = _settings(args)
+    rules = load_rules(Path(args.file) if args.file else settings.alert_rules)
+    o, h = rules.owhr, rules.hotspots
+    print(f"alert rules v{rules.version}")
+    print(f"  homicide review: {'on' if o.enabled else 'off'}; sources {', '.join(o.sources)}; offence codes "
+          f"{', '.join(o.offence_codes)}; victim age bands {', '.join(o.adult_age_bands)}"
+          f"{' or unknown' if o.raise_when_age_unknown else ''}; weapon flags {', '.join(o.weapon_flags)}; "
+          f"notify {'command' if o.notify.command else ''}{' webhook' if o.notify.webhook else ''}"
+          f"{'' if o.notify.command or o.notify.webhook else 'none'}")
+    print(f"  hot spots: {'on' if h.enabled else 'off'}; {h.area_level} x ISO week; sources {', '.join(h.sources)}; "
+          f"baseline mean of {h.baseline_weeks} weeks (floor {h.baseline_floor}); alert when count >= "
+          f"{h.min_count} and Poisson P(X >= count) < {h.alpha}")
+    return 0
+
+
 def cmd_keys_init(args: argparse.Namespace) -> int:
     from hub.pseudonymisation import KeyRing, save_key_file
     settings = _settings(args)
@@ -217,7 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     w = sub.add_parser("worker", help="run the stream worker (pseudonymise and sink)")
-    w.add_argument("--stages", default="pseudonymise,sink", help="comma-separated: pseudonymise, sink")
+    w.add_argument("--stages", default="pseudonymise,sink",
+                   help="comma-separated: pseudonymise, sink, alerts (homicide-review triggers, hot spots)")
     w.set_defaults(func=cmd_worker)
 
     c = sub.add_parser("connector", help="agency connectors").add_subparsers(dest="action", required=True)
@@ -263,6 +302,19 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--limit", type=int, default=50)
     al.set_defaults(func=cmd_audit_list)
 
+    rv = sub.add_parser("reviews", help="Offensive Weapons Homicide Review register").add_subparsers(
+        dest="action", required=True)
+    rl = rv.add_parser("list", help="cases in the register (case references are keyed tokens)")
+    rl.add_argument("--status", help="only cases with this status")
+    rl.set_defaults(func=cmd_reviews_list)
+    rs = rv.add_parser("status", help="record the review partners' decision on a case")
+    rs.add_argument("case", help="the case reference (token) as listed")
+    rs.add_argument("status", choices=("to_consider", "dhr_precedence", "review_arranged", "not_required", "closed"))
+    rs.set_defaults(func=cmd_reviews_status)
+    rr = rv.add_parser("rules", help="validate the alert rules file and print what it does")
+    rr.add_argument("--file", help="rules YAML (default: HUB_ALERT_RULES, else the shipped rules)")
+    rr.set_defaults(func=cmd_reviews_rules)
+
     k = sub.add_parser("keys", help="pseudonymisation keys").add_subparsers(dest="action", required=True)
     ki = k.add_parser("init", help="create a key file (mode 600)")
     ki.add_argument("--file")
@@ -303,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from hub.alerts.rules import RulesError
     from hub.config import SettingsError
     from hub.policy import ConfigError, ReleaseRefused
     from hub.pseudonymisation import GeographyError, KeyRingError
@@ -313,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReleaseRefused as exc:
         print(f"error: release refused: {exc}", file=sys.stderr)
         return 2
-    except (SettingsError, ConfigError, KeyRingError, GeographyError) as exc:
+    except (SettingsError, ConfigError, KeyRingError, GeographyError, RulesError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

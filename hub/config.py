@@ -33,6 +33,8 @@ class Settings(BaseModel):
     agreement_path: Path | None = Field(None, description="Information-sharing agreement YAML; default the example.")
     keys_file: Path | None = Field(None, description="Pseudonymisation key file; default data_dir/keys.json.")
     postcode_lookup: Path | None = Field(None, description="NSPL/ONSPD-style postcode to LSOA lookup CSV.")
+    alert_rules: Path | None = Field(None, description="Alert rules YAML (homicide reviews, hot spots); default "
+                                     "the shipped hub/alerts/rules.yaml.")
     app_id: str = Field("svh-worker", description="Faust application id (consumer group) of the worker.")
     metrics_host: str = Field("127.0.0.1", description="Address /metrics listens on.")
     metrics_port: int = Field(9101, ge=0, le=65535, description="Port of /metrics; 0 disables it.")
@@ -93,7 +95,7 @@ class Settings(BaseModel):
                                                                 and self.sasl_password):
             raise ValueError(f"security_protocol {self.security_protocol} needs sasl_mechanism, sasl_username "
                              "and sasl_password (HUB_SASL_*)")
-        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "postcode_lookup"):
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "postcode_lookup", "alert_rules"):
             path = getattr(self, name)
             if path is not None and not Path(path).is_file():
                 raise ValueError(f"{name}: {path} is not a file")

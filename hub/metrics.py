@@ -65,3 +65,12 @@ def exposition() -> tuple[bytes, str]:
     """The registry in Prometheus text format and its content type (for servers other than ``serve``)."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+# Alerts (hub/streams/alerts.py): counted when Kafka acknowledged the alert on svh.alerts, once per case or
+# area-week; the ops alert rules watch these names.
+HOMICIDE_REVIEW_ALERTS = Counter("svh_homicide_review_alerts",
+                                 "Offensive Weapons Homicide Review triggers raised (one per case)", registry=REGISTRY)
+HOTSPOT_ALERTS = Counter("svh_hotspot_alerts", "Emerging hot-spot alerts raised (one per area and week)",
+                         ["area_level"], registry=REGISTRY)
+ALERT_NOTIFY_FAILURES = Counter("svh_alert_notify_failures", "Notify hook deliveries that failed, by alert kind",
+                                ["kind"], registry=REGISTRY)

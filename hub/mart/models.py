@@ -7,7 +7,7 @@ generalised people in it. Linkage tokens are not stored here: analysts do not ne
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Date, DateTime, Float, Integer, MetaData, String, Table, Text
 
 SCHEMA_VERSION = 1
 
@@ -91,6 +91,40 @@ audit_purge = Table(
     Column("events_undated", Integer, nullable=False, comment="Kept: no occurred_date to age them by"),
     Column("dry_run", Boolean, nullable=False),
     comment="Append-only: one row per source per retention purge run",
+)
+
+homicide_review = Table(
+    "homicide_review", metadata,
+    Column("case_ref", String(64), primary_key=True, comment="The case's keyed token (event id), never a crime ref"),
+    Column("alert_id", String(32), nullable=False, unique=True, comment="Id of the alert on svh.alerts"),
+    Column("source", String(64), nullable=False),
+    Column("occurred_date", Date),
+    Column("lsoa_code", String(9)),
+    Column("lad_code", String(9)),
+    Column("offence_code", String(8), nullable=False),
+    Column("weapons", String(64), nullable=False, comment="Weapon flags that met the criteria, comma-separated"),
+    Column("victim_age_band", String(8)),
+    Column("status", String(32), nullable=False,
+           comment="to_consider, dhr_precedence, review_arranged, not_required, closed"),
+    Column("notes", Text, nullable=False, default=""),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("alert_sent_at", DateTime(timezone=True), comment="When Kafka acknowledged the alert"),
+    Column("notified_at", DateTime(timezone=True), comment="When the notify hook succeeded"),
+    Column("status_changed_at", DateTime(timezone=True)),
+    comment="Restricted: Offensive Weapons Homicide Review register, one row per case (PCSC Act 2022 s.24)",
+)
+
+hotspot_alert = Table(
+    "hotspot_alert", metadata,
+    Column("alert_id", String(32), primary_key=True, comment="Deterministic: area level, area, week"),
+    Column("area_level", String(8), nullable=False),
+    Column("area_code", String(9), nullable=False, index=True),
+    Column("iso_week", String(8), nullable=False, index=True),
+    Column("events", Integer, nullable=False, comment="Events counted in the area that week when raised"),
+    Column("baseline", Float, nullable=False, comment="Expected weekly count from the area's recent weeks"),
+    Column("p_value", Float, nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    comment="Restricted: emerging hot-spot alerts raised by the worker, one row per area and week",
 )
 
 AUDIT_TABLES = ("audit_release", "audit_purge")

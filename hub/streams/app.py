@@ -72,6 +72,9 @@ class StreamWorker:
             self.app.agent(self._topic(*self._raw_to_source), name="pseudonymise", concurrency=1)(self._pseudonymise)
         if "sink" in stages:
             self.app.agent(self._shared, name="sink", concurrency=1)(self._sink)
+        if "alerts" in stages:
+            from hub.streams.alerts import AlertStage
+            self.alert_stage = AlertStage(self)
 
     def _topic(self, *names: str) -> Any:
         return self.app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw",

@@ -36,6 +36,9 @@ def run(settings: Settings, stages: Sequence[str] = ("pseudonymise", "sink")) ->
     logs.setup(settings.log_level)
     worker = build(settings, stages)
     kafka_admin.ensure_topics(settings, RAW_SCHEMAS)
+    if "alerts" in stages:
+        from hub.streams.alerts import internal_topics
+        kafka_admin.ensure_internal_topics(settings, internal_topics(settings, worker.alert_stage.rules))
     metrics.serve(settings.metrics_port, settings.metrics_host)
     faust.Worker(worker.app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False,
                  logging_config=logs.dict_config(settings.log_level)).execute_from_commandline()

@@ -1,0 +1,130 @@
+"""The Offensive Weapons Homicide Review register and the hot-spot alert log (restricted layer).
+
+The register is what makes a review trigger happen exactly once per case: the worker inserts the case
+(keyed by its token; a repeat changes nothing), sends the alert only while ``alert_sent_at`` is empty,
+and stamps it once Kafka acknowledged. Redelivery, a restarted worker or a re-run connector finds the
+stamp and sends nothing. Review partners move a case's status on with ``hub reviews status``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hub.mart import models
+
+STATUSES = ("to_consider", "dhr_precedence", "review_arranged", "not_required", "closed")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _insert(engine: Engine, table: Any) -> Any:
+    return postgresql.insert(table) if engine.dialect.name == "postgresql" else sqlite.insert(table)
+
+
+@dataclass(frozen=True)
+class RegisteredCase:
+    case_ref: str
+    alert_id: str
+    alert_sent: bool
+    notified: bool
+    new: bool
+
+
+def ensure_tables(engine: Engine) -> None:
+    """Create the register and alert log if missing (the worker's alert stage calls it at start)."""
+    models.metadata.create_all(engine, tables=[models.homicide_review, models.hotspot_alert])
+
+
+def register_case(engine: Engine, row: dict[str, Any]) -> RegisteredCase:
+    """Insert a case unless it is already registered; returns its state either way."""
+    t = models.homicide_review
+    with engine.begin() as conn:
+        stmt = _insert(engine, t).values(**row, registered_at=_now()).on_conflict_do_nothing(
+            index_elements=["case_ref"])
+        new = conn.execute(stmt).rowcount == 1
+        got = conn.execute(select(t.c.alert_id, t.c.alert_sent_at, t.c.notified_at)
+                           .where(t.c.case_ref == row["case_ref"])).one()
+    return RegisteredCase(row["case_ref"], got.alert_id, got.alert_sent_at is not None, got.notified_at is not None,
+                          new)
+
+
+def mark_alert_sent(engine: Engine, case_ref: str) -> None:
+    t = models.homicide_review
+    with engine.begin() as conn:
+        conn.execute(update(t).where(t.c.case_ref == case_ref, t.c.alert_sent_at.is_(None))
+                     .values(alert_sent_at=_now()))
+
+
+def mark_notified(engine: Engine, case_ref: str) -> None:
+    t = models.homicide_review
+    with engine.begin() as conn:
+        conn.execute(update(t).where(t.c.case_ref == case_ref).values(notified_at=_now()))
+
+
+def set_status(engine: Engine, case_ref: str, status: str) -> bool:
+    """Move a case on (review partners' decision); False when no case has that reference."""
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+    t = models.homicide_review
+    with engine.begin() as conn:
+        done = conn.execute(update(t).where(t.c.case_ref == case_ref)
+                            .values(status=status, status_changed_at=_now())).rowcount
+    return bool(done)
+
+
+def list_cases(engine: Engine, status: str | None = None) -> list[dict[str, Any]]:
+    t = models.homicide_review
+    stmt = select(t).order_by(t.c.occurred_date, t.c.case_ref)
+    if status:
+        stmt = stmt.where(t.c.status == status)
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def format_cases(rows: Sequence[dict[str, Any]]) -> str:
+    if not rows:
+        return "no review cases registered"
+    out = [f"{'case (token)':<18} {'occurred':<10} {'area':<10} {'district':<10} {'offence':<7} {'weapon':<14} "
+           f"{'age':<6} {'status':<16} {'alerted':<8} notified"]
+    for r in rows:
+        out.append(f"{r['case_ref'][:16] + '..':<18} {str(r['occurred_date'] or '-'):<10} "
+                   f"{r['lsoa_code'] or '-':<10} {r['lad_code'] or '-':<10} {r['offence_code']:<7} "
+                   f"{r['weapons']:<14} {r['victim_age_band'] or '?':<6} {r['status']:<16} "
+                   f"{'yes' if r['alert_sent_at'] else 'no':<8} {'yes' if r['notified_at'] else 'no'}")
+        if r["notes"]:
+            out.append(f"{'':<19}{r['notes']}")
+    out.append(f"({len(rows)} cases; case references are keyed tokens: the force resolves them)")
+    return "\n".join(out)
+
+
+# --- hot-spot alerts ----------------------------------------------------------------------------------
+
+def hotspot_alerted(engine: Engine, alert_id: str) -> bool:
+    t = models.hotspot_alert
+    with engine.connect() as conn:
+        return conn.execute(select(t.c.alert_id).where(t.c.alert_id == alert_id)).first() is not None
+
+
+def record_hotspot(engine: Engine, row: dict[str, Any]) -> bool:
+    """Log a raised hot-spot alert; False if that area-week was already logged."""
+    t = models.hotspot_alert
+    with engine.begin() as conn:
+        stmt = _insert(engine, t).values(**row, raised_at=_now()).on_conflict_do_nothing(index_elements=["alert_id"])
+        return bool(conn.execute(stmt).rowcount == 1)
+
+
+def hotspots_between(engine: Engine, start: date, end: date) -> list[dict[str, Any]]:
+    """Hot-spot alerts whose week starts within [start, end] (for the needs assessment)."""
+    t = models.hotspot_alert
+    lo, hi = start.isocalendar(), end.isocalendar()
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(select(t).order_by(t.c.iso_week, t.c.area_code))]
+    return [r for r in rows if f"{lo.year}-W{lo.week:02d}" <= r["iso_week"] <= f"{hi.year}-W{hi.week:02d}"]
