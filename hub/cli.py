@@ -238,6 +238,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "core":
         from hub.bench import core
         figures = core.run(args.incidents or 3000, args.repeats)
+    elif args.what == "hotspots":
+        from hub.bench import hotspots
+        figures = hotspots.run(args.incidents or 3000)
     elif args.what == "linkage":
         from hub.bench import linkage
         figures = linkage.run(args.incidents or 3000)
@@ -346,8 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=2026)
     d.set_defaults(func=cmd_demo)
     b = sub.add_parser("bench", help="benchmarks: print figures (never asserted)")
-    b.add_argument("what", choices=["core", "pipeline", "linkage"],
-                   help="core: boundary per event; pipeline: via Kafka; linkage: person linkage vs truth")
+    b.add_argument("what", choices=["core", "pipeline", "linkage", "hotspots"],
+                   help="core: boundary per event; pipeline: via Kafka; linkage: person linkage vs truth; "
+                        "hotspots: false alarms per year of the hot-spot rule on a spike-free year")
     b.add_argument("--incidents", type=int, default=None)
     b.add_argument("--repeats", type=int, default=5)
     b.set_defaults(func=cmd_bench)

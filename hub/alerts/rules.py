@@ -204,3 +204,24 @@ def exceedance(rule: HotspotRule, count: int, history: Sequence[int]) -> Exceeda
     p = poisson_sf(count, baseline)
     alert = len(window) >= rule.min_history_weeks and count >= rule.min_count and p < rule.alpha
     return Exceedance(count, baseline, p, alert)
+
+
+def scan(rule: HotspotRule, counts: Mapping[tuple[str, int], int]) -> list[tuple[str, int, Exceedance]]:
+    """Run the hot-spot rule over whole weeks, as the stream does: ``counts`` maps (area, week number) to
+    the week's count; each area's watch starts at its first week with an event. Returns the alerts
+    (area, week, verdict) in week order. Used by the benchmark, and as the stream's reference."""
+    by_area: dict[str, dict[int, int]] = {}
+    for (area, week), n in counts.items():
+        by_area.setdefault(area, {})[week] = n
+    out: list[tuple[str, int, Exceedance]] = []
+    for area, weeks in by_area.items():
+        first = min(w for w, n in weeks.items() if n > 0)
+        for week in range(first, max(weeks) + 1):
+            n = weeks.get(week, 0)
+            if n <= 0:
+                continue
+            back = min(rule.baseline_weeks, week - first)
+            verdict = exceedance(rule, n, [weeks.get(week - k, 0) for k in range(1, back + 1)])
+            if verdict.alert:
+                out.append((area, week, verdict))
+    return sorted(out, key=lambda a: (a[1], a[0]))

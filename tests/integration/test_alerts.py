@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,44 @@ def test_a_qualifying_homicide_raises_one_alert_and_one_register_entry(settings,
     assert case["status"] == "to_consider" and case["weapons"] == "knife" and case["victim_age_band"] == "35-44"
     assert case["alert_sent_at"] is not None
     assert "CR-OWHR" not in repr(case) + repr(owhr)  # the case reference is a token, never the crime ref
+
+
+def assault(ref: str, day: date, lsoa: str) -> dict[str, str]:
+    return {"CrimeRef": ref, "HOOffenceCode": "8N", "OccurredFrom": f"{day:%d/%m/%Y} 22:30", "LocationLSOA": lsoa,
+            "VictimDOB": "01/02/1990", "VictimSex": "M", "KnifeFlag": "N", "FirearmFlag": "N",
+            "DomesticAbuseFlag": "N"}
+
+
+def test_a_planted_spike_is_detected_within_its_week(settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    county = build_county()
+    spot, steady = county.lsoas[10].code, county.lsoas[20].code
+    lookup = tmp_path / "lookup.csv"
+    write_lookup(county, lookup)
+    keys = tmp_path / "keys.json"
+    save_key_file(KeyRing.generate(), keys)
+    settings = settings.model_copy(update={"keys_file": keys, "postcode_lookup": lookup})
+    monday = date(2025, 1, 6)  # ISO week 2025-W02
+    background = [assault(f"BG-{w}", monday + timedelta(weeks=w, days=w % 5), spot) for w in range(8)]
+    background += [assault(f"ST-{w}-{i}", monday + timedelta(weeks=w, days=i * 2), steady)
+                   for w in range(9) for i in range(2)]
+    spike = [assault(f"SP-{i}", monday + timedelta(weeks=8, days=i % 7), spot) for i in range(8)]  # 2025-W10
+    kafka_admin.ensure_topics(settings, ["police_incident"])
+    mapping = load_mapping(default_mapping_path("police_incident"), PostcodeLookup.from_csv(lookup))
+    publish_file(settings, mapping, write_extract(tmp_path / "background.csv", background))
+    worker = run_worker_until_drained(settings, "worker")
+    try:
+        t = Topics(settings.topic_prefix)
+        publish_file(settings, mapping, write_extract(tmp_path / "spike.csv", spike))
+        wait_until_drained(settings, settings.app_id, [t.raw("police_incident"), t.shared, by_area_topic(settings)],
+                           180)
+        assert metric_value(metrics_text(settings), "svh_hotspot_alerts_total", area_level="lsoa") == 1
+    finally:
+        worker.stop()
+    from hub.kafka_read import read_topic
+    schemas = default_repository()
+    alerts = [schemas.decode(m.value or b"")[1] for m in read_topic(settings, Topics(settings.topic_prefix).alerts)]
+    spots = [a for a in alerts if a["kind"] == "hotspot"]
+    assert [(a["area_code"], a["iso_week"]) for a in spots] == [(spot, "2025-W10")]
+    assert spots[0]["count"] >= 5 and spots[0]["baseline"] <= 1.5
+    logged = reviews.hotspots_between(connect(settings.mart), date(2025, 1, 1), date(2025, 12, 31))
+    assert [(r["area_code"], r["iso_week"]) for r in logged] == [(spot, "2025-W10")]
