@@ -173,6 +173,54 @@ def cmd_reviews_rules(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report_sna(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from hub.reports.sna import build_sna
+    engine, ctx = _release_context(args)
+    out = Path(args.out)
+    build = build_sna(engine, ctx, date.fromisoformat(args.date_from), date.fromisoformat(args.date_to),  # type: ignore[arg-type]
+                      out)
+    print(f"wrote {out} from {len(build.release_ids)} released tables (audit rows "
+          f"{min(build.release_ids)}-{max(build.release_ids)})")
+    return 0
+
+
+def cmd_report_assurance(args: argparse.Namespace) -> int:
+    from hub.evidence import gather_kafka_evidence
+    from hub.reports.assurance import build_assurance
+    engine, ctx = _release_context(args)
+    settings = _settings(args)
+    out = Path(args.out)
+    evidence = None if args.no_kafka else gather_kafka_evidence(settings)
+    build = build_assurance(engine, ctx, int(args.year), out, settings, evidence)  # type: ignore[arg-type]
+    print(f"wrote {out} from {len(build.release_ids)} released tables (audit rows "
+          f"{min(build.release_ids)}-{max(build.release_ids)})")
+    return 0
+
+
+def cmd_report_sample_mart(args: argparse.Namespace) -> int:
+    from hub.mart import connect
+    from hub.synth.sample_mart import fill
+    settings = _settings(args)
+    engine = connect(settings.mart)
+    from datetime import date
+    got = fill(engine, Path(args.workdir), incidents=args.incidents, seed=args.seed,
+               start=date.fromisoformat(args.start))
+    print(f"mart filled: {got.events}; {got.hotspot_alerts} hot-spot alerts; {got.review_cases} review cases; "
+          "boundaries loaded")
+    return 0
+
+
+def cmd_reference_load_boundaries(args: argparse.Namespace) -> int:
+    from hub.mart import connect
+    from hub.reports.boundaries import load_boundaries
+    loaded = load_boundaries(connect(_settings(args).mart), Path(args.file))
+    print(f"loaded {loaded.areas} {loaded.level.upper()} boundaries ({loaded.with_population} with a population) "
+          f"from {loaded.path}")
+    return 0
+
+
 def cmd_keys_init(args: argparse.Namespace) -> int:
     from hub.pseudonymisation import KeyRing, save_key_file
     settings = _settings(args)
@@ -305,6 +353,35 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--limit", type=int, default=50)
     al.set_defaults(func=cmd_audit_list)
 
+    rp = sub.add_parser("report", help="reports built from released tables (each release audited)").add_subparsers(
+        dest="action", required=True)
+    for name, func, what in (("sna", cmd_report_sna, "the strategic needs assessment (HTML)"),
+                             ("assurance", cmd_report_assurance, "the annual assurance evidence (HTML)")):
+        r = rp.add_parser(name, help=what)
+        if name == "sna":
+            r.add_argument("--from", dest="date_from", required=True, help="first day, YYYY-MM-DD")
+            r.add_argument("--to", dest="date_to", required=True, help="last day, YYYY-MM-DD")
+        else:
+            r.add_argument("--year", required=True, type=int)
+            r.add_argument("--no-kafka", action="store_true", help="leave out the dead-letter evidence from Kafka")
+        r.add_argument("--out", required=True, help="HTML file to write")
+        r.add_argument("--profile", default="partnership", help="release profile of the agreement")
+        r.add_argument("--purpose", default="sna", help="purpose of the release (default sna)")
+        r.add_argument("--user", help="who is releasing (default: HUB_AUDIT_USER, else the OS user)")
+        r.set_defaults(func=func)
+    rs_ = rp.add_parser("sample-mart", help="fill the mart with a synthetic year of every source (no Kafka)")
+    rs_.add_argument("--workdir", default=".run/sample", help="where the synthetic extracts are written")
+    rs_.add_argument("--incidents", type=int, default=3000)
+    rs_.add_argument("--seed", type=int, default=2026)
+    rs_.add_argument("--start", default="2025-01-06", help="first day of the synthetic year (YYYY-MM-DD)")
+    rs_.set_defaults(func=cmd_report_sample_mart)
+
+    ref = sub.add_parser("reference", help="reference data").add_subparsers(dest="action", required=True)
+    rl_ = ref.add_parser("load", help="load reference data into the mart").add_subparsers(dest="what", required=True)
+    rb = rl_.add_parser("boundaries", help="an ONS boundary file (GeoJSON or any GDAL format), for maps")
+    rb.add_argument("file")
+    rb.set_defaults(func=cmd_reference_load_boundaries)
+
     rv = sub.add_parser("reviews", help="Offensive Weapons Homicide Review register").add_subparsers(
         dest="action", required=True)
     rl = rv.add_parser("list", help="cases in the register (case references are keyed tokens)")
@@ -363,6 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hub.config import SettingsError
     from hub.policy import ConfigError, ReleaseRefused
     from hub.pseudonymisation import GeographyError, KeyRingError
+    from hub.reports.boundaries import BoundaryError
 
     args = build_parser().parse_args(argv)
     try:
@@ -370,7 +448,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReleaseRefused as exc:
         print(f"error: release refused: {exc}", file=sys.stderr)
         return 2
-    except (SettingsError, ConfigError, KeyRingError, GeographyError, RulesError) as exc:
+    except (SettingsError, ConfigError, KeyRingError, GeographyError, RulesError, BoundaryError,
+            ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

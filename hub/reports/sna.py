@@ -1,0 +1,418 @@
+"""``hub report sna``: the strategic needs assessment, one self-contained HTML file.
+
+Sections follow the Serious Violence Duty guidance: where, what, when, who, why, hidden violence, risk,
+response, and the alerts raised in the period. Every figure is drawn from a table released through
+:func:`hub.reports.releases.release` (disclosure control, one audit row each) under the purpose ``sna``;
+a section whose data the hub does not hold yet says so and what it waits for.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, inspect, select
+
+from hub.mart import models
+from hub.mart.audit import ReleaseContext
+from hub.mart.queries import sensitive_categories
+from hub.policy.agreement import GEOGRAPHY_LEVELS
+from hub.pseudonymisation.generalise import AGE_BANDS
+from hub.reports import figures
+from hub.reports.html import Page, audit_note, count_cell, figure, not_available, para, table, td
+from hub.reports.releases import Key, Period, Released, grouped, release
+
+REPORT = "sna"
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+FLAGS = ("knife", "firearm", "alcohol", "domestic_abuse")
+VIOLENCE_SOURCE = "police_incident"
+RISK_SOURCES = {"police_incident": "violence (police)", "ed_attendance": "ED assault attendances",
+                "school_exclusion": "school exclusions", "youth_justice_event": "youth justice outcomes",
+                "probation_event": "probation events"}
+
+
+@dataclass
+class Build:
+    """What one report build released: the audit ids, so the page can cite them."""
+
+    release_ids: list[int] = field(default_factory=list)
+    releases: list[Released] = field(default_factory=list)
+
+    def add(self, rel: Released) -> Released:
+        self.release_ids.append(rel.release_id)
+        self.releases.append(rel)
+        return rel
+
+
+def full_months(period: Period, data_end: date | None) -> list[str]:
+    """Months wholly inside the period and not after the last day the mart holds (no partial month)."""
+    out = []
+    first = date(period.start.year, period.start.month, 1)
+    if first < period.start:
+        first = (first + timedelta(days=32)).replace(day=1)
+    month = first
+    while True:
+        nxt = (month + timedelta(days=32)).replace(day=1)
+        last = nxt - timedelta(days=1)
+        if last > period.end or (data_end is not None and last > data_end):
+            break
+        out.append(f"{month:%Y-%m}")
+        month = nxt
+    return out
+
+
+def _table_exists(conn: Connection, name: str) -> bool:
+    return bool(inspect(conn).has_table(name))
+
+
+class SnaBuilder:
+    def __init__(self, engine: Engine, ctx: ReleaseContext, period: Period, out: Path) -> None:
+        self.engine, self.ctx, self.period, self.out = engine, ctx, period, out
+        self.build = Build()
+        self.level = ctx.profile.standard.finest_geography
+        self.params: dict[str, Any] = {"from": period.start.isoformat(), "to": period.end.isoformat()}
+        self.frames: dict[str, Any] = {}
+        self.spots: list[dict[str, Any]] = []
+        self.linked = False
+        self.area_names: dict[str, str] = {}
+
+    def prepare(self) -> None:
+        """Read what needs its own connection (boundaries, alert log) before the release transaction."""
+        from hub.mart.reviews import ensure_tables, hotspots_between
+        from hub.reports.boundaries import area_names, areas_frame
+        ensure_tables(self.engine)
+        for level in {self.level, "lsoa"}:
+            self.frames[level] = areas_frame(self.engine, level)
+        self.spots = hotspots_between(self.engine, self.period.start, self.period.end)
+        self.area_names = area_names(self.engine)
+        with self.engine.connect() as conn:
+            self.linked = _table_exists(conn, "person")
+
+    def _release(self, conn: Connection, name: str, dims: tuple[str, ...], counts: Mapping[Any, int],
+                 sensitive: bool = False, **params: Any) -> Released:
+        return self.build.add(release(conn, self.ctx, REPORT, name, dims, counts, {**self.params, **params},
+                                      sensitive=sensitive, destination=str(self.out)))
+
+    # --- where ---------------------------------------------------------------------------------------
+
+    def where(self, conn: Connection, page: Page) -> None:
+        ev = models.event
+        col = ev.c[f"{self.level}_code"]
+        counts = grouped(conn, self.ctx, self.period, col, extra=(ev.c.source == VIOLENCE_SOURCE) & col.is_not(None))
+        rel = self._release(conn, "where_area", (self.level,), counts, measure="police-recorded violence")
+        frame = self.frames.get(self.level)
+        parts = [para(f"Police-recorded violence (non-sensitive offences) by {self.level.upper()}, "
+                      f"{self.period.start} to {self.period.end}, per 1,000 residents.")]
+        rows = []
+        if frame is None:
+            parts.append(not_available("The map needs area boundaries: load an ONS boundary file with "
+                                       "'hub reference load boundaries FILE'.", "boundaries are loaded"))
+            for (code,), n in sorted(rel.cells.items(), key=lambda kv: -(kv[1] or 0))[:10]:
+                rows.append([td(code), td(code), count_cell(n), td("-", "pop"), td("-", "rate")])
+        else:
+            values = {k[0]: v for k, v in rel.cells.items()}
+            rates = []
+            for _, area in frame.iterrows():
+                n, popn = values.get(area["code"], 0), area["population"]
+                ok = n is not None and popn and popn == popn and popn > 0
+                rates.append(1000.0 * n / popn if ok else float("nan"))  # type: ignore[operator]
+            frame = frame.assign(rate=rates)
+            top = frame.dropna(subset=["rate"]).sort_values("rate", ascending=False).head(10)
+            rank = {c: i + 1 for i, c in enumerate(top["code"])}
+            frame = frame.assign(label=[str(rank[c]) if c in rank else "" for c in frame["code"]])
+            png = figures.choropleth(frame, "rate", f"Violence per 1,000 residents by {self.level.upper()}",
+                                     "incidents per 1,000 residents")
+            parts.append(figure(png, "choropleth map of violence rates", "Hatched: count suppressed by "
+                                "disclosure control. Numbers mark the ten highest rates (table below)."))
+            for _, area in top.iterrows():
+                n = values.get(area["code"], 0)
+                rows.append([td(area["code"]), td(area["name"]), count_cell(n), td(f"{int(area['population']):,}",
+                             "pop"), td(f"{area['rate']:.1f}", "rate")])
+            parts.append(para("Town-centre areas with few residents but a busy night-time economy have high rates "
+                              "per resident: read rates beside counts.", "method"))
+        parts.append("<h3>Top areas</h3>" + table(["code", "name", "incidents", "residents", "per 1,000"], rows))
+        parts.append(audit_note([rel.release_id]))
+        page.section("where", "Where: violence by area", *parts)
+
+    # --- what ----------------------------------------------------------------------------------------
+
+    def what(self, conn: Connection, page: Page) -> None:
+        ev = models.event
+        counts = grouped(conn, self.ctx, self.period, ev.c.source, ev.c.offence_category)
+        counts = {(s, c or "(no offence code)"): n for (s, c), n in counts.items()}
+        rel = self._release(conn, "what_category", ("source", "offence_category"), counts)
+        sens = self._sensitive_categories(conn)
+        flag_counts: dict[Key, int] = defaultdict(int)
+        flag_da: dict[Key, int] = defaultdict(int)
+        stmt = (select(ev.c.source, ev.c.knife, ev.c.firearm, ev.c.alcohol, ev.c.domestic_abuse)
+                .where(ev.c.source.in_(list(self.ctx.sources)), self.period.where()))
+        for src, *vals in conn.execute(stmt):
+            for flag, v in zip(FLAGS, vals, strict=True):
+                if v:
+                    (flag_da if flag == "domestic_abuse" else flag_counts)[(src, flag)] += 1
+        flags = self._release(conn, "what_flags", ("source", "flag"), flag_counts)
+        da = self._release(conn, "what_domestic_abuse", ("source", "flag"), flag_da, sensitive=True)
+        by_cat: dict[str, dict[str, int | None]] = defaultdict(dict)
+        for (src, cat), n in rel.cells.items():
+            by_cat[str(cat)][str(src)] = n
+        sources = sorted({str(k[0]) for k in rel.cells})
+        cats = sorted(by_cat, key=lambda c: -sum(v or 0 for v in by_cat[c].values()))
+        png = figures.grouped_bars(cats, {s: [by_cat[c].get(s) for c in cats] for s in sources},
+                                   "Events by offence category and source", "events")
+        rows = [[td(c), *[count_cell(by_cat[c].get(s)) if s in by_cat[c] else td("-") for s in sources]]
+                for c in cats]
+        rows += [[td(f"{c} (sensitive: county total)"), *[count_cell(n) if s == VIOLENCE_SOURCE else td("-")
+                                                          for s in sources]] for (c,), n in sens.cells.items()]
+        all_flags = {**flags.cells, **da.cells}
+        fsources = sorted({str(k[0]) for k in all_flags})
+        fpng = figures.grouped_bars(list(FLAGS), {s: [all_flags.get((s, f)) for f in FLAGS] for s in fsources},
+                                    "Weapons, alcohol and domestic abuse flags by source", "events flagged")
+        frows = [[td(f.replace("_", " ")), *[count_cell(all_flags[(s, f)]) if (s, f) in all_flags else td("-")
+                                             for s in fsources]] for f in FLAGS]
+        page.section("what", "What: offences, weapons, domestic abuse, alcohol",
+                     figure(png, "bar chart of offence categories by source", "Sources without offence codes "
+                            "(health, probation, schools) appear as '(no offence code)'. Sensitive categories "
+                            "are shown only as county totals under the stricter rules."),
+                     table(["offence category", *sources], rows),
+                     figure(fpng, "bar chart of flags by source", "Domestic abuse is released under the "
+                            "agreement's sensitive rules."),
+                     table(["flag", *fsources], frows),
+                     audit_note([rel.release_id, sens.release_id, flags.release_id, da.release_id]))
+
+    def _sensitive_categories(self, conn: Connection) -> Released:
+        ev = models.event
+        cats = sorted(sensitive_categories())
+        counts: dict[Key, int] = {}
+        if cats:
+            stmt = (select(ev.c.offence_category).where(ev.c.source.in_(list(self.ctx.sources)),
+                                                        self.period.where(), ev.c.offence_category.in_(cats)))
+            for (cat,) in conn.execute(stmt):
+                counts[(cat,)] = counts.get((cat,), 0) + 1
+        return self._release(conn, "what_sensitive", ("offence_category",), counts, sensitive=True)
+
+    # --- when ----------------------------------------------------------------------------------------
+
+    def when(self, conn: Connection, page: Page) -> None:
+        ev = models.event
+        data_end = conn.execute(select(ev.c.occurred_date).where(ev.c.source == VIOLENCE_SOURCE)
+                                .order_by(ev.c.occurred_date.desc()).limit(1)).scalar()
+        data_start = conn.execute(select(ev.c.occurred_date).where(ev.c.source == VIOLENCE_SOURCE,
+                                                                   ev.c.occurred_date.is_not(None))
+                                  .order_by(ev.c.occurred_date).limit(1)).scalar()
+        months = full_months(self.period, data_end)
+        before = Period(date(self.period.start.year - 1, self.period.start.month, self.period.start.day),
+                        self.period.end.replace(year=self.period.end.year - 1))
+        month_counts = grouped(conn, self.ctx, Period(before.start, self.period.end), ev.c.occurred_month,
+                               extra=ev.c.source == VIOLENCE_SOURCE)
+        # A month a year earlier counts only if the mart holds it whole: before the data starts it is a gap.
+        held = f"{data_start:%Y-%m}" if data_start else "9999-99"
+        last_year = {f"{int(m[:4]) - 1}{m[4:]}" for m in months if f"{int(m[:4]) - 1}{m[4:]}" > held
+                     or (data_start and data_start.day == 1 and f"{int(m[:4]) - 1}{m[4:]}" == held)}
+        wanted = {(m,): month_counts.get((m,), 0) for m in sorted(set(months) | last_year)}
+        rel = self._release(conn, "when_month", ("month",), wanted, months=months)
+        this = [rel.cells.get((m,)) for m in months]
+        prior = [rel.cells.get((f"{int(m[:4]) - 1}{m[4:]}",)) for m in months]
+        prior_shown = [(f"{int(m[:4]) - 1}{m[4:]}",) in rel.cells for m in months]
+        parts = []
+        if months:
+            series = {"this period": this}
+            if any(prior_shown):
+                series["same month a year earlier"] = prior
+            png = figures.trend(months, series, "Police-recorded violence by month", "incidents")
+            parts.append(figure(png, "monthly trend", "Full months only: a month the mart does not yet hold "
+                                "to its last day is left out rather than drawn as a fall."))
+            parts.append(table(["month", "incidents", "a year earlier"],
+                               [[td(m), count_cell(a), count_cell(b) if shown else td("no data")]
+                                for m, a, b, shown in zip(months, this, prior, prior_shown, strict=True)]))
+        else:
+            parts.append(para("No full month of data in the period."))
+        cells: dict[Key, int] = defaultdict(int)
+        stmt = (select(ev.c.occurred_date, ev.c.occurred_hour).where(
+            ev.c.source == VIOLENCE_SOURCE, self.period.where(), ev.c.occurred_hour.is_not(None)))
+        cats = sorted(sensitive_categories())
+        if cats:
+            stmt = stmt.where(ev.c.offence_category.not_in(cats))
+        for day, hour in conn.execute(stmt):
+            cells[(WEEKDAYS[day.weekday()], int(hour))] += 1
+        full = {(d, h): cells.get((d, h), 0) for d in WEEKDAYS for h in range(24)}
+        hw = self._release(conn, "when_hour_weekday", ("weekday", "hour"), full)
+        grid = [[hw.cells.get((d, h)) for h in range(24)] for d in WEEKDAYS]
+        parts.append(figure(figures.heatmap(WEEKDAYS, [str(h) for h in range(24)], grid,
+                                            "Violence by hour of day and day of week", "incidents"),
+                            "heat map of hour by weekday", "Pink cells: suppressed by disclosure control."))
+        parts.append(audit_note([rel.release_id, hw.release_id]))
+        page.section("when", "When: trends and the week's rhythm", *parts)
+
+    # --- who -----------------------------------------------------------------------------------------
+
+    def who(self, conn: Connection, page: Page) -> None:
+        ep = models.event_person
+        bands = [b for _, _, b in AGE_BANDS]
+        parts = []
+        ids = []
+        for role in ("victim", "suspect", "patient"):
+            counts = grouped(conn, self.ctx, self.period, ep.c.age_band, ep.c.sex, person_role=role,
+                             extra=ep.c.age_band.is_not(None) & ep.c.sex.in_(["M", "F"]))
+            if not counts:
+                continue
+            full = {(b, s): counts.get((b, s), 0) for b in bands for s in ("M", "F")}
+            rel = self._release(conn, f"who_{role}", ("age_band", "sex"), full, role=role)
+            ids.append(rel.release_id)
+            male = [rel.cells.get((b, "M")) for b in bands]
+            female = [rel.cells.get((b, "F")) for b in bands]
+            label = {"patient": "ED patients (assault)"}.get(role, role + "s")
+            parts.append(figure(figures.pyramid(bands, male, female, f"{label[0].upper()}{label[1:]} by age band "
+                                                "and sex"),
+                                f"age and sex of {label}", "Suppressed cells are not drawn."))
+            parts.append(table(["age band", "male", "female"], [[td(b), count_cell(m), count_cell(f)]
+                                                                for b, m, f in zip(bands, male, female,
+                                                                                   strict=True)]))
+        if self.linked:
+            parts.append(para("The linked person index exists; the cohort known to two or more agencies is "
+                              "released from it in the 'why' section."))
+        else:
+            parts.append(not_available("The cohort known to two or more agencies comes from person linkage.",
+                                       "the person index of the linkage stage (issue #7) is in the mart"))
+        parts.append(audit_note(ids))
+        page.section("who", "Who: victims, suspects and patients", *parts)
+
+    # --- why, hidden violence ------------------------------------------------------------------------
+
+    def why(self, page: Page) -> None:
+        page.section("why", "Why: causal factors in the linked cohort",
+                     para("The partnership's named factors: domestic abuse history, exposure to violence (a "
+                          "victim before a suspect), substance misuse, bereavement or ill-health where a source "
+                          "shares it, prior victimisation."),
+                     not_available("Prevalence in the linked cohort needs each person's events across agencies.",
+                                   "the person and mention tables of the linkage stage (issue #7) are in the mart"))
+
+    def hidden(self, page: Page) -> None:
+        page.section("hidden", "Hidden violence: ED assaults unknown to the police",
+                     para("The share of emergency-department assault attendances with no matching police "
+                          "incident (Cardiff Model)."),
+                     not_available("It needs ED-to-police incident matching.",
+                                   "incident matches (issue #7) are in the mart"))
+
+    # --- risk ----------------------------------------------------------------------------------------
+
+    def risk(self, conn: Connection, page: Page) -> None:
+        from hub.reports.risk import profile
+        frame = self.frames.get("lsoa")
+        if self.level != "lsoa" or frame is None:
+            page.section("risk", "Risk: LSOA risk profile", not_available(
+                "The LSOA profile needs LSOA boundaries with populations and a profile that releases LSOAs.",
+                "LSOA boundaries are loaded and the profile allows LSOA"))
+            return
+        ev = models.event
+        per: dict[str, dict[Key, int]] = {s: defaultdict(int) for s in RISK_SOURCES}
+        stmt = (select(ev.c.source, ev.c.lsoa_code, ev.c.attributes_json, ev.c.offence_category)
+                .where(ev.c.source.in_([s for s in RISK_SOURCES if s in self.ctx.sources]), self.period.where()))
+        sens = sensitive_categories()
+        for src, lsoa, attrs, cat in conn.execute(stmt):
+            if cat in sens:
+                continue
+            area = lsoa or json.loads(attrs or "{}").get("residence_lsoa")
+            if area:
+                per[src][(area,)] += 1
+        populations = {r["code"]: int(r["population"]) for _, r in frame.iterrows()
+                       if r["population"] and r["population"] == r["population"]}
+        names = dict(zip(frame["code"], frame["name"], strict=True))
+        indicators: dict[str, dict[str, int | None]] = {}
+        ids = []
+        threshold = self.ctx.profile.standard.threshold
+        for src, counts in per.items():
+            if src not in self.ctx.sources or not counts:
+                continue
+            full = {(a,): counts.get((a,), 0) for a in populations}
+            rel = self._release(conn, f"risk_{src}", ("lsoa",), full, indicator=src)
+            ids.append(rel.release_id)
+            indicators[RISK_SOURCES[src]] = {str(k[0]): v for k, v in rel.cells.items()}
+        ranked = profile(indicators, populations, threshold)
+        top = ranked[:15]
+        parts = [para("Indicators per 1,000 residents, by the LSOA where the event happened (police) or where "
+                      "the person lives (other sources): " + ", ".join(sorted(indicators)) + ". Deprivation "
+                      "joins the profile when an IMD file is loaded (not yet supported).")]
+        if top:
+            parts.append(figure(figures.intervals(
+                [f"{r.code} {names.get(r.code, '')}" for r in top], [float(r.rank) for r in top],
+                [float(r.rank_low) for r in top], [float(r.rank_high) for r in top],
+                "Highest-risk LSOAs: rank with 90% interval", "rank (1 = highest risk)"),
+                "ranked risk profile", "Each dot is an area's rank; the bar its 90% interval over the "
+                "uncertainty of every rate."))
+            names_i = sorted(indicators)
+            parts.append(table(["rank", "90% interval", "LSOA", "name", "score", *[f"{n} (shrunk)" for n in names_i]],
+                               [[td(r.rank, "rate"), td(f"{r.rank_low}-{r.rank_high}", "rate"), td(r.code),
+                                 td(names.get(r.code, "")), td(f"{r.score:.2f}", "rate"),
+                                 *[td(f"{r.rates[n]:.1f}", "rate") for n in names_i]] for r in top]))
+        parts.append(para("Method: raw rates (count / residents) are shrunk towards the county rate by "
+                          "empirical Bayes (gamma prior fitted to all LSOAs by the method of moments), so an area "
+                          "with few residents and a handful of events cannot top the list by chance; each shrunk "
+                          "rate is turned into a z-score across LSOAs and the score is their mean. The rank "
+                          "interval comes from 2,000 draws of every area's posterior rates. A suppressed count "
+                          f"enters as {threshold / 2:g} (half the threshold).", "method"))
+        parts.append(audit_note(ids))
+        page.section("risk", "Risk: LSOA risk profile", *parts)
+
+    # --- response, alerts ----------------------------------------------------------------------------
+
+    def response(self, page: Page) -> None:
+        has = "intervention" in self.ctx.sources
+        page.section("response", "Response: interventions' reach against need",
+                     para("Interventions (mentoring, trauma support, the 18-25 pathway) by area against the risk "
+                          "profile.") if has else "",
+                     not_available("Reach against need needs the intervention activity source.",
+                                   "the referral and intervention sources are shared under the agreement"))
+
+    def alerts(self, conn: Connection, page: Page) -> None:
+        spots = self.spots
+        counts = {(s["iso_week"], s["area_code"]): int(s["events"]) for s in spots}
+        rel = self._release(conn, "alerts_hotspots", ("iso_week", "area"), counts)
+        hr = models.homicide_review
+        n_reviews = len(conn.execute(select(hr.c.case_ref).where(hr.c.occurred_date >= self.period.start,
+                                                                 hr.c.occurred_date <= self.period.end)).all())
+        rev = self._release(conn, "alerts_owhr", ("period",), {("period",): n_reviews}, sensitive=True)
+        names = self.area_names
+        rows = [[td(w), td(a), td(names.get(str(a), "")), count_cell(n)] for (w, a), n in sorted(rel.cells.items())]
+        parts = [para("Emerging hot spots: an area's weekly count of violence well above its own recent baseline "
+                      "(Poisson exceedance; see docs/analyst.md)."),
+                 table(["ISO week", "area", "name", "events that week"], rows) if rows else para("No hot-spot alerts."),
+                 "<h3>Offensive Weapons Homicide Review triggers</h3>",
+                 table(["period", "cases registered"], [[td(f"{self.period.start} to {self.period.end}"),
+                                                         count_cell(rev.cells[("period",)])]]),
+                 audit_note([rel.release_id, rev.release_id])]
+        page.section("alerts", "Alerts raised in the period", *parts)
+
+
+def build_sna(engine: Engine, ctx: ReleaseContext, start: date, end: date, out: Path) -> Build:
+    """Write the needs assessment to ``out``; returns what was released (each release audited)."""
+    if end < start:
+        raise ValueError("--to is before --from")
+    if ctx.profile.standard.finest_geography not in GEOGRAPHY_LEVELS:
+        raise ValueError("the profile's finest geography is unknown")
+    period = Period(start, end)
+    builder = SnaBuilder(engine, ctx, period, out)
+    builder.prepare()
+    page = Page(f"Serious violence strategic needs assessment: {start} to {end}",
+                [f"{ctx.agreement.partnership}. Agreement {ctx.agreement.id} v{ctx.agreement.version}; purpose "
+                 f"{ctx.purpose}; release profile '{ctx.profile.name}' ({ctx.profile.audience}): counts below "
+                 f"{ctx.profile.standard.threshold} are suppressed (*), sensitive offences below "
+                 f"{ctx.profile.sensitive.threshold}.", f"Prepared by {ctx.user}. Sources: "
+                 f"{', '.join(ctx.sources)}."])
+    with engine.begin() as conn:
+        builder.where(conn, page)
+        builder.what(conn, page)
+        builder.when(conn, page)
+        builder.who(conn, page)
+        builder.why(page)
+        builder.hidden(page)
+        builder.risk(conn, page)
+        builder.response(page)
+        builder.alerts(conn, page)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page.render(), encoding="utf-8")
+    return builder.build
