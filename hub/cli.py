@@ -212,6 +212,13 @@ def cmd_report_sample_mart(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report_screenshot(args: argparse.Namespace) -> int:
+    from hub.reports.browser import screenshot
+    png = screenshot(Path(args.html), Path(args.png), width=args.width)
+    print(f"wrote {png}")
+    return 0
+
+
 def cmd_reference_load_boundaries(args: argparse.Namespace) -> int:
     from hub.mart import connect
     from hub.reports.boundaries import load_boundaries
@@ -376,6 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
     rs_.add_argument("--start", default="2025-01-06", help="first day of the synthetic year (YYYY-MM-DD)")
     rs_.set_defaults(func=cmd_report_sample_mart)
 
+    rsh = rp.add_parser("screenshot", help="a full-page PNG of a report, taken with headless Chromium")
+    rsh.add_argument("html")
+    rsh.add_argument("png")
+    rsh.add_argument("--width", type=int, default=1280)
+    rsh.set_defaults(func=cmd_report_screenshot)
+
     ref = sub.add_parser("reference", help="reference data").add_subparsers(dest="action", required=True)
     rl_ = ref.add_parser("load", help="load reference data into the mart").add_subparsers(dest="what", required=True)
     rb = rl_.add_parser("boundaries", help="an ONS boundary file (GeoJSON or any GDAL format), for maps")
@@ -441,6 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hub.policy import ConfigError, ReleaseRefused
     from hub.pseudonymisation import GeographyError, KeyRingError
     from hub.reports.boundaries import BoundaryError
+    from hub.reports.browser import BrowserError
 
     args = build_parser().parse_args(argv)
     try:
@@ -449,7 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: release refused: {exc}", file=sys.stderr)
         return 2
     except (SettingsError, ConfigError, KeyRingError, GeographyError, RulesError, BoundaryError,
-            ValueError) as exc:
+            BrowserError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -91,8 +91,7 @@ def heatmap(rows: Sequence[str], cols: Sequence[str], values: Sequence[Sequence[
     import numpy as np
     data = np.array([[float("nan") if v is None else v for v in row] for row in values], dtype=float)
     fig, ax = plt.subplots(figsize=(10, 3.6))
-    cmap = matplotlib.colormaps["Blues"].copy()
-    cmap.set_bad("#f3e3e3")
+    cmap = matplotlib.colormaps["Blues"].with_extremes(bad="#f3e3e3")
     im = ax.imshow(np.ma.masked_invalid(data), aspect="auto", cmap=cmap)
     ax.set_yticks(range(len(rows)), rows)
     ax.set_xticks(range(len(cols)), cols, fontsize=8)

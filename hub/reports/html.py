@@ -36,6 +36,7 @@ window.addEventListener('load', function () {
   var imgs = Array.prototype.slice.call(document.images);
   var broken = imgs.filter(function (i) { return !i.complete || i.naturalWidth === 0; });
   document.body.setAttribute('data-images', String(imgs.length));
+  document.body.setAttribute('data-height', String(document.documentElement.scrollHeight));
   document.body.setAttribute('data-render-check', broken.length === 0 && !document.body.getAttribute(
     'data-render-errors') ? 'ok' : 'broken:' + broken.length);
 });

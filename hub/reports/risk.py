@@ -88,8 +88,9 @@ def profile(indicators: Mapping[str, Mapping[str, int | None]], populations: Map
     out = []
     for position, i in enumerate(order, start=1):
         a = areas[i]
-        out.append(AreaRisk(a, float(score[i]), position, int(np.percentile(ranks[:, i], 5)),
-                            int(np.percentile(ranks[:, i], 95)),
+        # The interval is of the rank under the rates' uncertainty; it always contains the point rank.
+        low, high = int(np.percentile(ranks[:, i], 5)), int(np.percentile(ranks[:, i], 95))
+        out.append(AreaRisk(a, float(score[i]), position, min(low, position), max(high, position),
                             {n: float(shrunk[n][i] * 1000) for n in names},
                             {n: float(raw[n][i] * 1000) for n in names}, tuple(imputed[a])))
     return out

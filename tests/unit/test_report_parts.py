@@ -1,0 +1,65 @@
+"""Report building blocks (pure or SQLite-only): risk shrinkage, full months, boundary loading."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from hub.mart import connect
+from hub.reports.boundaries import BoundaryError, areas_frame, load_boundaries
+from hub.reports.releases import Period
+from hub.reports.risk import profile
+from hub.reports.sna import full_months
+from hub.synth.boundaries import build_boundaries, shipped_path
+
+
+def test_shrinkage_keeps_a_tiny_area_with_a_few_events_off_the_top() -> None:
+    populations = {f"A{i:02d}": 1500 for i in range(30)} | {"TINY": 40, "BUSY": 1500}
+    counts: dict[str, int | None] = {f"A{i:02d}": 15 + i % 7 for i in range(30)}
+    counts |= {"TINY": 3, "BUSY": 60}  # TINY: raw rate 75/1000; BUSY: 40/1000 on far more evidence
+    ranked = profile({"violence": counts}, populations, threshold=5)
+    assert ranked[0].code == "BUSY"
+    tiny = next(r for r in ranked if r.code == "TINY")
+    assert tiny.raw["violence"] > ranked[0].raw["violence"]  # it would top a raw-rate list
+    assert tiny.rank > 1 and tiny.rank_high - tiny.rank_low > ranked[0].rank_high - ranked[0].rank_low
+    assert all(r.rank_low <= r.rank <= r.rank_high for r in ranked)
+
+
+def test_a_suppressed_count_is_imputed_and_marked() -> None:
+    ranked = profile({"violence": {"A": None, "B": 10, "C": 0}}, {"A": 1000, "B": 1000, "C": 1000}, threshold=5)
+    assert next(r for r in ranked if r.code == "A").imputed == ("violence",)
+
+
+def test_only_full_months_are_trended() -> None:
+    period = Period(date(2025, 1, 15), date(2025, 6, 30))
+    assert full_months(period, date(2025, 5, 20)) == ["2025-02", "2025-03", "2025-04"]
+    assert full_months(Period(date(2025, 1, 1), date(2025, 3, 31)), None) == ["2025-01", "2025-02", "2025-03"]
+
+
+def test_the_shipped_boundaries_are_the_generated_ones() -> None:
+    shipped = json.loads(shipped_path().read_text("utf-8"))
+    built = build_boundaries()
+    assert [f["properties"] for f in shipped["features"]] == [f["properties"] for f in built["features"]]
+    assert len(shipped["features"]) == 60
+
+
+def test_boundaries_load_and_dissolve_to_msoa(tmp_path: Path) -> None:
+    engine = connect(f"sqlite:///{tmp_path / 'mart.db'}")
+    loaded = load_boundaries(engine, shipped_path())
+    assert (loaded.level, loaded.areas, loaded.with_population) == ("lsoa", 60, 60)
+    msoa = areas_frame(engine, "msoa")
+    assert len(msoa) == 12 and msoa["population"].sum() == areas_frame(engine, "lsoa")["population"].sum()
+
+
+def test_a_boundary_file_without_area_codes_is_refused_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.geojson"
+    bad.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {
+        "name": "x"}, "geometry": {"type": "Point", "coordinates": [0, 0]}}]}))
+    engine = connect(f"sqlite:///{tmp_path / 'mart.db'}")
+    with pytest.raises(BoundaryError, match="no ONS area code column"):
+        load_boundaries(engine, bad)
+    with pytest.raises(BoundaryError, match="no such file"):
+        load_boundaries(engine, tmp_path / "missing.geojson")
