@@ -157,19 +157,8 @@ def cmd_reviews_status(args: argparse.Namespace) -> int:
 
 
 def cmd_reviews_rules(args: argparse.Namespace) -> int:
-    from hub.alerts.rules import load_rules
-    settings = _settings(args)
-    rules = load_rules(Path(args.file) if args.file else settings.alert_rules)
-    o, h = rules.owhr, rules.hotspots
-    print(f"alert rules v{rules.version}")
-    print(f"  homicide review: {'on' if o.enabled else 'off'}; sources {', '.join(o.sources)}; offence codes "
-          f"{', '.join(o.offence_codes)}; victim age bands {', '.join(o.adult_age_bands)}"
-          f"{' or unknown' if o.raise_when_age_unknown else ''}; weapon flags {', '.join(o.weapon_flags)}; "
-          f"notify {'command' if o.notify.command else ''}{' webhook' if o.notify.webhook else ''}"
-          f"{'' if o.notify.command or o.notify.webhook else 'none'}")
-    print(f"  hot spots: {'on' if h.enabled else 'off'}; {h.area_level} x ISO week; sources {', '.join(h.sources)}; "
-          f"baseline mean of {h.baseline_weeks} weeks (floor {h.baseline_floor}); alert when count >= "
-          f"{h.min_count} and Poisson P(X >= count) < {h.alpha}")
+    from hub.alerts.rules import describe, load_rules
+    print(describe(load_rules(Path(args.file) if args.file else _settings(args).alert_rules)))
     return 0
 
 

@@ -225,3 +225,18 @@ def scan(rule: HotspotRule, counts: Mapping[tuple[str, int], int]) -> list[tuple
             if verdict.alert:
                 out.append((area, week, verdict))
     return sorted(out, key=lambda a: (a[1], a[0]))
+
+
+def describe(rules: AlertRules) -> str:
+    """The rules in plain words (``hub reviews rules``)."""
+    o, h = rules.owhr, rules.hotspots
+    hooks = " and ".join(n for n, on in (("command", o.notify.command), ("webhook", o.notify.webhook)) if on)
+    return "\n".join([
+        f"alert rules v{rules.version}",
+        f"  homicide review: {'on' if o.enabled else 'off'}; sources {', '.join(o.sources)}; offence codes "
+        f"{', '.join(o.offence_codes)}; victim age bands {', '.join(o.adult_age_bands)}"
+        f"{' or unknown' if o.raise_when_age_unknown else ''}; weapon flags {', '.join(o.weapon_flags)}; "
+        f"notify: {hooks or 'none'}",
+        f"  hot spots: {'on' if h.enabled else 'off'}; {h.area_level} x ISO week; sources {', '.join(h.sources)}; "
+        f"baseline mean of {h.baseline_weeks} weeks (floor {h.baseline_floor}); alert when count >= "
+        f"{h.min_count} and Poisson P(X >= count) < {h.alpha}"])
