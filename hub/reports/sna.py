@@ -25,7 +25,7 @@ from hub.policy.agreement import GEOGRAPHY_LEVELS
 from hub.pseudonymisation.generalise import AGE_BANDS
 from hub.reports import figures
 from hub.reports.html import Page, audit_note, count_cell, figure, not_available, para, table, td
-from hub.reports.releases import Key, Period, Released, grouped, release
+from hub.reports.releases import Key, Period, Released, grouped, not_sensitive, release
 
 REPORT = "sna"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -80,6 +80,8 @@ class SnaBuilder:
         self.spots: list[dict[str, Any]] = []
         self.linked = False
         self.area_names: dict[str, str] = {}
+        self.ranked: list[str] = []  # LSOAs by risk, highest first (set by the risk section)
+        self.populations: dict[str, int] = {}
 
     def prepare(self) -> None:
         """Read what needs its own connection (boundaries, alert log) before the release transaction."""
@@ -333,6 +335,8 @@ class SnaBuilder:
             ids.append(rel.release_id)
             indicators[RISK_SOURCES[src]] = {str(k[0]): v for k, v in rel.cells.items()}
         ranked = profile(indicators, populations, threshold)
+        self.ranked = [r.code for r in ranked]
+        self.populations = populations
         top = ranked[:15]
         parts = [para("Indicators per 1,000 residents, by the LSOA where the event happened (police) or where "
                       "the person lives (other sources): " + ", ".join(sorted(indicators)) + ". Deprivation "
@@ -360,13 +364,81 @@ class SnaBuilder:
 
     # --- response, alerts ----------------------------------------------------------------------------
 
-    def response(self, page: Page) -> None:
-        has = "intervention" in self.ctx.sources
-        page.section("response", "Response: interventions' reach against need",
-                     para("Interventions (mentoring, trauma support, the 18-25 pathway) by area against the risk "
-                          "profile.") if has else "",
-                     not_available("Reach against need needs the intervention activity source.",
-                                   "the referral and intervention sources are shared under the agreement"))
+    def response(self, conn: Connection, page: Page) -> None:
+        ev = models.event
+        parts: list[str] = []
+        ids: list[int] = []
+        if "referral" in self.ctx.sources:
+            cells: dict[Key, int] = defaultdict(int)
+            stmt = select(ev.c.attributes_json).where(ev.c.source == "referral", self.period.where())
+            for (attrs,) in conn.execute(stmt):
+                a = json.loads(attrs or "{}")
+                cells[(a.get("reason") or "?", a.get("routed_to") or "?")] += 1
+            rel = self._release(conn, "response_referrals", ("reason", "routed_to"), cells)
+            ids.append(rel.release_id)
+            parties = self.ctx.agreement.parties
+            by_reason: dict[str, int] = defaultdict(int)
+            for (reason, _), n in rel.shown().items():
+                by_reason[str(reason)] += n
+            parts.append("<h3>Referrals of people at risk</h3>")
+            if by_reason:
+                parts.append(figure(figures.hbar(dict(by_reason), "Referrals by reason", "referrals (released)"),
+                                    "referrals by reason", "Each referral is routed to the partner the agreement "
+                                    "names for its reason."))
+            parts.append(table(["reason", "routed to", "referrals"],
+                               [[td(r), td(parties[str(p)].name if str(p) in parties else p), count_cell(n)]
+                                for (r, p), n in sorted(rel.cells.items(), key=lambda kv: -(kv[1] or 0))]))
+        else:
+            parts.append(not_available("Referrals come from the referral source.",
+                                       "the agreement shares the referral source for this purpose"))
+        if "intervention_activity" in self.ctx.sources and self.ranked:
+            quintile = {code: min(5, 1 + i * 5 // len(self.ranked)) for i, code in enumerate(self.ranked)}
+            starts: dict[Key, int] = defaultdict(int)
+            violence: dict[Key, int] = defaultdict(int)
+            stmt = select(ev.c.source, ev.c.lsoa_code, ev.c.attributes_json).where(
+                ev.c.source.in_(["intervention_activity", VIOLENCE_SOURCE]), self.period.where(),
+                ev.c.lsoa_code.is_not(None), not_sensitive())
+            for src, lsoa, attrs in conn.execute(stmt):
+                q = quintile.get(lsoa)
+                if q is None:
+                    continue
+                if src == VIOLENCE_SOURCE:
+                    violence[(f"Q{q}",)] += 1
+                else:
+                    starts[(f"Q{q}", json.loads(attrs or "{}").get("programme") or "?")] += 1
+            qs = [f"Q{q}" for q in range(1, 6)]
+            rel = self._release(conn, "response_interventions", ("risk_quintile", "programme"),
+                                {**{(q, p): 0 for q in qs for p in {k[1] for k in starts}}, **starts})
+            vrel = self._release(conn, "response_violence", ("risk_quintile",), {(q,): violence.get((q,), 0)
+                                                                                for q in qs})
+            ids += [rel.release_id, vrel.release_id]
+            pop = {q: sum(self.populations.get(c, 0) for c, qq in quintile.items() if f"Q{qq}" == q) for q in qs}
+            reach = {q: sum(v for k, v in rel.shown().items() if k[0] == q) for q in qs}
+            per = {q: (1000.0 * reach[q] / pop[q] if pop[q] else None) for q in qs}
+            vper = {q: (1000.0 * v / pop[q] if (v := vrel.cells.get((q,))) is not None and pop[q] else None)
+                    for q in qs}
+            labels = [f"{q} ({'highest' if q == 'Q1' else 'lowest' if q == 'Q5' else ''} risk)".replace(" ( risk)", "")
+                      for q in qs]
+            parts.append("<h3>Interventions' reach against need</h3>")
+            parts.append(figure(figures.grouped_bars(labels, {
+                "intervention places started per 1,000 residents": [per[q] for q in qs],
+                "violence per 1,000 residents / 10": [None if (v10 := vper[q]) is None else v10 / 10 for q in qs]},
+                "Reach against need, by risk quintile of LSOA", "per 1,000 residents"),
+                "interventions by risk quintile", "LSOAs in five equal groups by the risk profile above (Q1: "
+                "the highest-risk fifth). Reach matches need when the bars fall from Q1 to Q5 together."))
+            programmes = sorted({str(k[1]) for k in rel.cells})
+            parts.append(table(["risk quintile", "residents", *programmes, "places per 1,000"],
+                               [[td(q), td(f"{pop[q]:,}", "pop"),
+                                 *[count_cell(rel.cells.get((q, p))) for p in programmes],
+                                 td("-" if per[q] is None else f"{per[q]:.1f}", "rate")] for q in qs]))
+        elif "intervention_activity" not in self.ctx.sources:
+            parts.append(not_available("Reach against need needs the intervention activity source.",
+                                       "the agreement shares the intervention source for this purpose"))
+        else:
+            parts.append(not_available("Reach against need is set against the LSOA risk profile.",
+                                       "the risk profile can be built (LSOA boundaries with populations)"))
+        parts.append(audit_note(ids))
+        page.section("response", "Response: referrals and interventions' reach against need", *parts)
 
     def alerts(self, conn: Connection, page: Page) -> None:
         spots = self.spots
@@ -411,7 +483,7 @@ def build_sna(engine: Engine, ctx: ReleaseContext, start: date, end: date, out: 
         builder.why(page)
         builder.hidden(page)
         builder.risk(conn, page)
-        builder.response(page)
+        builder.response(conn, page)
         builder.alerts(conn, page)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page.render(), encoding="utf-8")

@@ -15,6 +15,8 @@ RAW_SCHEMAS: dict[str, str] = {
     "probation_event": "svh.raw.ProbationEvent",
     "youth_justice_event": "svh.raw.YouthJusticeEvent",
     "school_exclusion": "svh.raw.SchoolExclusion",
+    "referral": "svh.raw.Referral",
+    "intervention_activity": "svh.raw.InterventionActivity",
 }
 """Source name -> full name of its raw Avro schema. Whether a source's records ever reach a raw topic is
 the agreement's ``pseudonymise_at``: health bodies' (ED, ambulance) are pseudonymised at the source."""

@@ -14,6 +14,7 @@ from hub.synth.extract import ExtractManifest
 from hub.synth.people import PlantedPerson
 from hub.synth.police import SynthManifest, generate_police_extract
 from hub.synth.probation import generate_probation_extract
+from hub.synth.referrals import generate_intervention_extract, generate_referral_extract
 from hub.synth.schools import generate_school_extract
 from hub.synth.truth import expected_counts
 from hub.synth.youth_justice import generate_youth_justice_extract
@@ -24,6 +25,8 @@ SOURCE_GENERATORS: dict[str, Callable[..., ExtractManifest]] = {
     "probation_event": generate_probation_extract,
     "youth_justice_event": generate_youth_justice_extract,
     "school_exclusion": generate_school_extract,
+    "referral": generate_referral_extract,
+    "intervention_activity": generate_intervention_extract,
 }
 """Source -> generator of its extract (``out_dir`` and keyword options; each returns an ``ExtractManifest``).
 The police extract has its own richer generator and manifest (``generate_police_extract``)."""
@@ -36,8 +39,10 @@ __all__ = [
     "expected_counts",
     "generate_ambulance_extract",
     "generate_ed_extract",
+    "generate_intervention_extract",
     "generate_police_extract",
     "generate_probation_extract",
+    "generate_referral_extract",
     "generate_school_extract",
     "generate_youth_justice_extract",
 ]

@@ -14,7 +14,8 @@ from hub.synth import SOURCE_GENERATORS
 from hub.synth.police import generate_police_extract
 
 _ROWS_OPTION = {"ed_attendance": "attendances", "ambulance_callout": "callouts", "probation_event": "events",
-                "youth_justice_event": "outcomes", "school_exclusion": "exclusions"}
+                "youth_justice_event": "outcomes", "school_exclusion": "exclusions", "referral": "referrals",
+                "intervention_activity": "activities"}
 
 
 def main(argv: list[str] | None = None) -> int:

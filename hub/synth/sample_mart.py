@@ -26,9 +26,10 @@ from hub.synth.boundaries import shipped_path
 
 _MONDAY0 = date(1970, 1, 5)
 SIZES = {"ed_attendance": 900, "ambulance_callout": 500, "probation_event": 400, "youth_justice_event": 300,
-         "school_exclusion": 300}
+         "school_exclusion": 300, "referral": 300, "intervention_activity": 300}
 _SIZE_ARG = {"ed_attendance": "attendances", "ambulance_callout": "callouts", "probation_event": "events",
-             "youth_justice_event": "outcomes", "school_exclusion": "exclusions"}
+             "youth_justice_event": "outcomes", "school_exclusion": "exclusions", "referral": "referrals",
+             "intervention_activity": "activities"}
 
 
 @dataclass(frozen=True)

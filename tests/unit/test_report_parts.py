@@ -63,3 +63,15 @@ def test_a_boundary_file_without_area_codes_is_refused_in_one_line(tmp_path: Pat
         load_boundaries(engine, bad)
     with pytest.raises(BoundaryError, match="no such file"):
         load_boundaries(engine, tmp_path / "missing.geojson")
+
+
+def test_every_referral_route_is_a_party_of_the_agreement() -> None:
+    import csv
+    import io
+    from importlib import resources
+
+    from hub.policy import example_agreement_path, load_agreement
+    parties = load_agreement(example_agreement_path()).parties
+    text = resources.files("hub.reference").joinpath("referral_reason.csv").read_text("utf-8")
+    routes = {row["code"]: row["route_to"] for row in csv.DictReader(io.StringIO(text))}
+    assert routes and all(party in parties for party in routes.values()), routes
