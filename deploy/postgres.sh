@@ -127,6 +127,7 @@ gen_password() {
   say "generated a password for role '$PG_ROLE' in $(rel "$PW_FILE") (chmod 600)"
 }
 
+# The mart owner may create roles: 'hub mart init' creates the writer and analyst roles (no superuser).
 # SQL via the unix socket as the bootstrap superuser (local connections are 'trust', but the socket directory
 # is 0700 and owned by the server's user, so only that user and root can reach it).
 admin_psql() {
@@ -142,9 +143,9 @@ ensure_role_and_db() {
 DO \$\$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '$PG_ROLE') THEN
-    CREATE ROLE $PG_ROLE LOGIN PASSWORD '$pw';
+    CREATE ROLE $PG_ROLE LOGIN CREATEROLE PASSWORD '$pw';
   ELSE
-    ALTER ROLE $PG_ROLE LOGIN PASSWORD '$pw';
+    ALTER ROLE $PG_ROLE LOGIN CREATEROLE PASSWORD '$pw';
   END IF;
 END
 \$\$;

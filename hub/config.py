@@ -1,36 +1,52 @@
 """One settings object for every hub process, from ``HUB_*`` environment variables and an optional YAML file.
 
-Validated at start-up: a bad value stops the process with a message naming the setting.
-Secrets (the Kafka SASL password) are ``SecretStr`` and never printed.
+Built on pydantic-settings: overrides given in code < ``HUB_*`` variables < the YAML file named by
+``HUB_CONFIG`` < defaults (left wins). Validated at start-up: a bad value stops the process with a
+message naming the variable or the file and key. Secrets (the Kafka SASL password, the password in
+the mart URL, master keys) are ``SecretStr`` and never printed. This module knows no domain code:
+it only says where things are, the modules that use them load them.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "HUB_"
+CONFIG_ENV = "HUB_CONFIG"
+EXAMPLE_AGREEMENT = Path(__file__).resolve().parent / "policy" / "agreements" / "example-county.yaml"
+"""The example county agreement shipped with the hub (the default, for the demo and tests)."""
+
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("hub_settings_environ", default=None)
 
 
 class SettingsError(ValueError):
     """A setting that cannot be used; the message names the environment variable or file key."""
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
     data_dir: Path = Field(Path(".run"), description="Where local state lives (mart file, keys, checkpoints).")
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port].")
     topic_prefix: str = Field("svh", description="Prefix of every topic, so one cluster can host several hubs.")
     topic_partitions: int = Field(2, ge=1, le=256, description="Partitions of the hub's topics.")
     raw_retention_hours: int = Field(168, ge=1, description="Retention of restricted raw and raw dead-letter topics.")
-    mart_url: str | None = Field(None, description="SQLAlchemy URL of the mart; default SQLite in data_dir.")
-    agreement_path: Path | None = Field(None, description="Information-sharing agreement YAML; default the example.")
+    mart_url: SecretStr | None = Field(None, description="SQLAlchemy URL of the mart (may hold its password); "
+                                                         "default SQLite in data_dir.")
+    agreement_path: Path = Field(EXAMPLE_AGREEMENT, description="Information-sharing agreement YAML; default the "
+                                                                "example county's.")
     keys_file: Path | None = Field(None, description="Pseudonymisation key file; default data_dir/keys.json.")
     postcode_lookup: Path | None = Field(None, description="NSPL/ONSPD-style postcode to LSOA lookup CSV.")
     alert_rules: Path | None = Field(None, description="Alert rules YAML (homicide reviews, hot spots); default "
@@ -46,6 +62,15 @@ class Settings(BaseModel):
     ssl_cafile: Path | None = None
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
+    master_key: SecretStr | None = Field(None, description="Base64 master key from a secret store, instead of "
+                                                           "the key file.")
+    key_id: str | None = Field(None, description="Id of master_key (default 'env').")
+    previous_master_key: SecretStr | None = Field(None, description="After a rotation: the previous master key.")
+    previous_key_id: str | None = Field(None, description="Id of previous_master_key.")
+    previous_key_until: datetime | None = Field(None, description="End of the overlap when the previous key also "
+                                                                  "makes tokens (ISO UTC date-time).")
+    event_key_id: str | None = Field(None, description="Key that keeps making event ids (default the active key).")
+    audit_user: str | None = Field(None, description="Who releases data, when a command is not given --user.")
 
     @field_validator("log_level")
     @classmethod
@@ -56,12 +81,12 @@ class Settings(BaseModel):
 
     @field_validator("mart_url")
     @classmethod
-    def _mart_url(cls, v: str | None) -> str | None:
+    def _mart_url(cls, v: SecretStr | None) -> SecretStr | None:
         if v is not None:
             from sqlalchemy.engine import make_url
             from sqlalchemy.exc import ArgumentError
             try:
-                make_url(v)
+                make_url(v.get_secret_value())
             except (ArgumentError, ValueError):
                 raise ValueError("not a SQLAlchemy URL (e.g. postgresql+psycopg://user@host:5432/db)") from None
         return v
@@ -108,17 +133,56 @@ class Settings(BaseModel):
             raise ValueError("must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
         return v.upper()
 
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Overrides, then ``HUB_*`` variables, then the ``HUB_CONFIG`` file; no .env or secrets folder."""
+        environ = _ENVIRON.get()
+        if environ is None:
+            environ = os.environ
+        return init_settings, _Environment(settings_cls, environ), ConfigFile(settings_cls, environ)
+
     @property
     def mart(self) -> str:
-        return self.mart_url or f"sqlite:///{(self.data_dir / 'mart.db').resolve()}"
+        """The mart's URL, password included (the one place it is unwrapped); default SQLite in data_dir."""
+        if self.mart_url is not None:
+            return self.mart_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'mart.db').resolve()}"
 
     @property
     def keys_path(self) -> Path:
         return self.keys_file or self.data_dir / "keys.json"
 
     def agreement_file(self) -> Path:
-        from hub.policy import example_agreement_path
-        return self.agreement_path or example_agreement_path()
+        return self.agreement_path
+
+    def key_environment(self) -> dict[str, str]:
+        """The ``HUB_*`` key variables for ``hub.pseudonymisation.load_keyring`` (master keys unwrapped here)."""
+        values: dict[str, Any] = {"master_key": self.master_key, "key_id": self.key_id,
+                                  "previous_master_key": self.previous_master_key,
+                                  "previous_key_id": self.previous_key_id,
+                                  "previous_key_until": self.previous_key_until, "event_key_id": self.event_key_id}
+        out = {}
+        for name, value in values.items():
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, datetime):
+                value = value.isoformat()
+            if value:
+                out[ENV_PREFIX + name.upper()] = str(value)
+        return out
+
+    def replace(self, **changes: Any) -> Settings:
+        """A validated copy with ``changes`` (``model_copy`` would not validate, nor wrap secrets)."""
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        try:
+            return type(self).model_validate({**values, **changes})
+        except ValidationError as exc:
+            raise SettingsError("invalid settings: " + "; ".join(f"{e['loc'][0] if e['loc'] else 'settings'}: "
+                                                                 f"{e['msg']}" for e in exc.errors())) from None
 
     def kafka_python_kwargs(self) -> dict[str, Any]:
         """Connection settings for kafka-python clients; the only place the SASL password is unwrapped."""
@@ -134,46 +198,83 @@ class Settings(BaseModel):
         return kw
 
 
-def _env_values(environ: dict[str, str]) -> dict[str, str]:
-    out = {}
-    for name in Settings.model_fields:
-        key = ENV_PREFIX + name.upper()
-        if key in environ and environ[key] != "":
-            out[name] = environ[key]
-    return out
+class _Environment(EnvSettingsSource):
+    """``HUB_*`` variables from a given mapping (``os.environ`` unless ``load_settings`` was given one);
+    an empty variable counts as unset."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {(k if self.case_sensitive else k.lower()): v for k, v in self._environ.items() if v != ""}
 
 
-def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
-    """Defaults < YAML file named by ``HUB_CONFIG`` < ``HUB_*`` variables < explicit overrides."""
-    env = dict(os.environ if environ is None else environ)
-    values: dict[str, Any] = {}
-    origin: dict[str, str] = {}
-    config_file = env.get("HUB_CONFIG")
-    if config_file:
-        try:
-            loaded = yaml.safe_load(Path(config_file).read_text("utf-8")) or {}
-        except OSError as exc:
-            raise SettingsError(f"HUB_CONFIG={config_file}: cannot read ({exc.strerror})") from None
-        except yaml.YAMLError as exc:
-            # Only the problem and line: PyYAML's own text quotes the line, which may hold a secret.
-            mark = getattr(exc, "problem_mark", None)
-            where = f":{mark.line + 1}" if mark else ""
-            raise SettingsError(f"HUB_CONFIG={config_file}{where}: not valid YAML "
-                                f"({getattr(exc, 'problem', None) or type(exc).__name__})") from None
-        if not isinstance(loaded, dict):
-            raise SettingsError(f"HUB_CONFIG={config_file}: must be a mapping of setting: value")
-        values.update(loaded)
-        origin.update({k: f"{config_file}: {k}" for k in loaded})
-    env_values = _env_values(env)
-    values.update(env_values)
-    origin.update({k: ENV_PREFIX + k.upper() for k in env_values})
-    values.update({k: v for k, v in overrides.items() if v is not None})
+class ConfigFile(PydanticBaseSettingsSource):
+    """The YAML file named by ``HUB_CONFIG``: a mapping of setting: value. Its errors never quote its
+    content (PyYAML's own messages quote the line, which may hold a secret)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.path = environ.get(CONFIG_ENV) or None
+        self.values = read_config_file(self.path) if self.path else {}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+def read_config_file(path: str) -> dict[str, Any]:
     try:
-        return Settings.model_validate(values)
+        loaded = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+    except OSError as exc:
+        raise SettingsError(f"{CONFIG_ENV}={path}: cannot read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise SettingsError(f"{CONFIG_ENV}={path}{where}: not valid YAML "
+                            f"({getattr(exc, 'problem', None) or type(exc).__name__})") from None
+    if not isinstance(loaded, dict):
+        raise SettingsError(f"{CONFIG_ENV}={path}: must be a mapping of setting: value")
+    return {str(k): v for k, v in loaded.items()}
+
+
+@contextmanager
+def _environment(environ: Mapping[str, str]) -> Iterator[None]:
+    token = _ENVIRON.set(environ)
+    try:
+        yield
+    finally:
+        _ENVIRON.reset(token)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Defaults < YAML file named by ``HUB_CONFIG`` < ``HUB_*`` variables < explicit overrides (None ignored).
+
+    Raises ``SettingsError`` naming where each bad value came from: the variable, or the file and key.
+    """
+    env = os.environ if environ is None else environ
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        with _environment(env):
+            return Settings(**given)
     except ValidationError as exc:
+        config_file = env.get(CONFIG_ENV) or ""
+        in_file = set(read_config_file(config_file)) if config_file else set()
         problems = []
         for err in exc.errors():
             key = str(err["loc"][0]) if err["loc"] else ""
-            where = origin.get(key, key) or "settings"
+            if not key:
+                where = "settings"
+            elif key in given:
+                where = key
+            elif env.get(ENV_PREFIX + key.upper()):
+                where = ENV_PREFIX + key.upper()
+            elif key in in_file:
+                where = f"{config_file}: {key}"
+            else:
+                where = key
             problems.append(f"{where}: {err['msg']}")
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None

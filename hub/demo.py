@@ -37,11 +37,12 @@ def say(msg: str) -> None:
 
 
 def demo_settings(base: Settings, run_dir: Path, manifest: SynthManifest, prefix: str) -> Settings:
-    return base.model_copy(update={
-        "data_dir": run_dir, "topic_prefix": prefix, "app_id": f"{prefix}-worker",
-        "mart_url": f"sqlite:///{(run_dir / 'mart.db').resolve()}", "keys_file": run_dir / "keys.json",
-        "postcode_lookup": manifest.lookup_csv,
-    })
+    """The demo's own topics, mart and key file (never a master key from the environment)."""
+    return base.replace(
+        data_dir=run_dir, topic_prefix=prefix, app_id=f"{prefix}-worker",
+        mart_url=f"sqlite:///{(run_dir / 'mart.db').resolve()}", keys_file=run_dir / "keys.json",
+        postcode_lookup=manifest.lookup_csv, master_key=None, previous_master_key=None,
+    )
 
 
 def publish_extract(settings: Settings, extract: Path, lookup: Path | None) -> RunReport:

@@ -134,7 +134,8 @@ class Runtime:
             raise config.error("source", f"the agreement {self.settings.agreement_file()} does not cover "
                                          f"{config.source}: its records may not be shared") from None
         self.at_source = policy.pseudonymise_at == "source"
-        self.keyring = load_keyring(self.settings.keys_path) if self.at_source else None
+        self.keyring = (load_keyring(self.settings.keys_path, self.settings.key_environment()) if self.at_source
+                        else None)
         self.quarantine_dir = config.pseudonymisation.quarantine or config.state_dir / "quarantine"
         self.output_topic = self.topics.shared if self.at_source else self.topics.raw(config.source)
         self.output_schema = SHARED_EVENT if self.at_source else RAW_SCHEMAS[config.source]

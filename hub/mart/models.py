@@ -1,15 +1,21 @@
-"""Mart tables (SQLAlchemy Core): plain, documented tables BI tools can read over ODBC.
+"""The mart's RESTRICTED layer, core tables (SQLAlchemy Core): row-level data only the hub's processes touch.
 
 ``event`` has one row per shared event (upserted by ``event_id``), ``event_person`` the
-generalised people in it. Linkage tokens are not stored here: analysts do not need them.
-``audit_release`` and ``audit_purge`` are append-only (database triggers refuse UPDATE and DELETE).
+generalised people in it. Row-level events identify people by combination (date, hour, LSOA, age
+band, sex), so no analyst or BI tool reads these tables: they read the released layer
+(``hub.mart.released``), which is built only through disclosure control. On PostgreSQL the analyst
+role has no privilege on this schema; on SQLite this file is mode 600 and releases go to a separate
+analyst file. ``audit_release`` and ``audit_purge`` are append-only (database triggers refuse UPDATE
+and DELETE).
+
+Adding a restricted table (persons, mentions, tokens, registers...): see ``hub/mart/restricted.py``.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, DateTime, Float, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, Text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # mart_meta.schema_version; Alembic's revision is the real version
 
 metadata = MetaData()
 
@@ -36,7 +42,8 @@ event = Table(
     Column("flags_json", Text, nullable=False, default="{}",
            comment="Every granted flag (first_time_entrant, conveyed_to_hospital...), JSON"),
     Column("attributes_json", Text, nullable=False, default="{}", comment="Other granted attributes, JSON"),
-    comment="One pseudonymised event per row",
+    Column("record_key", Integer, comment="Cell-key method: 0-255, fixed per event (hub.mart.cellkey.record_key)"),
+    comment="One pseudonymised event per row (restricted)",
 )
 
 event_person = Table(
@@ -93,40 +100,6 @@ audit_purge = Table(
     comment="Append-only: one row per source per retention purge run",
 )
 
-homicide_review = Table(
-    "homicide_review", metadata,
-    Column("case_ref", String(64), primary_key=True, comment="The case's keyed token (event id), never a crime ref"),
-    Column("alert_id", String(32), nullable=False, unique=True, comment="Id of the alert on svh.alerts"),
-    Column("source", String(64), nullable=False),
-    Column("occurred_date", Date),
-    Column("lsoa_code", String(9)),
-    Column("lad_code", String(9)),
-    Column("offence_code", String(8), nullable=False),
-    Column("weapons", String(64), nullable=False, comment="Weapon flags that met the criteria, comma-separated"),
-    Column("victim_age_band", String(8)),
-    Column("status", String(32), nullable=False,
-           comment="to_consider, dhr_precedence, review_arranged, not_required, closed"),
-    Column("notes", Text, nullable=False, default=""),
-    Column("registered_at", DateTime(timezone=True), nullable=False),
-    Column("alert_sent_at", DateTime(timezone=True), comment="When Kafka acknowledged the alert"),
-    Column("notified_at", DateTime(timezone=True), comment="When the notify hook succeeded"),
-    Column("status_changed_at", DateTime(timezone=True)),
-    comment="Restricted: Offensive Weapons Homicide Review register, one row per case (PCSC Act 2022 s.24)",
-)
-
-hotspot_alert = Table(
-    "hotspot_alert", metadata,
-    Column("alert_id", String(32), primary_key=True, comment="Deterministic: area level, area, week"),
-    Column("area_level", String(8), nullable=False),
-    Column("area_code", String(9), nullable=False, index=True),
-    Column("iso_week", String(8), nullable=False, index=True),
-    Column("events", Integer, nullable=False, comment="Events counted in the area that week when raised"),
-    Column("baseline", Float, nullable=False, comment="Expected weekly count from the area's recent weeks"),
-    Column("p_value", Float, nullable=False),
-    Column("raised_at", DateTime(timezone=True), nullable=False),
-    comment="Restricted: emerging hot-spot alerts raised by the worker, one row per area and week",
-)
-
 ref_boundary = Table(
     "ref_boundary", metadata,
     Column("level", String(8), primary_key=True, comment="lsoa, msoa or lad"),
@@ -145,13 +118,20 @@ AUDIT_TABLES = ("audit_release", "audit_purge")
 
 FLAG_COLUMNS = ("domestic_abuse", "knife", "firearm", "alcohol")
 
-# Restricted: unsuppressed counts, for the hub's own checks and for building released tables.
-VIEWS = {
-    "v_incident_counts": """
-        SELECT lsoa_code, occurred_week, offence_category, COUNT(*) AS incidents,
-               SUM(CASE WHEN domestic_abuse THEN 1 ELSE 0 END) AS domestic_abuse_incidents
-        FROM event
-        WHERE lsoa_code IS NOT NULL AND occurred_week IS NOT NULL AND offence_category IS NOT NULL
-        GROUP BY lsoa_code, occurred_week, offence_category
-    """,
-}
+ref_area = Table(
+    "ref_area", metadata,
+    Column("area_code", String(9), primary_key=True, comment="ONS code (LSOA E01/W01, MSOA E02/W02, LAD)"),
+    Column("level", String(4), nullable=False, index=True, comment="lsoa, msoa or lad"),
+    Column("name", String(128), nullable=False, comment="ONS name, shown beside the code in releases"),
+    Column("parent_code", String(9), comment="LSOA -> its MSOA, MSOA -> its LAD, LAD -> none"),
+    comment="Areas of the partnership (reference data, public): names and the LSOA-MSOA-LAD hierarchy",
+)
+
+ref_population = Table(
+    "ref_population", metadata,
+    Column("lsoa_code", String(9), primary_key=True),
+    Column("population", Integer, nullable=False, comment="All ages, ONS mid-year estimate"),
+    Column("year", Integer, nullable=False, comment="Mid-year of the estimate"),
+    Column("source", String(256), nullable=False, comment="File it was loaded from"),
+    comment="Population by LSOA (reference data, public): denominators of rates per 1,000",
+)

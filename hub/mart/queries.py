@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select
 
 from hub.mart import models
 from hub.mart.audit import ReleaseContext, ReleaseRecord, record_release
@@ -35,10 +35,12 @@ def sensitive_categories() -> set[str]:
 
 def incident_counts(engine: Engine) -> dict[CountKey, int]:
     """Unsuppressed counts by LSOA x ISO week x offence category (restricted: not for release)."""
+    ev = models.event
+    stmt = (select(ev.c.lsoa_code, ev.c.occurred_week, ev.c.offence_category, func.count())
+            .where(ev.c.lsoa_code.is_not(None), ev.c.occurred_week.is_not(None), ev.c.offence_category.is_not(None))
+            .group_by(ev.c.lsoa_code, ev.c.occurred_week, ev.c.offence_category))
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT lsoa_code, occurred_week, offence_category, incidents "
-                                 "FROM v_incident_counts"))
-        return {(r[0], r[1], r[2]): int(r[3]) for r in rows}
+        return {(r[0], r[1], r[2]): int(r[3]) for r in conn.execute(stmt)}
 
 
 @dataclass(frozen=True)

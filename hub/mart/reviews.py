@@ -13,10 +13,44 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Column, Date, DateTime, Engine, Float, Integer, String, Table, Text, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.mart import models
+
+homicide_review = Table(
+    "homicide_review", models.metadata,
+    Column("case_ref", String(64), primary_key=True, comment="The case's keyed token (event id), never a crime ref"),
+    Column("alert_id", String(32), nullable=False, unique=True, comment="Id of the alert on svh.alerts"),
+    Column("source", String(64), nullable=False),
+    Column("occurred_date", Date),
+    Column("lsoa_code", String(9)),
+    Column("lad_code", String(9)),
+    Column("offence_code", String(8), nullable=False),
+    Column("weapons", String(64), nullable=False, comment="Weapon flags that met the criteria, comma-separated"),
+    Column("victim_age_band", String(8)),
+    Column("status", String(32), nullable=False,
+           comment="to_consider, dhr_precedence, review_arranged, not_required, closed"),
+    Column("notes", Text, nullable=False, default=""),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("alert_sent_at", DateTime(timezone=True), comment="When Kafka acknowledged the alert"),
+    Column("notified_at", DateTime(timezone=True), comment="When the notify hook succeeded"),
+    Column("status_changed_at", DateTime(timezone=True)),
+    comment="Restricted: Offensive Weapons Homicide Review register, one row per case (PCSC Act 2022 s.24)",
+)
+
+hotspot_alert = Table(
+    "hotspot_alert", models.metadata,
+    Column("alert_id", String(32), primary_key=True, comment="Deterministic: area level, area, week"),
+    Column("area_level", String(8), nullable=False),
+    Column("area_code", String(9), nullable=False, index=True),
+    Column("iso_week", String(8), nullable=False, index=True),
+    Column("events", Integer, nullable=False, comment="Events counted in the area that week when raised"),
+    Column("baseline", Float, nullable=False, comment="Expected weekly count from the area's recent weeks"),
+    Column("p_value", Float, nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    comment="Restricted: emerging hot-spot alerts raised by the worker, one row per area and week",
+)
 
 STATUSES = ("to_consider", "dhr_precedence", "review_arranged", "not_required", "closed")
 
@@ -39,13 +73,18 @@ class RegisteredCase:
 
 
 def ensure_tables(engine: Engine) -> None:
-    """Create the register and alert log if missing (the worker's alert stage calls it at start)."""
-    models.metadata.create_all(engine, tables=[models.homicide_review, models.hotspot_alert])
+    """The register and alert log are restricted tables made by ``hub mart init`` (Alembic revision 0003):
+    this only checks they are there, so a mart that was not upgraded fails with one clear line."""
+    from sqlalchemy import inspect
+
+    from hub.mart.store import MartNotInitialised
+    if not inspect(engine).has_table("homicide_review"):
+        raise MartNotInitialised("the mart has no homicide review register: run 'hub mart init'")
 
 
 def register_case(engine: Engine, row: dict[str, Any]) -> RegisteredCase:
     """Insert a case unless it is already registered; returns its state either way."""
-    t = models.homicide_review
+    t = homicide_review
     with engine.begin() as conn:
         stmt = _insert(engine, t).values(**row, registered_at=_now()).on_conflict_do_nothing(
             index_elements=["case_ref"])
@@ -57,14 +96,14 @@ def register_case(engine: Engine, row: dict[str, Any]) -> RegisteredCase:
 
 
 def mark_alert_sent(engine: Engine, case_ref: str) -> None:
-    t = models.homicide_review
+    t = homicide_review
     with engine.begin() as conn:
         conn.execute(update(t).where(t.c.case_ref == case_ref, t.c.alert_sent_at.is_(None))
                      .values(alert_sent_at=_now()))
 
 
 def mark_notified(engine: Engine, case_ref: str) -> None:
-    t = models.homicide_review
+    t = homicide_review
     with engine.begin() as conn:
         conn.execute(update(t).where(t.c.case_ref == case_ref).values(notified_at=_now()))
 
@@ -73,7 +112,7 @@ def set_status(engine: Engine, case_ref: str, status: str) -> bool:
     """Move a case on (review partners' decision); False when no case has that reference."""
     if status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}")
-    t = models.homicide_review
+    t = homicide_review
     with engine.begin() as conn:
         done = conn.execute(update(t).where(t.c.case_ref == case_ref)
                             .values(status=status, status_changed_at=_now())).rowcount
@@ -81,7 +120,7 @@ def set_status(engine: Engine, case_ref: str, status: str) -> bool:
 
 
 def list_cases(engine: Engine, status: str | None = None) -> list[dict[str, Any]]:
-    t = models.homicide_review
+    t = homicide_review
     stmt = select(t).order_by(t.c.occurred_date, t.c.case_ref)
     if status:
         stmt = stmt.where(t.c.status == status)
@@ -108,14 +147,14 @@ def format_cases(rows: Sequence[dict[str, Any]]) -> str:
 # --- hot-spot alerts ----------------------------------------------------------------------------------
 
 def hotspot_alerted(engine: Engine, alert_id: str) -> bool:
-    t = models.hotspot_alert
+    t = hotspot_alert
     with engine.connect() as conn:
         return conn.execute(select(t.c.alert_id).where(t.c.alert_id == alert_id)).first() is not None
 
 
 def record_hotspot(engine: Engine, row: dict[str, Any]) -> bool:
     """Log a raised hot-spot alert; False if that area-week was already logged."""
-    t = models.hotspot_alert
+    t = hotspot_alert
     with engine.begin() as conn:
         stmt = _insert(engine, t).values(**row, raised_at=_now()).on_conflict_do_nothing(index_elements=["alert_id"])
         return bool(conn.execute(stmt).rowcount == 1)
@@ -123,7 +162,7 @@ def record_hotspot(engine: Engine, row: dict[str, Any]) -> bool:
 
 def hotspots_between(engine: Engine, start: date, end: date) -> list[dict[str, Any]]:
     """Hot-spot alerts whose week starts within [start, end] (for the needs assessment)."""
-    t = models.hotspot_alert
+    t = hotspot_alert
     lo, hi = start.isocalendar(), end.isocalendar()
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(select(t).order_by(t.c.iso_week, t.c.area_code))]

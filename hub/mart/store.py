@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, func, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
-from hub.mart import models
+from hub.mart import cellkey, migrate, models, released
 
 
 def connect(url: str) -> Engine:
@@ -25,47 +31,180 @@ def connect(url: str) -> Engine:
     return engine
 
 
-def init(engine: Engine) -> None:
-    """Create tables and views (idempotent) and record the schema version."""
-    if engine.dialect.name == "sqlite" and engine.url.database:
-        from pathlib import Path
-        Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
-    models.metadata.create_all(engine)
+class MartNotInitialised(RuntimeError):
+    """The mart does not exist or is behind this hub's schema: run ``hub mart init``."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the released layer lives and which roles read and write (PostgreSQL; names only on SQLite)."""
+
+    released_schema: str = released.DEFAULT_PG_SCHEMA
+    writer_role: str = "svh_writer"
+    analyst_role: str = "svh_analyst"
+
+
+@dataclass(frozen=True)
+class InitReport:
+    revision_before: str | None
+    revision: str
+    released_url: str
+    roles: str  # what happened to the PostgreSQL roles
+
+
+_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def _sqlite_path(engine: Engine) -> Path | None:
+    db = engine.url.database
+    return Path(db) if engine.dialect.name == "sqlite" and db and db != ":memory:" else None
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite mart (and its WAL files, if any) readable by the hub's own user only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for f in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if f.exists():
+            os.chmod(f, 0o600)
+
+
+def init(engine: Engine, layout: Layout | None = None) -> InitReport:
+    """Create or upgrade the mart: the restricted layer to Alembic's head, then the released layer.
+
+    SQLite: the mart file is mode 600 and the released layer is a separate file. PostgreSQL: the
+    released schema, and the writer and analyst roles with their grants (see :func:`grant_roles`).
+    """
+    lay = layout or _stored_layout(engine) or _default_layout(engine)
+    for name in (lay.released_schema, lay.writer_role, lay.analyst_role):
+        if not _NAME.match(name):
+            raise ValueError(f"{name!r} is not a plain lower-case PostgreSQL name")
+    path = _sqlite_path(engine)
+    if path is not None:
+        _private_file(path)
+    before, after = migrate.upgrade(engine)
+    if path is not None:
+        _private_file(path)
+    rel_url = released.released_url(str(engine.url.render_as_string(hide_password=False)))
+    rel_engine = released.engine_for(engine.url.render_as_string(hide_password=False), lay.released_schema)
+    released.create(rel_engine, lay.released_schema)
+    rel_engine.dispose()
     with engine.begin() as conn:
-        for name, body in models.VIEWS.items():
-            conn.execute(text(f"DROP VIEW IF EXISTS {name}"))
-            conn.execute(text(f"CREATE VIEW {name} AS {body}"))
-        for statement in _append_only_triggers(conn.dialect.name):
+        _upsert(conn, models.mart_meta, [
+            {"key": "schema_version", "value": str(models.SCHEMA_VERSION)},
+            {"key": "released_schema", "value": lay.released_schema},
+            {"key": "writer_role", "value": lay.writer_role},
+            {"key": "analyst_role", "value": lay.analyst_role}], ["key"])
+    roles = grant_roles(engine, lay) if engine.dialect.name == "postgresql" else "none (SQLite: file permissions)"
+    return InitReport(before, after, rel_url, roles)
+
+
+def _default_layout(engine: Engine) -> Layout:
+    """``released`` beside ``public``; beside any other mart schema, ``<schema>_released``."""
+    if engine.dialect.name != "postgresql":
+        return Layout()
+    with engine.connect() as conn:
+        schema = str(conn.execute(text("SELECT current_schema()")).scalar_one())
+    return Layout() if schema == "public" else Layout(released_schema=f"{schema}_released"[:63])
+
+
+def _stored_layout(engine: Engine) -> Layout | None:
+    try:
+        with engine.connect() as conn:
+            meta = dict(conn.execute(select(models.mart_meta.c.key, models.mart_meta.c.value)).all())
+    except SQLAlchemyError:
+        return None
+    if "released_schema" not in meta:
+        return None
+    return Layout(meta["released_schema"], meta.get("writer_role", "svh_writer"),
+                  meta.get("analyst_role", "svh_analyst"))
+
+
+def layout_of(engine: Engine) -> Layout:
+    """The layout ``hub mart init`` recorded for this mart."""
+    return _stored_layout(engine) or Layout()
+
+
+def grant_roles(engine: Engine, lay: Layout) -> str:
+    """PostgreSQL: create the writer and analyst roles (NOLOGIN groups) and grant each its layer.
+
+    The writer (the worker, the release builder) may read and write the restricted schema and write
+    the released one; the analyst may read the released schema and nothing else. Give people and BI
+    tools login roles that are members: ``CREATE ROLE alice LOGIN PASSWORD '...' IN ROLE svh_analyst``.
+    Needs CREATEROLE; without it the roles are left to a DBA and the statements are printed.
+    """
+    with engine.connect() as conn:
+        restricted = str(conn.execute(text("SELECT current_schema()")).scalar_one())
+        can = bool(conn.execute(text("SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user"))
+                   .scalar_one())
+    statements = role_statements(restricted, lay)
+    if not can:
+        return ("not created: this user may not create roles; a DBA should run:\n  " + ";\n  ".join(statements)
+                + ";")
+    with engine.begin() as conn:
+        for statement in statements:
             conn.execute(text(statement))
-        _upsert(conn, models.mart_meta, [{"key": "schema_version", "value": str(models.SCHEMA_VERSION)}], ["key"])
+    return f"{lay.writer_role} (restricted schema {restricted}), {lay.analyst_role} (schema {lay.released_schema} only)"
+
+
+def role_statements(restricted: str, lay: Layout) -> list[str]:
+    """The SQL that creates the two roles and their grants (idempotent)."""
+    w, a, r, s = lay.writer_role, lay.analyst_role, f'"{restricted}"', f'"{lay.released_schema}"'
+    out = [f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN "
+           f"CREATE ROLE {role} NOLOGIN; END IF; END $$" for role in (w, a)]
+    out += [
+        f"REVOKE ALL ON SCHEMA {r} FROM PUBLIC",
+        f"REVOKE ALL ON ALL TABLES IN SCHEMA {r} FROM PUBLIC",
+        f"REVOKE ALL ON ALL TABLES IN SCHEMA {r} FROM {a}",
+        f"REVOKE ALL ON SCHEMA {r} FROM {a}",
+        f"GRANT USAGE ON SCHEMA {r} TO {w}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {r} TO {w}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {r} TO {w}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {r} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {w}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {r} GRANT USAGE, SELECT ON SEQUENCES TO {w}",
+        f"REVOKE ALL ON SCHEMA {s} FROM PUBLIC",
+        f"GRANT USAGE ON SCHEMA {s} TO {w}, {a}",
+        f"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {s} TO {w}",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {a}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT SELECT ON TABLES TO {a}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT SELECT, INSERT ON TABLES TO {w}",
+    ]
+    return out
+
+
+def open_mart(url: str) -> Engine:
+    """Connect to a mart that ``hub mart init`` made and upgraded; never creates anything.
+
+    Raises ``MartNotInitialised`` (one line, naming the mart and what to do) when there is no mart
+    there, or when it is behind this hub's schema.
+    """
+    shown = make_url(url).render_as_string(hide_password=True)
+    hint = "run 'hub mart init' (or point HUB_MART_URL at an initialised mart)"
+    target = make_url(url)
+    if target.get_backend_name() == "sqlite" and target.database and target.database != ":memory:" \
+            and not Path(target.database).exists():
+        raise MartNotInitialised(f"no mart at {shown}: {hint}")
+    engine = connect(url)
+    try:
+        rev = migrate.current(engine)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise MartNotInitialised(f"cannot open the mart at {shown} ({type(exc).__name__}): {hint}") from None
+    if rev is None:
+        engine.dispose()
+        raise MartNotInitialised(f"{shown} holds no mart: {hint}")
+    if rev != migrate.head():
+        engine.dispose()
+        raise MartNotInitialised(f"the mart at {shown} is at schema revision {rev}, this hub needs "
+                                 f"{migrate.head()}: run 'hub mart init' to upgrade it (rows are kept)")
+    return engine
 
 
 def ensure_audit(engine: Engine) -> None:
-    """Create the audit tables and their append-only triggers if missing (cheap; leaves views alone)."""
-    models.metadata.create_all(engine, tables=[models.audit_release, models.audit_purge])
-    with engine.begin() as conn:
-        for statement in _append_only_triggers(conn.dialect.name):
-            conn.execute(text(statement))
-
-
-def _append_only_triggers(dialect: str) -> list[str]:
-    """DDL that makes the audit tables append-only in the database itself (idempotent)."""
-    out: list[str] = []
-    if dialect == "postgresql":
-        out.append("CREATE OR REPLACE FUNCTION svh_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                   "BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$")
-        for table in models.AUDIT_TABLES:
-            for name, when in (("append_only", "UPDATE OR DELETE ON {t} FOR EACH ROW"),
-                               ("no_truncate", "TRUNCATE ON {t} FOR EACH STATEMENT")):
-                out.append(f"DROP TRIGGER IF EXISTS {table}_{name} ON {table}")
-                out.append(f"CREATE TRIGGER {table}_{name} BEFORE {when.format(t=table)} "
-                           "EXECUTE FUNCTION svh_audit_append_only()")
-    else:
-        for table in models.AUDIT_TABLES:
-            for op in ("UPDATE", "DELETE"):
-                out.append(f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
-                           f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
-    return out
+    """Kept for callers of the previous release: the audit tables come with ``init`` (Alembic) now."""
+    if migrate.current(engine) is None:
+        init(engine)
 
 
 def _insert(conn: Any, table: Any) -> Any:
@@ -90,6 +229,7 @@ def event_row(shared: Mapping[str, Any]) -> dict[str, Any]:
         row[flag] = flags.get(flag)
     row["flags_json"] = json.dumps(flags, sort_keys=True)
     row["attributes_json"] = json.dumps(shared.get("attributes") or {}, sort_keys=True)
+    row["record_key"] = cellkey.record_key(str(shared["event_id"]))
     return row
 
 

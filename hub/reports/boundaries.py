@@ -80,15 +80,31 @@ def load_boundaries(engine: Engine, path: Path) -> BoundaryLoad:
             "source_file": str(path)[:256], "loaded_at": now})
     if not rows:
         raise BoundaryError(f"{path}: no areas with a code and a geometry")
-    models.metadata.create_all(engine, tables=[models.ref_boundary])
     with engine.begin() as conn:
         conn.execute(delete(models.ref_boundary).where(models.ref_boundary.c.level == level))
         conn.execute(models.ref_boundary.insert(), rows)
+        _reference_areas(conn, rows, path)
     return BoundaryLoad(level, len(rows), sum(1 for r in rows if r["population"] is not None), path)
 
 
+def _reference_areas(conn: Any, rows: list[dict[str, Any]], path: Path) -> None:
+    """Keep the mart's area and population reference (``ref_area``, ``ref_population``) in step."""
+    from sqlalchemy import delete as sa_delete
+    codes = [r["code"] for r in rows]
+    conn.execute(sa_delete(models.ref_area).where(models.ref_area.c.area_code.in_(codes)))
+    conn.execute(models.ref_area.insert(), [
+        {"area_code": r["code"], "level": r["level"], "name": r["name"] or r["code"],
+         "parent_code": r["msoa_code"] or r["lad_code"]} for r in rows])
+    with_pop = [r for r in rows if r["level"] == "lsoa" and r["population"] is not None]
+    if with_pop:
+        conn.execute(sa_delete(models.ref_population).where(
+            models.ref_population.c.lsoa_code.in_([r["code"] for r in with_pop])))
+        conn.execute(models.ref_population.insert(), [
+            {"lsoa_code": r["code"], "population": r["population"], "year": r["loaded_at"].year,
+             "source": f"boundary file {path.name}"[:256]} for r in with_pop])
+
+
 def boundary_rows(engine: Engine) -> list[dict[str, Any]]:
-    models.metadata.create_all(engine, tables=[models.ref_boundary])
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(select(models.ref_boundary))]
 

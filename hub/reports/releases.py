@@ -1,14 +1,18 @@
 """Released tables for the reports: restricted counts in, disclosure-controlled cells out, each audited.
 
 Every figure of a report is drawn from one :class:`Released` table. :func:`release` applies the
-profile's rules (primary suppression below the threshold, secondary suppression within the first
-dimension, rounding) and appends an audit row in the same transaction that read the counts, so no figure
-exists without its audit row. Sensitive offence categories (and the domestic-abuse flag, which the
-agreement treats as sensitive) use the profile's sensitive rules.
+mart's disclosure control, the cell key method (``hub.mart.cellkey``: each cell perturbed by the sum of
+its events' record keys, so the same events always get the same noise in every report and release,
+then suppressed below the profile's threshold, zeros included, then rounded), and appends an audit row in
+the same transaction that read the counts, so no figure exists without its audit row. Sensitive offence
+categories (and the domestic-abuse flag, which the agreement treats as sensitive) use the profile's
+sensitive rules. Counts gathered in Python keep their record keys in a :class:`Tally`; a cell with no
+events behind it (a count of alerts) gets a key fixed by its table and position.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -18,10 +22,25 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from hub.mart import models
 from hub.mart.audit import ReleaseContext, ReleaseRecord, record_release
-from hub.mart.disclosure import Cell, protect
+from hub.mart.cellkey import KEY_RANGE, protect_cell
 from hub.mart.queries import sensitive_categories
 
 Key = tuple[Hashable, ...]
+
+
+class Tally(dict[Key, tuple[int, int]]):
+    """Restricted counts with their cells' record-key sums: key -> (events, sum of record keys)."""
+
+    def add(self, key: Key, record_key: int | None, n: int = 1) -> None:
+        count, keys = self.get(key, (0, 0))
+        self[key] = (count + n, keys + int(record_key or 0))
+
+    def counts(self) -> dict[Key, int]:
+        return {k: v[0] for k, v in self.items()}
+
+
+def _fixed_key(name: str, key: Key) -> int:
+    return hashlib.sha256(f"{name}|{key!r}".encode()).digest()[0] % KEY_RANGE
 
 
 @dataclass(frozen=True)
@@ -57,18 +76,20 @@ class Period:
 
 
 def release(conn: Connection, ctx: ReleaseContext, report: str, name: str, dims: tuple[str, ...],
-            counts: Mapping[Any, int], params: Mapping[str, Any], sensitive: bool = False,
+            counts: Mapping[Any, Any], params: Mapping[str, Any], sensitive: bool = False,
             destination: str | None = None) -> Released:
-    """Protect ``counts`` with the profile's rules and record the release; returns the released cells."""
+    """Protect ``counts`` (a :class:`Tally`, or plain counts) and record the release; returns the cells."""
     rules = ctx.profile.for_rows(sensitive)
-    cells = [Cell(tuple(k), int(n)) for k, n in sorted(counts.items(), key=lambda kv: tuple(map(str, kv[0])))]
-    group = (lambda c: c.key[0]) if rules.secondary_suppression and len(dims) > 1 else None
-    protect(cells, rules.threshold, rules.rounding, group_of=group)
-    out = {c.key: c.released for c in cells}
+    out: dict[Key, int | None] = {}
+    for key, value in sorted(counts.items(), key=lambda kv: tuple(map(str, kv[0]))):
+        count, ckey = (value[0], value[1] % KEY_RANGE) if isinstance(value, tuple) else (
+            int(value), _fixed_key(name, tuple(key)))
+        out[tuple(key)] = protect_cell(count, ckey, rules.threshold, rules.rounding).value
     rid = record_release(conn, ctx, ReleaseRecord(
         kind="report", name=f"{report}:{name}"[:64], parameters={**params, "dims": list(dims),
-                                                               "sensitive_rules": sensitive},
-        rows_released=len(cells), cells_suppressed=sum(1 for c in cells if c.suppressed),
+                                                               "sensitive_rules": sensitive,
+                                                               "method": "cell key (hub.mart.cellkey)"},
+        rows_released=len(out), cells_suppressed=sum(1 for v in out.values() if v is None),
         sources=ctx.sources, destination=destination))
     return Released(name, dims, out, rid, rules.threshold, rules.rounding)
 
@@ -81,13 +102,17 @@ def not_sensitive() -> Any:
 
 
 def grouped(conn: Connection, ctx: ReleaseContext, period: Period, *columns: Any, extra: Any = True,
-            person_role: str | None = None) -> dict[Key, int]:
+            person_role: str | None = None) -> Tally:
     """Restricted counts of events (or, with ``person_role``, of people in that role) by ``columns``."""
     ev, ep = models.event, models.event_person
     source = ev.join(ep, ep.c.event_id == ev.c.event_id) if person_role else ev
-    stmt = (select(*columns, func.count().label("n")).select_from(source)
+    stmt = (select(*columns, func.count().label("n"), func.coalesce(func.sum(ev.c.record_key), 0).label("k"))
+            .select_from(source)
             .where(ev.c.source.in_(list(ctx.sources)), period.where(), not_sensitive(), extra)
             .group_by(*columns))
     if person_role:
         stmt = stmt.where(ep.c.role == person_role)
-    return {tuple(r[:-1]): int(r[-1]) for r in conn.execute(stmt)}
+    out = Tally()
+    for r in conn.execute(stmt):
+        out[tuple(r[:-2])] = (int(r[-2]), int(r[-1]))
+    return out

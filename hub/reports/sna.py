@@ -25,7 +25,7 @@ from hub.policy.agreement import GEOGRAPHY_LEVELS
 from hub.pseudonymisation.generalise import AGE_BANDS
 from hub.reports import figures
 from hub.reports.html import Page, audit_note, count_cell, figure, not_available, para, table, td
-from hub.reports.releases import Key, Period, Released, grouped, not_sensitive, release
+from hub.reports.releases import Period, Released, Tally, grouped, not_sensitive, release
 
 REPORT = "sna"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -95,7 +95,7 @@ class SnaBuilder:
         with self.engine.connect() as conn:
             self.linked = _table_exists(conn, "person")
 
-    def _release(self, conn: Connection, name: str, dims: tuple[str, ...], counts: Mapping[Any, int],
+    def _release(self, conn: Connection, name: str, dims: tuple[str, ...], counts: Mapping[Any, Any],
                  sensitive: bool = False, **params: Any) -> Released:
         return self.build.add(release(conn, self.ctx, REPORT, name, dims, counts, {**self.params, **params},
                                       sensitive=sensitive, destination=str(self.out)))
@@ -146,17 +146,16 @@ class SnaBuilder:
     def what(self, conn: Connection, page: Page) -> None:
         ev = models.event
         counts = grouped(conn, self.ctx, self.period, ev.c.source, ev.c.offence_category)
-        counts = {(s, c or "(no offence code)"): n for (s, c), n in counts.items()}
+        counts = Tally({(s, c or "(no offence code)"): v for (s, c), v in counts.items()})
         rel = self._release(conn, "what_category", ("source", "offence_category"), counts)
         sens = self._sensitive_categories(conn)
-        flag_counts: dict[Key, int] = defaultdict(int)
-        flag_da: dict[Key, int] = defaultdict(int)
-        stmt = (select(ev.c.source, ev.c.knife, ev.c.firearm, ev.c.alcohol, ev.c.domestic_abuse)
+        flag_counts, flag_da = Tally(), Tally()
+        stmt = (select(ev.c.source, ev.c.record_key, ev.c.knife, ev.c.firearm, ev.c.alcohol, ev.c.domestic_abuse)
                 .where(ev.c.source.in_(list(self.ctx.sources)), self.period.where()))
-        for src, *vals in conn.execute(stmt):
+        for src, rkey, *vals in conn.execute(stmt):
             for flag, v in zip(FLAGS, vals, strict=True):
                 if v:
-                    (flag_da if flag == "domestic_abuse" else flag_counts)[(src, flag)] += 1
+                    (flag_da if flag == "domestic_abuse" else flag_counts).add((src, flag), rkey)
         flags = self._release(conn, "what_flags", ("source", "flag"), flag_counts)
         da = self._release(conn, "what_domestic_abuse", ("source", "flag"), flag_da, sensitive=True)
         by_cat: dict[str, dict[str, int | None]] = defaultdict(dict)
@@ -189,12 +188,12 @@ class SnaBuilder:
     def _sensitive_categories(self, conn: Connection) -> Released:
         ev = models.event
         cats = sorted(sensitive_categories())
-        counts: dict[Key, int] = {}
+        counts = Tally()
         if cats:
-            stmt = (select(ev.c.offence_category).where(ev.c.source.in_(list(self.ctx.sources)),
-                                                        self.period.where(), ev.c.offence_category.in_(cats)))
-            for (cat,) in conn.execute(stmt):
-                counts[(cat,)] = counts.get((cat,), 0) + 1
+            stmt = (select(ev.c.offence_category, ev.c.record_key).where(
+                ev.c.source.in_(list(self.ctx.sources)), self.period.where(), ev.c.offence_category.in_(cats)))
+            for cat, rkey in conn.execute(stmt):
+                counts.add((cat,), rkey)
         return self._release(conn, "what_sensitive", ("offence_category",), counts, sensitive=True)
 
     # --- when ----------------------------------------------------------------------------------------
@@ -233,14 +232,14 @@ class SnaBuilder:
                                 for m, a, b, shown in zip(months, this, prior, prior_shown, strict=True)]))
         else:
             parts.append(para("No full month of data in the period."))
-        cells: dict[Key, int] = defaultdict(int)
-        stmt = (select(ev.c.occurred_date, ev.c.occurred_hour).where(
+        cells = Tally()
+        stmt = (select(ev.c.occurred_date, ev.c.occurred_hour, ev.c.record_key).where(
             ev.c.source == VIOLENCE_SOURCE, self.period.where(), ev.c.occurred_hour.is_not(None)))
         cats = sorted(sensitive_categories())
         if cats:
             stmt = stmt.where(ev.c.offence_category.not_in(cats))
-        for day, hour in conn.execute(stmt):
-            cells[(WEEKDAYS[day.weekday()], int(hour))] += 1
+        for day, hour, rkey in conn.execute(stmt):
+            cells.add((WEEKDAYS[day.weekday()], int(hour)), rkey)
         full = {(d, h): cells.get((d, h), 0) for d in WEEKDAYS for h in range(24)}
         hw = self._release(conn, "when_hour_weekday", ("weekday", "hour"), full)
         grid = [[hw.cells.get((d, h)) for h in range(24)] for d in WEEKDAYS]
@@ -311,16 +310,16 @@ class SnaBuilder:
                 "LSOA boundaries are loaded and the profile allows LSOA"))
             return
         ev = models.event
-        per: dict[str, dict[Key, int]] = {s: defaultdict(int) for s in RISK_SOURCES}
-        stmt = (select(ev.c.source, ev.c.lsoa_code, ev.c.attributes_json, ev.c.offence_category)
+        per: dict[str, Tally] = {s: Tally() for s in RISK_SOURCES}
+        stmt = (select(ev.c.source, ev.c.lsoa_code, ev.c.attributes_json, ev.c.offence_category, ev.c.record_key)
                 .where(ev.c.source.in_([s for s in RISK_SOURCES if s in self.ctx.sources]), self.period.where()))
         sens = sensitive_categories()
-        for src, lsoa, attrs, cat in conn.execute(stmt):
+        for src, lsoa, attrs, cat, rkey in conn.execute(stmt):
             if cat in sens:
                 continue
             area = lsoa or json.loads(attrs or "{}").get("residence_lsoa")
             if area:
-                per[src][(area,)] += 1
+                per[src].add((area,), rkey)
         populations = {r["code"]: int(r["population"]) for _, r in frame.iterrows()
                        if r["population"] and r["population"] == r["population"]}
         names = dict(zip(frame["code"], frame["name"], strict=True))
@@ -369,11 +368,11 @@ class SnaBuilder:
         parts: list[str] = []
         ids: list[int] = []
         if "referral" in self.ctx.sources:
-            cells: dict[Key, int] = defaultdict(int)
-            stmt = select(ev.c.attributes_json).where(ev.c.source == "referral", self.period.where())
-            for (attrs,) in conn.execute(stmt):
+            cells = Tally()
+            stmt = select(ev.c.attributes_json, ev.c.record_key).where(ev.c.source == "referral", self.period.where())
+            for attrs, rkey in conn.execute(stmt):
                 a = json.loads(attrs or "{}")
-                cells[(a.get("reason") or "?", a.get("routed_to") or "?")] += 1
+                cells.add((a.get("reason") or "?", a.get("routed_to") or "?"), rkey)
             rel = self._release(conn, "response_referrals", ("reason", "routed_to"), cells)
             ids.append(rel.release_id)
             parties = self.ctx.agreement.parties
@@ -393,19 +392,19 @@ class SnaBuilder:
                                        "the agreement shares the referral source for this purpose"))
         if "intervention_activity" in self.ctx.sources and self.ranked:
             quintile = {code: min(5, 1 + i * 5 // len(self.ranked)) for i, code in enumerate(self.ranked)}
-            starts: dict[Key, int] = defaultdict(int)
-            violence: dict[Key, int] = defaultdict(int)
-            stmt = select(ev.c.source, ev.c.lsoa_code, ev.c.attributes_json).where(
+            starts, violence = Tally(), Tally()
+            stmt = select(ev.c.source, ev.c.lsoa_code, ev.c.attributes_json, ev.c.record_key).where(
                 ev.c.source.in_(["intervention_activity", VIOLENCE_SOURCE]), self.period.where(),
                 ev.c.lsoa_code.is_not(None), not_sensitive())
-            for src, lsoa, attrs in conn.execute(stmt):
-                q = quintile.get(lsoa)
+            for row in conn.execute(stmt):
+                q = quintile.get(str(row.lsoa_code))
                 if q is None:
                     continue
-                if src == VIOLENCE_SOURCE:
-                    violence[(f"Q{q}",)] += 1
+                rkey, attrs = row.record_key, row.attributes_json
+                if row.source == VIOLENCE_SOURCE:
+                    violence.add((f"Q{q}",), rkey)
                 else:
-                    starts[(f"Q{q}", json.loads(attrs or "{}").get("programme") or "?")] += 1
+                    starts.add((f"Q{q}", json.loads(attrs or "{}").get("programme") or "?"), rkey)
             qs = [f"Q{q}" for q in range(1, 6)]
             rel = self._release(conn, "response_interventions", ("risk_quintile", "programme"),
                                 {**{(q, p): 0 for q in qs for p in {k[1] for k in starts}}, **starts})
@@ -444,7 +443,7 @@ class SnaBuilder:
         spots = self.spots
         counts = {(s["iso_week"], s["area_code"]): int(s["events"]) for s in spots}
         rel = self._release(conn, "alerts_hotspots", ("iso_week", "area"), counts)
-        hr = models.homicide_review
+        from hub.mart.reviews import homicide_review as hr
         n_reviews = len(conn.execute(select(hr.c.case_ref).where(hr.c.occurred_date >= self.period.start,
                                                                  hr.c.occurred_date <= self.period.end)).all())
         rev = self._release(conn, "alerts_owhr", ("period",), {("period",): n_reviews}, sensitive=True)

@@ -86,7 +86,7 @@ class AlertStage:
         self.worker = worker
         self.rules = rules or load_rules(settings.alert_rules)
         self.engine = worker.engine or store.connect(settings.mart)
-        reviews.ensure_tables(self.engine)
+        store.init(self.engine)  # the register and alert log are Alembic revision 0003 (idempotent)
         # Only sources the agreement lets the partnership use for hot-spot tasking are counted.
         allowed = set(worker.agreement.sources_for("hotspot_tasking"))
         self.hotspot_sources = {s for s in self.rules.hotspots.sources if s in allowed}

@@ -19,7 +19,7 @@ def build(settings: Settings, stages: Sequence[str]) -> StreamWorker:
     """Everything is loaded and validated before Kafka is touched, so bad config fails fast and clearly."""
     schemas = default_repository()
     agreement = load_agreement(settings.agreement_file(), schemas)
-    ring = load_keyring(settings.keys_path)
+    ring = load_keyring(settings.keys_path, settings.key_environment())
     lookup = PostcodeLookup.from_csv(settings.postcode_lookup) if settings.postcode_lookup else None
     pseudonymiser = Pseudonymiser(agreement, ring, lookup)
     worker = StreamWorker(settings, agreement, pseudonymiser, schemas, stages)

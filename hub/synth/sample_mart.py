@@ -45,7 +45,6 @@ def fill(engine: Engine, workdir: Path, incidents: int = 3000, seed: int = 2026,
     from hub.reports.boundaries import load_boundaries
 
     init(engine)
-    reviews.ensure_tables(engine)
     schemas = default_repository()
     agreement = load_agreement(example_agreement_path(), schemas)
     police = generate_police_extract(workdir / "police_incident", seed=seed, incidents=incidents, malformed=0,

@@ -118,12 +118,16 @@ def test_purge_and_audit_list(mart: str, capsys: pytest.CaptureFixture[str]) -> 
 
 def test_release_from_a_mart_made_before_the_audit_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    from hub.mart import models
+    from tests.unit.previous_release import create_previous_mart
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = connect(url)
-    models.metadata.create_all(engine, tables=[models.event, models.event_person, models.mart_meta])
+    create_previous_mart(engine, with_audit=False)
     monkeypatch.setenv("HUB_MART_URL", url)
     monkeypatch.delenv("HUB_AGREEMENT_PATH", raising=False)
+    assert main(["mart", "counts", "--purpose", "sna", "--user", "u"]) == 2
+    err = capsys.readouterr().err
+    assert "hub mart init" in err and len(err.strip().splitlines()) == 1
+    assert main(["mart", "init"]) == 0
     assert main(["mart", "counts", "--purpose", "sna", "--user", "u"]) == 0
     assert "recorded as release 1" in capsys.readouterr().out
     assert [r["user_name"] for r in audit.releases(engine)] == ["u"]

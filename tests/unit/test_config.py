@@ -114,3 +114,42 @@ def test_unparsable_config_file_does_not_echo_its_content(tmp_path: Path) -> Non
 def test_bad_settings_stop_start_up_naming_the_setting(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(named)):
         load_settings(env)
+
+
+def test_mart_url_password_never_printed() -> None:
+    s = load_settings({"HUB_MART_URL": f"postgresql+psycopg://svh:{PASSWORD}@db.local:5432/svh"})
+    assert PASSWORD not in repr(s) and PASSWORD not in s.model_dump_json()
+    assert s.mart == f"postgresql+psycopg://svh:{PASSWORD}@db.local:5432/svh"  # unwrapped only for connecting
+
+
+def test_key_and_audit_variables_are_settings(tmp_path: Path) -> None:
+    """HUB_MASTER_KEY & co. are validated with the rest, hidden in reprs, handed to load_keyring as variables."""
+    import base64
+
+    from hub.pseudonymisation import load_keyring
+    key = base64.b64encode(bytes(range(32))).decode()
+    path = tmp_path / "hub.yaml"
+    path.write_text("audit_user: analyst.from.file\n", encoding="utf-8")
+    s = load_settings({"HUB_MASTER_KEY": key, "HUB_KEY_ID": "k9", "HUB_CONFIG": str(path)})
+    assert key not in repr(s) and s.audit_user == "analyst.from.file"
+    assert s.key_environment() == {"HUB_MASTER_KEY": key, "HUB_KEY_ID": "k9"}
+    assert load_keyring(None, s.key_environment()).active == "k9"
+    with pytest.raises(SettingsError, match="HUB_PREVIOUS_KEY_UNTIL"):
+        load_settings({"HUB_PREVIOUS_KEY_UNTIL": "next tuesday"})
+
+
+def test_replace_validates_and_wraps_secrets() -> None:
+    s = load_settings({}).replace(mart_url=f"postgresql+psycopg://svh:{PASSWORD}@db/svh", topic_prefix="other")
+    assert s.topic_prefix == "other" and PASSWORD not in repr(s)
+    with pytest.raises(SettingsError, match="metrics_port"):
+        s.replace(metrics_port=-1)
+
+
+def test_config_imports_no_domain_code() -> None:
+    import ast
+
+    import hub.config
+    tree = ast.parse(Path(hub.config.__file__).read_text("utf-8"))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} | {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {m for m in imported if m == "hub" or m.startswith("hub.")}

@@ -53,7 +53,7 @@ def make_events(agreement: Agreement, ring: KeyRing) -> list[dict[str, Any]]:
 
 def test_init_is_idempotent(engine: Engine) -> None:
     before = dump(engine)
-    assert ("schema_version", "1") in before["mart_meta"]
+    assert ("schema_version", "2") in before["mart_meta"]
     init(engine)
     init(engine)
     assert dump(engine) == before

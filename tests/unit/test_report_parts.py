@@ -7,8 +7,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
-from hub.mart import connect
+from hub.mart import connect, init
 from hub.reports.boundaries import BoundaryError, areas_frame, load_boundaries
 from hub.reports.releases import Period
 from hub.reports.risk import profile
@@ -48,10 +49,14 @@ def test_the_shipped_boundaries_are_the_generated_ones() -> None:
 
 def test_boundaries_load_and_dissolve_to_msoa(tmp_path: Path) -> None:
     engine = connect(f"sqlite:///{tmp_path / 'mart.db'}")
+    init(engine)
     loaded = load_boundaries(engine, shipped_path())
     assert (loaded.level, loaded.areas, loaded.with_population) == ("lsoa", 60, 60)
     msoa = areas_frame(engine, "msoa")
     assert len(msoa) == 12 and msoa["population"].sum() == areas_frame(engine, "lsoa")["population"].sum()
+    with engine.connect() as conn:  # the mart's own area and population reference follow the file
+        assert conn.execute(text("SELECT COUNT(*) FROM ref_area WHERE level = 'lsoa'")).scalar_one() == 60
+        assert conn.execute(text("SELECT COUNT(*) FROM ref_population")).scalar_one() == 60
 
 
 def test_a_boundary_file_without_area_codes_is_refused_in_one_line(tmp_path: Path) -> None:
@@ -59,6 +64,7 @@ def test_a_boundary_file_without_area_codes_is_refused_in_one_line(tmp_path: Pat
     bad.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {
         "name": "x"}, "geometry": {"type": "Point", "coordinates": [0, 0]}}]}))
     engine = connect(f"sqlite:///{tmp_path / 'mart.db'}")
+    init(engine)
     with pytest.raises(BoundaryError, match="no ONS area code column"):
         load_boundaries(engine, bad)
     with pytest.raises(BoundaryError, match="no such file"):

@@ -1,0 +1,61 @@
+"""The ``hub`` command's surface: the commands it lists, its exit codes, and how a group is added."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from hub.cli import GROUPS, main
+
+COMMANDS = {"worker", "connector", "mart", "audit", "keys", "policy", "synth", "demo", "bench", "report", "reviews",
+            "reference"}
+SUBCOMMANDS = {
+    "connector": {"load", "run", "check", "token"},
+    "mart": {"init", "counts", "export", "report", "purge"},
+    "audit": {"list"},
+    "keys": {"init", "rotate", "show"},
+    "policy": {"check"},
+    "synth": {"police"},
+    "bench": {"core", "pipeline", "linkage", "hotspots"},
+    "report": {"sna", "assurance", "screenshot", "sample-mart"},
+    "reviews": {"list", "status", "rules"},
+    "reference": {"load"},
+}
+
+
+def listed(help_text: str) -> set[str]:
+    """Command names in the Commands panel of a help screen."""
+    panel = help_text.split("Commands", 1)[1]
+    return set(re.findall(r"^\W*([a-z][a-z_-]*)\s{2,}", panel, flags=re.MULTILINE))
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert listed(capsys.readouterr().out) == COMMANDS == set(GROUPS)
+
+
+@pytest.mark.parametrize("group", sorted(SUBCOMMANDS))
+def test_group_help_lists_its_commands(group: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([group, "--help"]) == 0
+    assert listed(capsys.readouterr().out) == SUBCOMMANDS[group]
+
+
+@pytest.mark.parametrize("argv", [[], ["mart", "counts", "--geography", "street"], ["mart", "counts", "--bogus"],
+                                  ["nonsense"], ["keys"]])
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("hub ")
+
+
+def test_python_m_hub_is_the_same_command() -> None:
+    done = subprocess.run([sys.executable, "-m", "hub", "connector", "--help"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0 and listed(done.stdout) == SUBCOMMANDS["connector"]
