@@ -79,6 +79,7 @@ class SnaBuilder:
         self.frames: dict[str, Any] = {}
         self.spots: list[dict[str, Any]] = []
         self.linked = False
+        self.cohort: dict[str, Any] = {}
         self.area_names: dict[str, str] = {}
         self.ranked: list[str] = []  # LSOAs by risk, highest first (set by the risk section)
         self.populations: dict[str, int] = {}
@@ -93,7 +94,7 @@ class SnaBuilder:
         self.spots = hotspots_between(self.engine, self.period.start, self.period.end)
         self.area_names = area_names(self.engine)
         with self.engine.connect() as conn:
-            self.linked = _table_exists(conn, "person")
+            self.linked = _table_exists(conn, "person_mention")
 
     def _release(self, conn: Connection, name: str, dims: tuple[str, ...], counts: Mapping[Any, Any],
                  sensitive: bool = False, **params: Any) -> Released:
@@ -274,8 +275,17 @@ class SnaBuilder:
                                                                 for b, m, f in zip(bands, male, female,
                                                                                    strict=True)]))
         if self.linked:
-            parts.append(para("The linked person index exists; the cohort known to two or more agencies is "
-                              "released from it in the 'why' section."))
+            from hub.reports.cohort import cohort_tallies, people
+            self.cohort = people(conn, self.period, self.ctx.sources)
+            by_agencies, _, _ = cohort_tallies(self.cohort)
+            levels = ["1", "2", "3 or more", "2 or more (the cohort)"]
+            rel = self._release(conn, "who_agencies", ("agencies",), {(lv,): by_agencies.get((lv,), 0)
+                                                                     for lv in levels})
+            ids.append(rel.release_id)
+            parts.append("<h3>People known to more than one agency</h3>")
+            parts.append(para("Linked pseudonymous persons (the link stage's person index) with an event in the "
+                              "period, by the number of agencies whose records mention them."))
+            parts.append(table(["agencies", "people"], [[td(lv), count_cell(rel.cells.get((lv,)))] for lv in levels]))
         else:
             parts.append(not_available("The cohort known to two or more agencies comes from person linkage.",
                                        "the person index of the linkage stage (issue #7) is in the mart"))
@@ -284,13 +294,33 @@ class SnaBuilder:
 
     # --- why, hidden violence ------------------------------------------------------------------------
 
-    def why(self, page: Page) -> None:
-        page.section("why", "Why: causal factors in the linked cohort",
-                     para("The partnership's named factors: domestic abuse history, exposure to violence (a "
-                          "victim before a suspect), substance misuse, bereavement or ill-health where a source "
-                          "shares it, prior victimisation."),
-                     not_available("Prevalence in the linked cohort needs each person's events across agencies.",
-                                   "the person and mention tables of the linkage stage (issue #7) are in the mart"))
+    def why(self, conn: Connection, page: Page) -> None:
+        intro = para("The partnership's named factors: domestic abuse history, exposure to violence (a victim "
+                     "before a suspect), substance misuse, bereavement or ill-health where a source shares it "
+                     "(none shares bereavement yet), prior victimisation.")
+        if not self.linked:
+            page.section("why", "Why: causal factors in the linked cohort", intro, not_available(
+                "Prevalence in the linked cohort needs each person's events across agencies.",
+                "the person and mention tables of the linkage stage (issue #7) are in the mart"))
+            return
+        from hub.reports.cohort import FACTORS, cohort_tallies
+        _, factors, size = cohort_tallies(self.cohort)
+        rel = self._release(conn, "why_factors", ("factor",), {(f,): factors.get((f,), 0) for f in FACTORS})
+        total = self._release(conn, "why_cohort", ("cohort",), {("cohort",): size})
+        n = total.cells.get(("cohort",))
+        shares = {str(f): 100.0 * v / n for (f,), v in rel.shown().items() if n}
+        parts = [intro]
+        if shares:
+            parts.append(figure(figures.hbar(shares, "Factors in the cohort known to two or more agencies",
+                                             "% of the cohort (released counts)"),
+                                "prevalence of factors", "Each factor as a share of the released cohort size; a "
+                                "person can have several."))
+        parts.append(table(["factor", "people in the cohort", "% of cohort"],
+                           [[td(f), count_cell(rel.cells.get((f,))), td(f"{shares[f]:.0f}" if f in shares else "-",
+                                                                          "rate")] for f in FACTORS]
+                           + [[td("cohort size"), count_cell(n), td("100" if n else "-", "rate")]]))
+        parts.append(audit_note([rel.release_id, total.release_id]))
+        page.section("why", "Why: causal factors in the linked cohort", *parts)
 
     def hidden(self, page: Page) -> None:
         page.section("hidden", "Hidden violence: ED assaults unknown to the police",
@@ -479,7 +509,7 @@ def build_sna(engine: Engine, ctx: ReleaseContext, start: date, end: date, out: 
         builder.what(conn, page)
         builder.when(conn, page)
         builder.who(conn, page)
-        builder.why(page)
+        builder.why(conn, page)
         builder.hidden(page)
         builder.risk(conn, page)
         builder.response(conn, page)

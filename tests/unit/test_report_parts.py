@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from hub.mart import connect, init
 from hub.reports.boundaries import BoundaryError, areas_frame, load_boundaries
@@ -81,3 +81,64 @@ def test_every_referral_route_is_a_party_of_the_agreement() -> None:
     text = resources.files("hub.reference").joinpath("referral_reason.csv").read_text("utf-8")
     routes = {row["code"]: row["route_to"] for row in csv.DictReader(io.StringIO(text))}
     assert routes and all(party in parties for party in routes.values()), routes
+
+
+def _linked_mart(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A tiny mart with the link stage's person tables (as the link stage writes them)."""
+    from hub.mart import store
+    engine = connect(f"sqlite:///{tmp_path / 'mart.db'}")
+    init(engine)
+
+    def ev(eid: str, source: str, day: str, role: str, **flags: bool) -> dict[str, object]:
+        return {"event_id": eid, "source": source, "agreement_id": "a", "agreement_version": "1", "key_id": "k",
+                "occurred_date": date.fromisoformat(day), "occurred_month": day[:7], "flags": flags,
+                "persons": [{"role": role}]}
+    events = [ev("e1", "police_incident", "2025-02-01", "victim"),
+              ev("e2", "police_incident", "2025-05-01", "suspect", domestic_abuse=True),
+              ev("e3", "youth_justice_event", "2025-06-01", "offender", concern_substance_misuse=True),
+              ev("e4", "police_incident", "2025-03-01", "victim"),
+              ev("e5", "school_exclusion", "2025-04-01", "pupil")]
+    store.upsert_events(engine, events)
+    with engine.begin() as conn:
+        if not inspect(conn).has_table("person_mention"):
+            conn.execute(text("CREATE TABLE person_mention (event_id VARCHAR(64), role VARCHAR(32), person_id "
+                              "VARCHAR(64), source VARCHAR(64), occurred_date DATE, model_version VARCHAR(32))"))
+            conn.execute(text("CREATE TABLE person_merge (person_id VARCHAR(64), into_person_id VARCHAR(64), "
+                              "event_id VARCHAR(64))"))
+        for eid, role, pid, source in (("e1", "victim", "P1", "police_incident"),
+                                       ("e2", "suspect", "P1", "police_incident"),
+                                       ("e3", "offender", "P9", "youth_justice_event"),
+                                       ("e4", "victim", "P2", "police_incident"),
+                                       ("e5", "pupil", "P2", "school_exclusion")):
+            conn.execute(text("INSERT INTO person_mention VALUES (:e, :r, :p, :s, NULL, 'm1')"),
+                         {"e": eid, "r": role, "p": pid, "s": source})
+        conn.execute(text("INSERT INTO person_merge VALUES ('P9', 'P1', 'e3')"))  # P9 turned out to be P1
+    return engine
+
+
+def test_the_linked_cohort_and_its_factors(tmp_path: Path) -> None:
+    from hub.reports.cohort import cohort_tallies, people
+    engine = _linked_mart(tmp_path)
+    with engine.connect() as conn:
+        persons = people(conn, Period(date(2025, 1, 1), date(2025, 12, 31)),
+                         ("police_incident", "youth_justice_event", "school_exclusion"))
+    assert set(persons) == {"P1", "P2"}  # P9 merged into P1
+    assert persons["P1"].sources == {"police_incident", "youth_justice_event"}
+    assert persons["P1"].factors == {"domestic abuse history", "exposure to violence", "substance misuse"}
+    by_agencies, factors, size = cohort_tallies(persons)
+    assert size == 2 and by_agencies.counts()[("2 or more (the cohort)",)] == 2
+    assert factors.counts() == {("domestic abuse history",): 1, ("exposure to violence",): 1,
+                                ("substance misuse",): 1}
+
+
+def test_the_sna_uses_the_cohort_once_the_person_tables_exist(tmp_path: Path) -> None:
+    from hub.mart.audit import ReleaseContext
+    from hub.policy import example_agreement_path, load_agreement
+    from hub.reports.sna import build_sna
+    engine = _linked_mart(tmp_path)
+    ctx = ReleaseContext.create(load_agreement(example_agreement_path()), "sna", "partnership", user="t")
+    build_sna(engine, ctx, date(2025, 1, 1), date(2025, 12, 31), tmp_path / "sna.html")
+    page = (tmp_path / "sna.html").read_text("utf-8")
+    why = page.split('<section id="why">', 1)[1].split("</section>", 1)[0]
+    assert "Not available" not in why and "exposure to violence" in why
+    assert "People known to more than one agency" in page
