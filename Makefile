@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: help venv kafka postgres services stop demo test test-unit test-integration lint typecheck check clean
+.PHONY: help venv kafka postgres prometheus services stop demo test test-unit test-integration lint typecheck check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -27,7 +27,10 @@ kafka:  ## start the local KRaft broker (fetches jars on first use) and wait unt
 postgres:  ## install (Debian package) and start the local PostgreSQL
 	bash deploy/postgres.sh start
 
-services: kafka postgres  ## start everything the tests need
+prometheus:  ## install Prometheus and promtool (Debian package) and check and unit-test the alert rules
+	bash deploy/prometheus.sh check
+
+services: kafka postgres prometheus  ## start (or install) everything the tests need
 
 stop:  ## stop the local services
 	-bash deploy/kafka.sh stop

@@ -10,6 +10,7 @@
 #   deploy/postgres.sh reset       stop and delete the cluster, logs and password
 #
 # Env: PG_PORT (55432; without it, the port of the last start in this checkout is reused until reset).
+#      PG_RUN_DIR (.run/postgres) puts a whole cluster elsewhere (fault tests run their own server this way).
 # State (.run/postgres/ at the repo root): data/ (the cluster, owned by the server's OS user), run/ (unix socket
 # and postgres.log), password (chmod 600), port. As root the server runs as the OS user `postgres`
 # (runuser), since PostgreSQL refuses to run as root; as any other user it runs as that user.
@@ -17,7 +18,7 @@ set -euo pipefail
 
 HERE="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
 ROOT="$(cd -- "$HERE/.." && pwd -P)"
-RUN_DIR="$ROOT/.run/postgres"
+RUN_DIR="${PG_RUN_DIR:-$ROOT/.run/postgres}"
 DATA_DIR="$RUN_DIR/data"
 SOCK_DIR="$RUN_DIR/run"
 LOG_FILE="$SOCK_DIR/postgres.log"

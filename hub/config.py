@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port].")
     topic_prefix: str = Field("svh", description="Prefix of every topic, so one cluster can host several hubs.")
     topic_partitions: int = Field(2, ge=1, le=256, description="Partitions of the hub's topics.")
+    topic_replication_factor: int = Field(1, ge=1, le=16, description="Replicas of each hub topic (3 on a "
+                                          "three-broker cluster with min.insync.replicas 2).")
     raw_retention_hours: int = Field(168, ge=1, description="Retention of restricted raw and raw dead-letter topics.")
     mart_url: SecretStr | None = Field(None, description="SQLAlchemy URL of the mart (may hold its password); "
                                                          "default SQLite in data_dir.")
@@ -52,6 +54,12 @@ class Settings(BaseSettings):
     alert_rules: Path | None = Field(None, description="Alert rules YAML (homicide reviews, hot spots); default "
                                      "the shipped hub/alerts/rules.yaml.")
     app_id: str = Field("svh-worker", description="Faust application id (consumer group) of the worker.")
+    worker_instance: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        description="Static group membership: a stable name per worker process (e.g. host-1). A restarted worker "
+                    "with the same name takes its partitions back at once; unset: dynamic membership.")
+    consumer_session_timeout_s: float = Field(
+        10.0, ge=2.0, le=300.0, description="Seconds without a heartbeat before Kafka hands a worker's partitions on.")
     metrics_host: str = Field("127.0.0.1", description="Address /metrics listens on.")
     metrics_port: int = Field(9101, ge=0, le=65535, description="Port of /metrics; 0 disables it.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")

@@ -8,6 +8,9 @@ Messages name fields and positions, never record values.
 from __future__ import annotations
 
 HEADER_PREFIX = "svh.errors."
+CSV_HEADER = "svh.csv.header"  # a CSV dead letter's header line (column names), so it can be re-mapped and replayed
+REPLAYED = "svh.dlq.replayed"  # on a marker message: "<partition>:<offset>" of the dead letter it replayed
+REPLAYED_TO = "svh.dlq.replayed.to"  # on a marker message: the topic the replayed record went to
 STAGES = ("validate", "encode", "deserialise", "policy", "pseudonymise", "link", "sink")
 
 

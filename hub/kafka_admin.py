@@ -30,7 +30,7 @@ def topic_specs(settings: Settings, sources: Iterable[str], raw: bool = True) ->
     for name in (t.shared, t.shared_dlq, t.linked, t.alerts, t.audit):
         specs[name] = {"configs": {}}
     for spec in specs.values():
-        spec.update(num_partitions=settings.topic_partitions, replication_factor=1)
+        spec.update(num_partitions=settings.topic_partitions, replication_factor=settings.topic_replication_factor)
     return specs
 
 

@@ -66,6 +66,16 @@ def exposition() -> tuple[bytes, str]:
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
+# Operations (docs/ops.md): how far each worker stage is behind, per partition, and mart writes that failed
+# and are being retried. The lag is computed from the group's committed offsets (hub.streams.lag_metrics), so
+# it counts what is durably done, the same number the drain checks and the lag alert use.
+CONSUMER_LAG = Gauge("svh_consumer_lag_messages", "Messages in a stage's input partition not yet committed by "
+                     "the worker group", ["stage", "topic", "partition"], registry=REGISTRY)
+LAG_LAST_CHECK = Gauge("svh_consumer_lag_last_check_timestamp_seconds",
+                       "Unix time the consumer lag was last read from Kafka", registry=REGISTRY)
+MART_WRITE_FAILURES = Counter("svh_mart_write_failures", "Mart writes that failed and are retried (an outage, "
+                              "not a rejected row)", ["table"], registry=REGISTRY)
+
 # Alerts (hub/streams/alerts.py): counted when Kafka acknowledged the alert on svh.alerts, once per case or
 # area-week; the ops alert rules watch these names.
 HOMICIDE_REVIEW_ALERTS = Counter("svh_homicide_review_alerts",

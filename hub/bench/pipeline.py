@@ -1,49 +1,273 @@
-"""``hub bench pipeline``: end to end through the local broker, the worker as a process, into a SQLite mart.
+"""``hub bench pipeline``: end to end through the broker, workers as processes, into a SQLite mart.
 
-Prints the connector's publish rate and the worker's drain rate (raw topic -> mart) for N incidents.
+For each worker count (1 and 2 worker processes on 4 partitions by default), on fresh topics:
+
+1. the connector publishes N incidents; a raw kafka-python producer sends the same payloads just before
+   and just after (the connector's anchor);
+2. the bare single-stage loop (``hub.bench.anchors``) drains the raw topic; the workers then drain it
+   into the mart (raw -> pseudonymise -> shared -> sink -> mart); the bare loop runs again. The
+   worker's anchor is the mean of the two bare runs, so both see the same minutes of the machine.
+
+The drain rate counts mart rows written between the first and the last row, so group joins and
+start-up are not in it. Then, with one worker running, the connector publishes at a steady rate
+(1,000 events/s for 60 s by default) and the publish-to-mart latency of every event is measured by
+watching the mart (its rows appear in insertion order). ``--long-run N`` instead publishes N events
+through one worker and prints the worker's resident memory at 100,000 and at N events.
 """
 
 from __future__ import annotations
 
 import shutil
+import statistics
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
 
 from hub import kafka_admin, logs
+from hub.bench import anchors
 from hub.config import Settings
+from hub.connectors import CsvFileConnector, default_mapping_path, load_mapping
+from hub.connectors.base import SourceRecord
+from hub.connectors.publisher import Publisher
 from hub.demo import SOURCE, demo_settings, publish_extract
-from hub.mart import connect, count_events, init
-from hub.pseudonymisation import KeyRing, save_key_file
-from hub.streams.lag import wait_until_drained
+from hub.mart import connect, init
+from hub.pseudonymisation import KeyRing, PostcodeLookup, event_id, load_keyring, save_key_file
+from hub.schemas import RAW_SCHEMAS, default_repository
 from hub.streams.process import WorkerProcess
-from hub.synth import generate_police_extract
+from hub.synth import SynthManifest, generate_police_extract
 from hub.topics import Topics
 
+POLL_S = 0.05
 
-def run(base: Settings, incidents: int = 20000) -> dict[str, float]:
-    logs.setup("ERROR")
-    run_dir = (base.data_dir / "bench").resolve()
-    shutil.rmtree(run_dir, ignore_errors=True)
-    manifest = generate_police_extract(run_dir / "data", seed=3, incidents=incidents)
-    prefix = f"bench-{time.strftime('%Y%m%d%H%M%S')}"
-    settings = demo_settings(base, run_dir, manifest, prefix)
-    save_key_file(KeyRing.generate(), settings.keys_path)
-    kafka_admin.ensure_topics(settings, [SOURCE])
-    started = time.perf_counter()
-    report = publish_extract(settings, manifest.extract_csv, manifest.lookup_csv)
-    publish_s = time.perf_counter() - started
-    engine = connect(settings.mart)
-    init(engine)
-    worker = WorkerProcess(settings, run_dir / "worker.log").start()
+
+def _rss_mb(pid: int) -> float:
+    """Resident set size of a process (Linux /proc), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")  # pragma: no cover
+
+
+class MartWatch:
+    """New mart rows as they appear (SQLite rowids grow with inserts): when each event reached the mart."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.last = 0
+        self.count = 0
+
+    def poll(self) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT rowid, event_id FROM event WHERE rowid > :r ORDER BY rowid"),
+                                {"r": self.last}).all()
+        if rows:
+            self.last = rows[-1][0]
+            self.count += len(rows)
+        return [r[1] for r in rows]
+
+
+class Run:
+    """One bench run's files, settings and topics."""
+
+    def __init__(self, base: Settings, root: Path, name: str, incidents: int, partitions: int, seed: int = 3) -> None:
+        self.dir = root / name
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.manifest: SynthManifest = generate_police_extract(self.dir / "data", seed=seed, incidents=incidents)
+        prefix = f"bench-{time.strftime('%Y%m%d%H%M%S')}-{name}"
+        settings = demo_settings(base, self.dir, self.manifest, prefix)
+        self.settings = settings.model_copy(update={"topic_partitions": partitions, "metrics_port": 0})
+        save_key_file(KeyRing.generate(), self.settings.keys_path)
+        self.topics = Topics(prefix)
+        self.extra = [f"{prefix}.bench.producer", f"{prefix}.bench.bare"]
+        kafka_admin.ensure_topics(self.settings, [SOURCE])
+        anchors.create_topics(self.settings, self.extra)
+        self.engine = connect(self.settings.mart)
+        init(self.engine)
+
+    def records(self) -> list[SourceRecord]:
+        lookup = PostcodeLookup.from_csv(self.manifest.lookup_csv)
+        mapping = load_mapping(default_mapping_path(SOURCE), lookup)
+        return [r for r in CsvFileConnector(self.manifest.extract_csv, mapping).records() if r.record]
+
+    def workers(self, n: int) -> list[WorkerProcess]:
+        out = []
+        for i in range(n):
+            (self.dir / f"worker{i}").mkdir(parents=True, exist_ok=True)
+            s = self.settings.model_copy(update={"data_dir": self.dir / f"worker{i}"})
+            out.append(WorkerProcess(s, self.dir / f"worker{i}.log").start())
+        for w in out:
+            w.wait_started(180)
+        return out
+
+    def close(self) -> None:
+        kafka_admin.delete_topics(self.settings, [SOURCE])
+        anchors.delete_topics(self.settings, self.extra)
+
+
+def _drain_rate(watch: MartWatch, expected: int, timeout_s: float = 1800.0) -> float:
+    """Mart rows per second between the first and the last row of ``expected``."""
+    deadline = time.monotonic() + timeout_s
+    first_t, first_n = 0.0, 0
+    while watch.count < expected:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the workers wrote {watch.count} of {expected} events in {timeout_s:.0f} s")
+        if watch.poll() and not first_t:
+            first_t, first_n = time.perf_counter(), watch.count
+        time.sleep(0.2)
+    return (expected - first_n) / max(time.perf_counter() - first_t, 1e-9)
+
+
+def throughput(base: Settings, root: Path, incidents: int, workers: int, partitions: int) -> dict[str, float]:
+    run = Run(base, root, f"w{workers}", incidents, partitions)
+    schemas = default_repository()
     try:
-        worker.wait_started(120)
+        records = run.records()
+        payloads = [(str(r.record_id or "").encode(), schemas.encode(RAW_SCHEMAS[SOURCE], r.record or {}))
+                    for r in records]
+        producer_topic, bare_topic = run.extra
+        raw_before = anchors.raw_producer_rate(run.settings, producer_topic, payloads)
         started = time.perf_counter()
-        t = Topics(prefix)
-        wait_until_drained(settings, settings.app_id, [t.raw(SOURCE), t.shared], 1800, poll_s=0.25)
-        drain_s = time.perf_counter() - started
-        in_mart = count_events(engine)
+        report = publish_extract(run.settings, run.manifest.extract_csv, run.manifest.lookup_csv)
+        connector = report.read / (time.perf_counter() - started)
+        raw_after = anchors.raw_producer_rate(run.settings, producer_topic, payloads)
+        raw_topic = run.topics.raw(SOURCE)
+        bare_before = anchors.bare_stage_rate(run.settings, schemas, raw_topic, bare_topic, f"{raw_topic}-bare1",
+                                              report.published)
+        procs = run.workers(workers)
+        try:
+            drain = _drain_rate(MartWatch(run.engine), report.published)
+        finally:
+            for p in procs:
+                p.stop()
+        bare_after = anchors.bare_stage_rate(run.settings, schemas, raw_topic, bare_topic, f"{raw_topic}-bare2",
+                                             report.published)
     finally:
-        worker.stop()
-        kafka_admin.delete_topics(settings, [SOURCE])
-    return {"incidents": float(report.published), "in_mart": float(in_mart),
-            "connector_publish_per_s": report.read / publish_s, "worker_drain_per_s": report.published / drain_s,
-            "worker_drain_s": drain_s, "partitions": float(settings.topic_partitions)}
+        run.close()
+    raw = (raw_before + raw_after) / 2
+    bare = (bare_before + bare_after) / 2
+    w = f"w{workers}"
+    return {f"{w}_events": float(report.published), f"{w}_partitions": float(partitions),
+            f"{w}_connector_per_s": connector, f"{w}_raw_producer_per_s": raw,
+            f"{w}_connector_vs_raw_producer": connector / raw,
+            f"{w}_worker_drain_per_s": drain, f"{w}_bare_stage_per_s": bare, f"{w}_worker_vs_bare": drain / bare}
+
+
+def _cycle(records: list[SourceRecord]) -> Iterator[SourceRecord]:
+    """Endless distinct records: the extract's, with a new record id each time round."""
+    lap = 0
+    while True:
+        lap += 1
+        for r in records:
+            rec = dict(r.record or {})
+            rec["record_id"] = f"{rec['record_id']}-L{lap}"
+            yield replace(r, record=rec, record_id=rec["record_id"])
+
+
+def _publish_paced(run: Run, rate: float, total: int, watch: MartWatch, track: bool = True,
+                   on_tick: Callable[[], None] | None = None) -> tuple[dict[str, float], dict[str, float]]:
+    """Publish ``total`` events at ``rate`` events/s; returns event id -> publish time, and -> mart time
+    (both empty unless ``track``)."""
+    ring = load_keyring(run.settings.keys_path)
+    publisher = Publisher(run.settings, SOURCE, default_repository())
+    source = _cycle(run.records())
+    published: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+    started = time.perf_counter()
+    sent = 0
+    try:
+        while sent < total:
+            due = min(total, int((time.perf_counter() - started) * rate))
+            while sent < due:
+                rec = next(source)
+                publisher.publish(rec)
+                if track:
+                    published[event_id(ring, SOURCE, str(rec.record_id))] = time.perf_counter()
+                sent += 1
+            for eid in watch.poll():
+                if track:
+                    arrived.setdefault(eid, time.perf_counter())
+            if on_tick:
+                on_tick()
+            time.sleep(POLL_S / 2)
+        publisher.flush()
+        deadline = time.perf_counter() + 120
+        while track and len(arrived) < len(published) and time.perf_counter() < deadline:
+            for eid in watch.poll():
+                arrived.setdefault(eid, time.perf_counter())
+            time.sleep(POLL_S)
+    finally:
+        publisher.close()
+    return published, arrived
+
+
+def _percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def latency(base: Settings, root: Path, rate: float, seconds: float, partitions: int) -> dict[str, float]:
+    run = Run(base, root, "latency", 2000, partitions, seed=4)
+    try:
+        watch = MartWatch(run.engine)
+        procs = run.workers(1)
+        try:
+            published, arrived = _publish_paced(run, rate, int(rate * seconds), watch)
+        finally:
+            for p in procs:
+                p.stop()
+    finally:
+        run.close()
+    lat = sorted(arrived[e] - t for e, t in published.items() if e in arrived)
+    return {"latency_events": float(len(published)), "latency_target_rate_per_s": rate,
+            "latency_missing": float(len(published) - len(lat)),
+            "latency_p50_s": _percentile(lat, 50), "latency_p95_s": _percentile(lat, 95),
+            "latency_p99_s": _percentile(lat, 99), "latency_max_s": lat[-1] if lat else float("nan")}
+
+
+def long_run(base: Settings, root: Path, events: int, partitions: int, rate: float = 4000.0,
+             first: int = 100_000) -> dict[str, float]:
+    """Publish ``events`` through one worker; the worker's RSS when the mart holds ``first`` and all events."""
+    run = Run(base, root, "long", 2000, partitions, seed=5)
+    out: dict[str, Any] = {}
+    try:
+        watch = MartWatch(run.engine)
+        procs = run.workers(1)
+        pid = procs[0].proc.pid if procs[0].proc else 0
+
+        def sample() -> None:
+            if "rss_first_mb" not in out and watch.count >= first:
+                out["rss_first_mb"] = _rss_mb(pid)
+
+        try:
+            _publish_paced(run, rate, events, watch, track=False, on_tick=sample)
+            deadline = time.monotonic() + 3600
+            while watch.count < events and time.monotonic() < deadline:
+                watch.poll()
+                sample()
+                time.sleep(0.5)
+            out["rss_end_mb"] = _rss_mb(pid)
+        finally:
+            for p in procs:
+                p.stop()
+    finally:
+        run.close()
+    first_mb, end_mb = out.get("rss_first_mb", float("nan")), out["rss_end_mb"]
+    return {"long_run_events": float(watch.count), f"worker_rss_at_{first // 1000}k_mb": first_mb,
+            f"worker_rss_at_{events // 1000}k_mb": end_mb, "rss_growth": end_mb / first_mb - 1}
+
+
+def run(base: Settings, incidents: int = 20000, workers: tuple[int, ...] = (1, 2), partitions: int = 4,
+        latency_rate: float = 1000.0, latency_s: float = 60.0, long_events: int = 0) -> dict[str, float]:
+    logs.setup("ERROR")
+    root = (base.data_dir / "bench").resolve()
+    if long_events:
+        return long_run(base, root, long_events, partitions)
+    figures: dict[str, float] = {}
+    for n in workers:
+        figures.update(throughput(base, root, incidents, n, partitions))
+    if latency_s > 0:
+        figures.update(latency(base, root, latency_rate, latency_s, partitions))
+    return figures

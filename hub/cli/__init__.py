@@ -24,6 +24,7 @@ GROUPS = (
     "worker",
     "connector",
     "mart",
+    "reference",
     "audit",
     "keys",
     "policy",
@@ -32,7 +33,6 @@ GROUPS = (
     "bench",
     "report",
     "reviews",
-    "reference",
 )
 
 app = typer.Typer(name="hub", help="Serious Violence Data Hub", no_args_is_help=True, add_completion=False,
@@ -70,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: release refused: {exc}", file=sys.stderr)
         return 2
     except (SettingsError, ConfigError, KeyRingError, GeographyError, MartNotInitialised) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # a config file's problems come all at once, one per line
+            print(f"error: {line}", file=sys.stderr)
         return 2
     return 0

@@ -57,14 +57,17 @@ def run(config: Annotated[Path, typer.Argument(help="the connector's YAML config
             "--once", help="process what is there now and exit (file drop, database), e.g. from cron")] = False
         ) -> None:
     from hub import logs
+    from hub.connectors import registry
     from hub.connectors.checkpoints import StateLocked
     from hub.connectors.config import load_config
-    from hub.connectors.service import Runtime, run_once, run_service
+    from hub.connectors.runtime import Runtime
+    from hub.connectors.service import run_once, run_service
 
     cfg = load_config(config)
     logs.setup(cfg.log_level)
-    if once and cfg.mode == "http":
-        fail(f"{cfg.path}: mode http serves requests until stopped; --once is for file_drop and database")
+    if once and not registry.mode_class(cfg.mode).pull:
+        pull = [m for m in registry.mode_names() if registry.mode_class(m).pull]
+        fail(f"{cfg.path}: mode {cfg.mode} serves requests until stopped; --once is for {' and '.join(pull)}")
     try:
         if once:
             report = run_once(Runtime(cfg), handle_signals=True)
@@ -93,7 +96,7 @@ def check(config: Annotated[Path, typer.Argument(help="the connector's YAML conf
 def token(name: Annotated[str, typer.Option(help="who will hold it (written beside the hash)")] = "agency-system",
           tokens_file: Annotated[Path | None, typer.Option(
               help="append the hash to this tokens file (created mode 600 if missing)")] = None) -> None:
-    from hub.connectors.http_push import add_token, new_token
+    from hub.connectors.modes.http_push import add_token, new_token
 
     secret, digest = new_token()
     entry = f"  - {{name: {name}, sha256: {digest}}}"

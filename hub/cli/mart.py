@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from hub.mart.audit import ReleaseContext
+    from hub.mart.release import Filters, ReleasedTable
 
 app = group("mart", "the data mart")
 
@@ -42,7 +43,7 @@ def release_context(profile: str, purpose: str | None, user: str | None) -> tupl
     return engine, ctx
 
 
-@app.command(help="create or upgrade the mart's tables and views")
+@app.command(help="create or upgrade the mart (Alembic), its released layer and, on PostgreSQL, its roles")
 def init() -> None:
     from sqlalchemy.engine import make_url
 
@@ -56,35 +57,109 @@ def init() -> None:
           f"{make_url(report.released_url).render_as_string(hide_password=True)}; roles: {report.roles}")
 
 
-@app.command(help=f"incidents by area x period x offence category, disclosure-controlled; {RELEASED}")
+MeasureOpt = Annotated[str | None, typer.Option(
+    help="one measure (police_incidents, ed_assault_attendances, ambulance_assault_callouts, probation_new_starts, "
+         "probation_caseload, youth_justice_new_starts, school_exclusions); default: every measure the purpose "
+         "allows")]
+BreakdownOpt = Annotated[str | None, typer.Option(help="the measure's breakdown (default: its first)")]
+ListOpt = list[str] | None
+SourceOpt = Annotated[ListOpt, typer.Option("--source", help="only these sources (repeat or comma-separate)")]
+CategoryOpt = Annotated[ListOpt, typer.Option("--category", help="only these categories of the breakdown")]
+FlagOpt = Annotated[ListOpt, typer.Option("--flag", help="only records with this flag (knife, firearm, "
+                                                       "domestic_abuse, alcohol, ...)")]
+AgeOpt = Annotated[ListOpt, typer.Option("--age-band", help="only records with a person in this band (e.g. 15-17)")]
+FromOpt = Annotated[str | None, typer.Option("--from", help="first date, YYYY-MM-DD (whole periods)")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="last date, YYYY-MM-DD (whole periods)")]
+ReleaseGeographyOpt = Annotated[Geography, typer.Option(
+    help="area level (never finer than the profile allows; sensitive records may be coarser)")]
+
+
+def _filters(source: ListOpt, category: ListOpt, flag: ListOpt, age_band: ListOpt, date_from: str | None,
+             date_to: str | None) -> Filters:
+    from hub.cli.common import fail
+    from hub.mart.output import parse_list
+    from hub.mart.release import Filters
+
+    def day(text: str | None, name: str) -> date | None:
+        if not text:
+            return None
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            fail(f"{name} {text!r} is not a date (YYYY-MM-DD)")
+    return Filters(sources=parse_list(source), categories=parse_list(category), flags=parse_list(flag),
+                   age_bands=parse_list(age_band), date_from=day(date_from, "--from"), date_to=day(date_to, "--to"))
+
+
+def _release(engine: Engine, ctx: ReleaseContext, **kw: Any) -> ReleasedTable:
+    from hub.cli.common import fail
+    from hub.mart.release import ReleaseError, release
+    try:
+        return release(engine, ctx, **kw)
+    except ReleaseError as exc:
+        fail(str(exc))
+
+
+@app.command(help=f"released counts by area x period x category, every source, cell-key protected; {RELEASED}")
 def counts(profile: ProfileOpt = "partnership", purpose: PurposeOpt = None, user: UserOpt = None,
-           geography: GeographyOpt = None, period: PeriodOpt = "week", limit: LimitOpt = 25) -> None:
-    from hub.mart.queries import release_area_counts
-    from hub.mart.report import format_area_counts
+           measure: MeasureOpt = None, breakdown: BreakdownOpt = None, geography: ReleaseGeographyOpt = "msoa",
+           period: Annotated[Period, typer.Option()] = "month", source: SourceOpt = None,
+           category: CategoryOpt = None, flag: FlagOpt = None, age_band: AgeOpt = None,
+           date_from: FromOpt = None, date_to: ToOpt = None, limit: LimitOpt = 25) -> None:
+    from hub.mart.output import format_table
+    filters = _filters(source, category, flag, age_band, date_from, date_to)
     engine, ctx = release_context(profile, purpose, user)
-    print(format_area_counts(release_area_counts(engine, ctx, geography, period), limit=limit))
+    table = _release(engine, ctx, measure=measure, geography=geography, period=period, filters=filters,
+                     breakdown=breakdown)
+    print(format_table(table, limit=limit))
 
 
-@app.command(help=f"write the released incident table as CSV, disclosure-controlled; {RELEASED}")
-def export(out: Annotated[Path, typer.Option(help="CSV file to write")],
+@app.command(help=f"write a released table as CSV or Excel (xlsx, with a notes sheet); {RELEASED}")
+def export(out: Annotated[Path, typer.Option(help="file to write: .csv or .xlsx")],
            profile: ProfileOpt = "partnership", purpose: PurposeOpt = None, user: UserOpt = None,
-           geography: GeographyOpt = None, period: PeriodOpt = "week") -> None:
-    from hub.mart.queries import export_csv, release_area_counts
+           measure: MeasureOpt = None, breakdown: BreakdownOpt = None, geography: ReleaseGeographyOpt = "msoa",
+           period: Annotated[Period, typer.Option()] = "month", source: SourceOpt = None,
+           category: CategoryOpt = None, flag: FlagOpt = None, age_band: AgeOpt = None,
+           date_from: FromOpt = None, date_to: ToOpt = None,
+           fmt: Annotated[Literal["csv", "xlsx"] | None, typer.Option(
+               "--format", help="default: from the file's suffix")] = None) -> None:
+    from hub.cli.common import fail
+    from hub.mart.output import export as write
+    kind = fmt or (out.suffix.lstrip(".").lower() or "csv")
+    if kind not in ("csv", "xlsx"):
+        fail(f"cannot tell the format of {out}: use a .csv or .xlsx file, or --format")
+    filters = _filters(source, category, flag, age_band, date_from, date_to)
     engine, ctx = release_context(profile, purpose, user)
-    table = release_area_counts(engine, ctx, geography, period, kind="export", destination=str(out.resolve()))
-    export_csv(table, out)
-    print(f"wrote {len(table.rows)} cells ({table.cells_suppressed} suppressed) to {out}; "
-          f"recorded as release {table.release_id}")
+    table = _release(engine, ctx, measure=measure, geography=geography, period=period, filters=filters,
+                     breakdown=breakdown, kind="export", destination=str(out.resolve()))
+    write(table, out, kind)
+    print(f"wrote {len(table.rows)} cells ({table.cells_suppressed} suppressed) to {out} ({kind}); sources "
+          f"{', '.join(table.sources) or 'none'}; recorded as release {table.release_id}")
 
 
-@app.command(help=f"a plain-text incident report, disclosure-controlled; {RELEASED}")
+@app.command(help=f"a plain-text report of a release, with an optional chart; {RELEASED}")
 def report(profile: ProfileOpt = "partnership", purpose: PurposeOpt = None, user: UserOpt = None,
-           geography: GeographyOpt = None, period: PeriodOpt = "month", limit: LimitOpt = 25,
+           measure: MeasureOpt = None, geography: ReleaseGeographyOpt = "msoa",
+           period: Annotated[Period, typer.Option()] = "month", source: SourceOpt = None,
+           flag: FlagOpt = None, age_band: AgeOpt = None, date_from: FromOpt = None, date_to: ToOpt = None,
+           limit: LimitOpt = 25,
            chart: Annotated[Path | None, typer.Option(
                help="also draw the trend and hot spots into this PNG file")] = None) -> None:
+    from hub.cli.common import fail
+    from hub.mart.release import ReleaseError
     from hub.mart.report import incident_report
+    filters = _filters(source, None, flag, age_band, date_from, date_to)
     engine, ctx = release_context(profile, purpose, user)
-    print(incident_report(engine, ctx, geography, period, limit, chart))
+    try:
+        print(incident_report(engine, ctx, geography, period, limit, chart, measure=measure, filters=filters))
+    except ReleaseError as exc:
+        fail(str(exc))
+
+
+@app.command(help="print the data dictionary of the released layer (docs/data-dictionary.md)")
+def dictionary() -> None:
+    from hub.mart.dictionary import render
+    print(render(), end="")
 
 
 @app.command(help="delete events older than each source's retention_days (audited)")

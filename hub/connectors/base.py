@@ -2,7 +2,8 @@
 
 A connector only knows how to read its agency's system. Encoding, keys, headers, dead letters,
 counting and flushing live in the publisher (``RecordSink``) so every connector behaves the same.
-A long-lived connector is a ``Mode`` (file drop, database, HTTP push) run by ``hub.connectors.service``.
+A long-lived connector is a ``Mode`` (``hub.connectors.mode``: file drop, database, HTTP push) run by
+``hub.connectors.service``.
 """
 
 from __future__ import annotations
@@ -10,12 +11,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 from hub.connectors.mapping import RowError
-
-if TYPE_CHECKING:
-    from hub.connectors.service import Runtime
 
 
 @dataclass
@@ -27,6 +25,7 @@ class SourceRecord:
     record: dict[str, Any] | None = None
     error: RowError | None = None
     record_id: str | None = None
+    header: bytes | None = None  # a CSV record's header line (column names only), so a dead letter can be replayed
 
 
 @dataclass
@@ -86,39 +85,3 @@ class Connector(ABC):
     @abstractmethod
     def records(self) -> Iterator[SourceRecord]:
         """Every record of the input, in order, parsed or with its ``RowError``."""
-
-
-MODES: dict[str, type[Mode]] = {}
-"""Deployment mode name -> class; filled by ``Mode.__init_subclass__`` (see ``hub.connectors.registry``)."""
-
-
-class Mode(ABC):
-    """A deployment mode of a long-lived connector: how records reach it (a folder, a table, HTTP pushes).
-
-    Pull modes implement ``poll``: do at most one unit of work (a file, a page) and say whether there
-    was any. Push modes override ``serve`` instead. Publishing, checkpoint timing, health and metrics
-    come from the ``Runtime`` so every mode keeps the same guarantees.
-    """
-
-    name: ClassVar[str]
-    pull: ClassVar[bool] = True  # False for push modes, which implement ``serve`` (see http_push)
-
-    def __init_subclass__(cls, mode: str = "", **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if mode:
-            cls.name = mode
-            MODES[mode] = cls
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-
-    def poll(self) -> bool:
-        """One unit of work if there is one (blocking); True if something was done."""
-        raise NotImplementedError(f"mode {self.name} is not a pull mode")
-
-    def sample(self, limit: int) -> list[SourceRecord]:
-        """Up to ``limit`` records this mode would read next, without publishing or checkpointing."""
-        return []
-
-    def close(self) -> None:  # noqa: B027 - optional hook; most modes hold nothing to release
-        """Release connections and files."""

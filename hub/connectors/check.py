@@ -20,8 +20,9 @@ from typing import Any
 from hub.connectors.base import RecordSink, SourceRecord
 from hub.connectors.config import ConnectorConfig, load_config
 from hub.connectors.csv_file import CsvFileConnector, inspect_csv
-from hub.connectors.http_push import json_record
-from hub.connectors.service import Runtime, make_mode, open_publisher
+from hub.connectors.json_records import json_record
+from hub.connectors.registry import make_mode, mode_class
+from hub.connectors.runtime import Runtime, open_publisher
 from hub.connectors.testing import RecordingProducer, Sent
 from hub.dead_letters import headers_dict
 
@@ -135,23 +136,5 @@ def _published_line(runtime: Runtime, rec: SourceRecord, sent: Sent) -> str:
 
 
 def _mode_lines(runtime: Runtime) -> list[str]:
-    cfg = runtime.config
-    if cfg.mode == "file_drop":
-        fd = cfg.file_drop
-        assert fd is not None
-        return [f"file drop: inbox {fd.inbox} ({'exists' if fd.inbox.is_dir() else 'will be created'}), "
-                f"archive {fd.archive_dir}, rejected {fd.rejected_dir}; files matching {fd.pattern} settled for "
-                f"{fd.settle_seconds:g} s"]
-    if cfg.mode == "database":
-        db = cfg.database
-        assert db is not None
-        mode = make_mode(runtime)  # connects and checks the columns; raises ConfigError if one is missing
-        mode.close()
-        return [f"database: {db.table or 'query'} has the mapped, watermark ({db.watermark}) and tie-breaker "
-                f"({db.tie_breaker}) columns; pages of {db.page_size}"]
-    http = cfg.http
-    assert http is not None
-    from hub.connectors.http_push import Tokens
-    tokens = Tokens(http.tokens_file)
-    return [f"http: POST {http.path} on {http.host}:{http.port}; {len(tokens)} token(s) in "
-            f"{http.tokens_file}; at most {http.max_body_bytes} bytes and {http.max_records} records a request"]
+    """What the mode says about its settings (it may check them: a database's columns, a tokens file)."""
+    return mode_class(runtime.config.mode).describe(runtime)

@@ -12,7 +12,7 @@ from typing import IO, Any
 
 from hub.connectors.base import Connector, SourceRecord
 from hub.connectors.mapping import FieldMapping, RowError
-from hub.policy.yamlsource import ConfigError
+from hub.yamlsource import ConfigError
 
 
 def text_encoding(mapping: FieldMapping) -> str:
@@ -98,6 +98,13 @@ def inspect_csv(path: Path, mapping: FieldMapping) -> Inspection:
     return Inspection(digest.hexdigest(), rows)
 
 
+def _header_line(header: list[str]) -> bytes:
+    """The column names as one comma-separated UTF-8 line, whatever the file's own delimiter and encoding."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(header)
+    return buf.getvalue().encode("utf-8")
+
+
 def _file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -139,12 +146,14 @@ class CsvFileConnector(Connector):
                 return
             self.check_header(header)
             id_col = header.index(self.mapping.record_id_column())
+            header_line = _header_line(header)  # one bytes object shared by every record of the file
             for number, cells in enumerate(reader, start=1):
                 if not any(c.strip() for c in cells):
                     continue  # blank line, not a record
                 position = f"{self.path.name} row {number}"
                 record_id = cells[id_col].strip() if len(cells) > id_col and cells[id_col].strip() else None
-                rec = SourceRecord(position=position, original=self._original(cells), record_id=record_id)
+                rec = SourceRecord(position=position, original=self._original(cells), record_id=record_id,
+                                   header=header_line)
                 if len(cells) != len(header):
                     rec.error = RowError(f"row has {len(cells)} columns, the header has {len(header)}",
                                          None, "wrong_column_count")

@@ -18,11 +18,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hub.policy.yamlsource import ConfigError, LocatedYaml, load_located
 from hub.pseudonymisation import PostcodeLookup, normalise
 from hub.pseudonymisation.geography import LSOA_CODE
 from hub.reference import CodeListError, code_list, normalise_offence_code, offence_codes
 from hub.schemas import RAW_SCHEMAS, default_repository
+from hub.yamlsource import ConfigError, LocatedYaml, load_located
 
 FIELD_TYPES = ("string", "datetime", "date", "flag", "offence_code", "postcode", "lsoa", "sex", "integer", "code")
 TRUE_FLAGS = {"Y", "YES", "TRUE", "1", "T"}
@@ -75,21 +75,24 @@ class FieldMapping:
     def record_id_column(self) -> str:
         return self.column_of("record_id")
 
-    def parse(self, row: Mapping[str, str | None]) -> dict[str, Any]:
-        """Cells by column name -> raw record; raises ``RowError`` for the first bad field."""
+    def parse(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """Cells by column name -> raw record; raises ``RowError`` for the first bad field.
+
+        A cell is text (a CSV extract) or a typed value as a database or JSON gives it (a date, a
+        date-time, true/false, a number): typed values are taken as they are where the field's type
+        allows, and read as text otherwise, so one mapping serves every mode."""
         record: dict[str, Any] = {}
         for f in self.fields:
             if f.more_columns:
                 record[f.name] = self._derive_many(f, row)
                 continue
-            cell = row.get(f.column)
-            text = cell.strip() if isinstance(cell, str) else ""
-            if not text:
+            cell = _present(row.get(f.column))
+            if cell is None:
                 if f.required:
                     raise RowError(f"{f.column}: required value is missing", f.column, "missing_value")
                 record[f.name] = None
                 continue
-            record[f.name] = self._convert(f, text)
+            record[f.name] = self._convert(f, cell)
         for group in self.require_one_of:
             if all(record.get(name) is None for name in group):
                 cols = " or ".join(self.column_of(n) for n in group)
@@ -105,13 +108,17 @@ class FieldMapping:
             raise RowError(f"{self.column_of('location_postcode')}: postcode is not in the postcode lookup and "
                            "no LSOA is given", self.column_of("location_postcode"), "unknown_postcode")
 
-    def _convert(self, f: FieldMap, text: str, column: str | None = None) -> Any:
+    def _convert(self, f: FieldMap, cell: Any, column: str | None = None) -> Any:
         column = column or f.column
+        typed = _typed(f.type, cell)
+        if typed is not None and f.type != "integer":
+            return typed
+        text = cell if isinstance(cell, str) else self.as_text(cell, f.type)
         try:
             if f.type == "code":
                 return self._code(f, text)
             if f.type == "integer":
-                return _integer(text, f.bounds)
+                return _integer(text if typed is None else typed, f.bounds)
             return _CONVERTERS[f.type](self, text)
         except RowError as exc:
             raise RowError(f"{column}: {exc}", column, exc.kind) from None
@@ -130,10 +137,9 @@ class FieldMapping:
         none is known); text is the first known value."""
         values = []
         for column in (f.column, *f.more_columns):
-            cell = row.get(column)
-            text = cell.strip() if isinstance(cell, str) else ""
-            if text:
-                values.append(self._convert(f, text, column))
+            cell = _present(row.get(column))
+            if cell is not None:
+                values.append(self._convert(f, cell, column))
         known = [v for v in values if v is not None]
         if not known:
             if f.required:
@@ -142,6 +148,46 @@ class FieldMapping:
         if all(isinstance(v, bool) for v in known):
             return any(known)
         return known[0]
+
+
+    def as_text(self, value: Any, field_type: str | None = None) -> str:
+        """A typed value as the text this mapping reads (dates in its formats, flags as Y/N): for values a
+        field cannot take as they are, and for the original kept with a dead letter."""
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            return value.strftime(self.date_format if field_type == "date" else self.datetime_format)
+        if isinstance(value, date):
+            return value.strftime(self.datetime_format if field_type == "datetime" else self.date_format)
+        if isinstance(value, bool):
+            return "Y" if value else "N"
+        if isinstance(value, bytes):
+            return value.decode(self.encoding)
+        return str(value)
+
+
+def _present(cell: Any) -> Any:
+    """The cell, stripped if text; None if it is empty."""
+    if isinstance(cell, str):
+        return cell.strip() or None
+    return cell
+
+
+def _typed(field_type: str, value: Any) -> Any:
+    """``value`` as the field's type when it already is one (None otherwise: read it as text)."""
+    if field_type == "datetime" and isinstance(value, datetime):
+        return value.replace(tzinfo=None)  # the wall-clock time, as a text extract gives it
+    if field_type == "datetime" and isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if field_type == "date" and isinstance(value, datetime):
+        return value.date()
+    if field_type == "date" and isinstance(value, date):
+        return value
+    if field_type == "flag" and isinstance(value, bool):
+        return value
+    if field_type == "integer" and isinstance(value, int) and not isinstance(value, bool):
+        return value  # still range-checked
+    return None
 
 
 def _datetime(m: FieldMapping, text: str) -> datetime:
@@ -188,9 +234,9 @@ def _lsoa(m: FieldMapping, text: str) -> str:
     return code
 
 
-def _integer(text: str, bounds: tuple[int, int] | None) -> int:
+def _integer(cell: str | int, bounds: tuple[int, int] | None) -> int:
     try:
-        value = int(text)
+        value = int(cell)
     except ValueError:
         raise RowError("not a whole number", kind="bad_integer") from None
     if bounds is not None and not bounds[0] <= value <= bounds[1]:

@@ -15,7 +15,7 @@ from kafka import KafkaProducer
 from hub import logs, metrics
 from hub.config import Settings
 from hub.connectors.base import RunReport, SourceRecord
-from hub.dead_letters import dead_letter_headers
+from hub.dead_letters import CSV_HEADER, dead_letter_headers
 from hub.schemas import RAW_SCHEMAS, SchemaRepository
 from hub.topics import Topics
 
@@ -131,6 +131,8 @@ class Publisher(KafkaPublisher):
         reason = f"{rec.position}: {message}"
         headers = dead_letter_headers(source=self.source, stage=stage, error_class=cls, message=reason,
                                       position=rec.position, error_kind=kind, column=column)
+        if rec.header is not None:
+            headers.append((CSV_HEADER, rec.header))  # column names, for `hub dlq replay` after a mapping fix
         self._send(self.dlq_topic, rec.record_id.encode() if rec.record_id else None, rec.original, headers)
         self._dead(stage, kind)
         # Logged without the record id or values: position and column only.

@@ -1,7 +1,9 @@
-"""The data mart: SQLAlchemy tables and views, idempotent writes, disclosure-controlled queries."""
+"""The data mart: a restricted layer (row-level, Alembic-migrated) and a released layer (disclosure-controlled).
 
-from hub.mart.queries import ReleasedCount, incident_counts, release_lsoa_week_counts
-from hub.mart.store import connect, count_events, init, upsert_events
+Releases go through ``hub.mart.release.release``; see its module docstring for the Python API.
+"""
 
-__all__ = ["ReleasedCount", "connect", "count_events", "incident_counts", "init", "release_lsoa_week_counts",
-           "upsert_events"]
+from hub.mart.queries import incident_counts
+from hub.mart.store import connect, count_events, init, open_mart, upsert_events
+
+__all__ = ["connect", "count_events", "incident_counts", "init", "open_mart", "upsert_events"]

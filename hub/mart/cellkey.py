@@ -98,6 +98,21 @@ def _row(table: PTable, count: int) -> tuple[int, ...]:
     return tuple(row)
 
 
+@dataclass(frozen=True)
+class FilePTable:
+    """A p-table given as ONS-format rows (pcv, ckey, pvalue), e.g. the package's ``ptable_10_5_rule.csv``."""
+
+    name: str
+    values: dict[tuple[int, int], int]
+
+    @property
+    def max_noise(self) -> int:
+        return max((abs(v) for v in self.values.values()), default=0)
+
+    def perturbation(self, count: int, ckey: int) -> int:
+        return 0 if count <= 0 else self.values.get((pcv(count), ckey), 0)
+
+
 # The hub's p-table: noise -2..+2, half the cells unchanged. Published in docs/analyst.md.
 SVH_PTABLE = PTable("svh-2", ((-2, 13), (-1, 51), (0, 128), (1, 51), (2, 13)))
 
@@ -118,7 +133,7 @@ def round_to(count: int, base: int) -> int:
 
 
 def protect_cell(count: int, ckey: int, threshold: int, rounding: int = 0,
-                 table: PTable = SVH_PTABLE) -> Protected:
+                 table: PTable | FilePTable = SVH_PTABLE) -> Protected:
     """Perturb, suppress below ``threshold`` (zero included), then round."""
     perturbed = count + table.perturbation(count, ckey)
     if perturbed < threshold:

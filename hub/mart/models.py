@@ -60,6 +60,7 @@ mart_meta = Table(
     "mart_meta", metadata,
     Column("key", String(64), primary_key=True),
     Column("value", String(256), nullable=False),
+    comment="The mart's own settings: schema version, released schema and role names",
 )
 
 audit_release = Table(

@@ -62,7 +62,7 @@ released_table = Table(
 released_cell = Table(
     "released_cell", metadata,
     Column("release_id", Integer, primary_key=True, comment="released_table.release_id"),
-    Column("cell_no", Integer, primary_key=True),
+    Column("cell_no", Integer, primary_key=True, comment="Position of the cell in its release"),
     Column("measure", String(64), nullable=False, comment="What is counted"),
     Column("area_level", String(8), nullable=False, comment="lsoa, msoa or lad"),
     Column("area_code", String(9), nullable=False, comment="ONS area code"),

@@ -86,6 +86,8 @@ def init(engine: Engine, layout: Layout | None = None) -> InitReport:
     before, after = migrate.upgrade(engine)
     if path is not None:
         _private_file(path)
+    from hub.mart import areas
+    areas.ensure_shipped(engine)
     rel_url = released.released_url(str(engine.url.render_as_string(hide_password=False)))
     rel_engine = released.engine_for(engine.url.render_as_string(hide_password=False), lay.released_schema)
     released.create(rel_engine, lay.released_schema)

@@ -13,7 +13,7 @@ from hub.policy.agreement import (
     SourcePolicy,
     load_agreement,
 )
-from hub.policy.yamlsource import ConfigError
+from hub.yamlsource import ConfigError
 
 
 def example_agreement_path() -> Path:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from hub.policy.yamlsource import ConfigError, LocatedYaml, load_located
 from hub.schemas import RAW_SCHEMAS, SchemaRepository, default_repository
+from hub.yamlsource import ConfigError, LocatedYaml, load_located
 
 Treatment = Literal["keep", "generalise", "token", "drop"]
 
@@ -123,6 +123,18 @@ class ReleaseProfile:
 
 
 @dataclass(frozen=True)
+class SensitiveRules:
+    """Which records are released under each profile's ``sensitive`` rules: by offence code, by category
+    and by flag, so a domestic-abuse-flagged assault or a stalking offence is protected however it is
+    categorised. Codes marked ``sensitive`` in the hub's offence_codes.csv are always included."""
+
+    categories: tuple[str, ...] = ("sexual_offences", "stalking_and_harassment")
+    offence_codes: tuple[str, ...] = ("8Q", "11A", "13", "14", "106")
+    flags: tuple[str, ...] = ("domestic_abuse", "sexual_assault", "sexual_misconduct", "modern_slavery",
+                              "child_cruelty", "stalking")
+
+
+@dataclass(frozen=True)
 class Party:
     id: str
     name: str
@@ -138,6 +150,7 @@ class Agreement:
     purposes: dict[str, str]
     sources: dict[str, SourcePolicy]
     release_profiles: dict[str, ReleaseProfile]
+    sensitive: SensitiveRules = field(default_factory=SensitiveRules)
     path: str = ""
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
@@ -213,7 +226,7 @@ class _Parser:
 
     def agreement(self) -> Agreement:
         root = self.mapping(self.doc.data, "")
-        self.unknown(root, {"agreement", "parties", "purposes", "sources", "release_profiles"}, "")
+        self.unknown(root, {"agreement", "parties", "purposes", "sources", "release_profiles", "sensitive"}, "")
         head = self.mapping(root.get("agreement"), "agreement")
         parties = self.parties(root.get("parties"))
         purposes = self.purposes(root.get("purposes"))
@@ -226,7 +239,21 @@ class _Parser:
         return Agreement(
             id=self.text(head, "id", "agreement"), version=self.text(head, "version", "agreement"),
             partnership=self.text(head, "partnership", "agreement"), parties=parties, purposes=purposes,
-            sources=sources, release_profiles=profiles, path=self.doc.path, lines=self.doc.lines)
+            sources=sources, release_profiles=profiles, sensitive=self.sensitive(root.get("sensitive")),
+            path=self.doc.path, lines=self.doc.lines)
+
+    def sensitive(self, value: Any) -> SensitiveRules:
+        if value is None:
+            return SensitiveRules()
+        spec = self.mapping(value, "sensitive")
+        self.unknown(spec, {"categories", "offence_codes", "flags"}, "sensitive")
+        out: dict[str, tuple[str, ...]] = {}
+        for name in ("categories", "offence_codes", "flags"):
+            items = spec.get(name, [])
+            if not isinstance(items, list) or not all(isinstance(i, str | int | float) for i in items):
+                raise self.fail(f"sensitive.{name}", "must be a list of names or codes")
+            out[name] = tuple(str(i) for i in items)
+        return SensitiveRules(**out)
 
     def parties(self, value: Any) -> dict[str, Party]:
         if not isinstance(value, list) or not value:

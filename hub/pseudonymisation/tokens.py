@@ -19,6 +19,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from typing import Any
 
 import jellyfish
 
@@ -30,6 +31,54 @@ LINKAGE = "linkage"
 EVENT_ID = "event-id"
 Deriver = Callable[[object], dict[str, tuple[str, str]]]
 TOKEN_KINDS = AGREEMENT_TOKEN_KINDS  # one list: what an agreement may ask for is what can be derived
+
+
+class KeyedHash:
+    """HMAC-SHA256 (RFC 2104) under one key, with the key's padded states hashed once.
+
+    ``hmac.new`` per token re-derives both padded key blocks every time: two of its four SHA-256
+    compressions, plus a Python object, for each of ~20 tokens per event. Here the inner state also
+    holds the domain prefix, so each MAC is two state copies and two short updates. The result is
+    byte for byte ``hmac.digest(key, domain + b"\\x1f" + value, "sha256")`` (a unit test checks it).
+    """
+
+    __slots__ = ("_domains", "_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > _BLOCK:
+            key = hashlib.sha256(key).digest()
+        block = key.ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(block.translate(hmac.trans_36))
+        self._outer = hashlib.sha256(block.translate(hmac.trans_5C))
+        self._domains: dict[str, Any] = {}
+
+    def _domain(self, domain: str) -> Any:
+        state = self._domains[domain] = self._inner.copy()
+        state.update(domain.encode() + b"\x1f")
+        return state
+
+    def digest(self, domain: str, value: bytes) -> bytes:
+        """The MAC of ``domain \\x1f value``; the state after the domain is kept (domains are few)."""
+        inner = (self._domains.get(domain) or self._domain(domain)).copy()
+        inner.update(value)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+    def tokens(self, label: str, derived: Mapping[str, tuple[str, str]], suffix: str = "") -> dict[str, str]:
+        """``{name + suffix: "<label>:<32 hex>"}`` for derived ``{name: (domain, text)}`` (inlined: hot path)."""
+        out = {}
+        domains, outer_state, prefix = self._domains, self._outer, label + ":"
+        for name, (domain, text) in derived.items():
+            inner = (domains.get(domain) or self._domain(domain)).copy()
+            inner.update(text.encode())
+            outer = outer_state.copy()
+            outer.update(inner.digest())
+            out[name + suffix] = prefix + outer.hexdigest()[:32]  # 128 bits
+        return out
+
+
+_BLOCK = 64  # SHA-256 block size in bytes
 
 
 class Tokeniser:
@@ -44,11 +93,13 @@ class Tokeniser:
         self.purpose = purpose
         self.key_id = ring.active
         self._key = ring.purpose_key(purpose, ring.active)
+        self._hash = KeyedHash(self._key)
         self._clock = clock
-        self._previous = {kid: ring.purpose_key(purpose, kid) for kid in ring.overlap if kid != ring.active}
+        self._previous = {kid: KeyedHash(ring.purpose_key(purpose, kid)) for kid in ring.overlap
+                          if kid != ring.active}
 
     def token(self, domain: str, value: str) -> str:
-        return _token(self._key, self.key_id, domain, value)
+        return _token(self._hash, self.key_id, domain, value)
 
     def overlap_key_ids(self) -> list[str]:
         """Previous key ids whose overlap is running now."""
@@ -57,35 +108,44 @@ class Tokeniser:
         now = self._clock() if self._clock else None
         return [kid for kid in self.ring.overlap_keys(now) if kid in self._previous]
 
-    def _with_overlap(self, derived: Mapping[str, tuple[str, str]]) -> dict[str, str]:
-        out = {name: self.token(domain, text) for name, (domain, text) in derived.items()}
-        for kid in self.overlap_key_ids():
-            key = self._previous[kid]
-            out.update({f"{name}{KEY_SEP}{kid}": _token(key, kid, domain, text)
-                        for name, (domain, text) in derived.items()})
+    def tokens(self, derived: Mapping[str, tuple[str, str]]) -> dict[str, str]:
+        """Tokens of derived match keys (name -> (domain, normalised text)), plus previous-key tokens in an
+        overlap. The hot path: a compiled plan derives once and calls this once per identifying field."""
+        out = self._hash.tokens(self.key_id, derived)
+        if self._previous:
+            for kid in self.overlap_key_ids():
+                out.update(self._previous[kid].tokens(kid, derived, KEY_SEP + kid))
         return out
 
     def match_keys(self, kind: str, value: object) -> dict[str, str]:
         """Tokens for one identifying value, keyed by match-key name; empty if the value is unusable."""
-        derive = _DERIVERS.get(kind)
-        if derive is None:
-            raise ValueError(f"unknown token kind {kind!r}; expected one of {', '.join(TOKEN_KINDS)}")
-        return self._with_overlap(derive(value))
+        return self.tokens(deriver(kind)(value))
 
     def name_pair(self, forename: str | None, surname: str | None) -> dict[str, str]:
         """Order-free token of the two names: agrees when forename and surname were swapped."""
-        f, s = normalise.forename(forename), normalise.surname(surname)
-        if not f or not s:
-            return {}
-        return self._with_overlap({"name_pair": ("name_pair", "\x1f".join(sorted((f, s))))})
+        return self.tokens(name_pair_keys(normalise.forename(forename), normalise.surname(surname)))
 
 
 KEY_SEP = "@"
 
 
-def _token(key: bytes, key_id: str, domain: str, value: str) -> str:
-    mac = hmac.new(key, domain.encode() + b"\x1f" + value.encode("utf-8"), hashlib.sha256).digest()
-    return f"{key_id}:{mac[:16].hex()}"
+def _token(keyed: KeyedHash, key_id: str, domain: str, value: str) -> str:
+    return f"{key_id}:{keyed.digest(domain, value.encode('utf-8'))[:16].hex()}"
+
+
+def deriver(kind: str) -> Deriver:
+    """The derivation of a token family (raises for a family nothing derives); plans resolve it once."""
+    derive = _DERIVERS.get(kind)
+    if derive is None:
+        raise ValueError(f"unknown token kind {kind!r}; expected one of {', '.join(TOKEN_KINDS)}")
+    return derive
+
+
+def name_pair_keys(forename: str | None, surname: str | None) -> dict[str, tuple[str, str]]:
+    """The order-free name pair of already normalised names (empty unless both are usable)."""
+    if not forename or not surname:
+        return {}
+    return {"name_pair": ("name_pair", "\x1f".join(sorted((forename, surname))))}
 
 
 def match_key_name(entry: str) -> str:
@@ -119,8 +179,24 @@ def event_id_with_key(key: bytes, source: str, record_id: str) -> str:
     ref = normalise.reference(record_id)
     if not ref:
         raise ValueError("record id is empty")
-    mac = hmac.new(key, f"{source}\x1f{ref}".encode(), hashlib.sha256).digest()
+    mac = hmac.digest(key, f"{source}\x1f{ref}".encode(), "sha256")  # one-shot
     return "ev-" + mac[:15].hex()
+
+
+class EventIds:
+    """``event_id`` for one source with the key's states hashed once (a compiled plan holds one)."""
+
+    __slots__ = ("_hash", "_source")
+
+    def __init__(self, key: bytes, source: str) -> None:
+        self._hash = KeyedHash(key)
+        self._source = source
+
+    def __call__(self, record_id: str) -> str:
+        ref = normalise.reference(record_id)
+        if not ref:
+            raise ValueError("record id is empty")
+        return "ev-" + self._hash.digest(self._source, ref.encode())[:15].hex()
 
 
 def _forename(value: object) -> dict[str, tuple[str, str]]:

@@ -118,6 +118,13 @@ def areas_frame(engine: Engine, level: str) -> Any:
     from shapely.geometry import shape
 
     rows = boundary_rows(engine)
+    # Residents: the boundary file's own column, else the mart's ONS estimates (hub reference load population).
+    with engine.connect() as conn:
+        ons = {str(c): int(p) for c, p in conn.execute(select(models.ref_population.c.lsoa_code,
+                                                              models.ref_population.c.population))}
+    for r in rows:
+        if r["population"] is None and r["level"] == "lsoa":
+            r["population"] = ons.get(r["code"])
     direct = [r for r in rows if r["level"] == level]
     if direct:
         return gpd.GeoDataFrame(

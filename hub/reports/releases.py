@@ -4,8 +4,9 @@ Every figure of a report is drawn from one :class:`Released` table. :func:`relea
 mart's disclosure control, the cell key method (``hub.mart.cellkey``: each cell perturbed by the sum of
 its events' record keys, so the same events always get the same noise in every report and release,
 then suppressed below the profile's threshold, zeros included, then rounded), and appends an audit row in
-the same transaction that read the counts, so no figure exists without its audit row. Sensitive offence
-categories (and the domestic-abuse flag, which the agreement treats as sensitive) use the profile's
+the same transaction that read the counts, so no figure exists without its audit row. Records the
+agreement treats as sensitive (``Agreement.sensitive``: by offence code, category or flag, the same rule
+as ``hub.mart.release``) are left out of the standard tables and released only under the profile's
 sensitive rules. Counts gathered in Python keep their record keys in a :class:`Tally`; a cell with no
 events behind it (a count of alerts) gets a key fixed by its table and position.
 """
@@ -23,7 +24,8 @@ from sqlalchemy import Connection, and_, func, or_, select
 from hub.mart import models
 from hub.mart.audit import ReleaseContext, ReleaseRecord, record_release
 from hub.mart.cellkey import KEY_RANGE, protect_cell
-from hub.mart.queries import sensitive_categories
+from hub.policy.agreement import SensitiveRules
+from hub.reference import offence_codes
 
 Key = tuple[Hashable, ...]
 
@@ -94,11 +96,31 @@ def release(conn: Connection, ctx: ReleaseContext, report: str, name: str, dims:
     return Released(name, dims, out, rid, rules.threshold, rules.rounding)
 
 
-def not_sensitive() -> Any:
-    """Events outside the sensitive categories (the standard rules apply to them)."""
-    cats = sorted(sensitive_categories())
+def sensitive_codes(rules: SensitiveRules) -> set[str]:
+    return set(rules.offence_codes) | {code for code, o in offence_codes().items() if o.sensitive}
+
+
+def is_sensitive(rules: SensitiveRules, code: str | None, category: str | None, flags: Mapping[str, Any]) -> bool:
+    """The agreement's rule (``Agreement.sensitive``): by offence code, category or flag, as the mart's releases."""
+    return bool((code and code in sensitive_codes(rules)) or (category and category in rules.categories)
+                or any(flags.get(f) for f in rules.flags))
+
+
+def not_sensitive(rules: SensitiveRules) -> Any:
+    """SQL: events the standard rules apply to (none of the agreement's sensitive codes, categories, flags)."""
     ev = models.event
-    return or_(ev.c.offence_category.is_(None), ev.c.offence_category.not_in(cats)) if cats else True
+    conds = [or_(ev.c.offence_code.is_(None), ev.c.offence_code.not_in(sorted(sensitive_codes(rules)))),
+             or_(ev.c.offence_category.is_(None), ev.c.offence_category.not_in(list(rules.categories)))]
+    for flag in rules.flags:
+        if flag in models.FLAG_COLUMNS:
+            conds.append(or_(ev.c[flag].is_(None), ev.c[flag].is_(False)))
+        else:  # flags_json is written with sort_keys and ": " separators (hub.mart.store.event_row)
+            conds.append(~ev.c.flags_json.like(f'%"{flag}": true%'))
+    return and_(*conds)
+
+
+def sensitive_only(rules: SensitiveRules) -> Any:
+    return ~not_sensitive(rules)
 
 
 def grouped(conn: Connection, ctx: ReleaseContext, period: Period, *columns: Any, extra: Any = True,
@@ -108,7 +130,7 @@ def grouped(conn: Connection, ctx: ReleaseContext, period: Period, *columns: Any
     source = ev.join(ep, ep.c.event_id == ev.c.event_id) if person_role else ev
     stmt = (select(*columns, func.count().label("n"), func.coalesce(func.sum(ev.c.record_key), 0).label("k"))
             .select_from(source)
-            .where(ev.c.source.in_(list(ctx.sources)), period.where(), not_sensitive(), extra)
+            .where(ev.c.source.in_(list(ctx.sources)), period.where(), not_sensitive(ctx.agreement.sensitive), extra)
             .group_by(*columns))
     if person_role:
         stmt = stmt.where(ep.c.role == person_role)

@@ -20,12 +20,11 @@ from sqlalchemy import Connection, Engine, inspect, select
 
 from hub.mart import models
 from hub.mart.audit import ReleaseContext
-from hub.mart.queries import sensitive_categories
 from hub.policy.agreement import GEOGRAPHY_LEVELS
 from hub.pseudonymisation.generalise import AGE_BANDS
 from hub.reports import figures
 from hub.reports.html import Page, audit_note, count_cell, figure, not_available, para, table, td
-from hub.reports.releases import Period, Released, Tally, grouped, not_sensitive, release
+from hub.reports.releases import Period, Released, Tally, grouped, not_sensitive, release, sensitive_only
 
 REPORT = "sna"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -149,14 +148,18 @@ class SnaBuilder:
         counts = grouped(conn, self.ctx, self.period, ev.c.source, ev.c.offence_category)
         counts = Tally({(s, c or "(no offence code)"): v for (s, c), v in counts.items()})
         rel = self._release(conn, "what_category", ("source", "offence_category"), counts)
-        sens = self._sensitive_categories(conn)
+        sens = self._sensitive_records(conn)
         flag_counts, flag_da = Tally(), Tally()
-        stmt = (select(ev.c.source, ev.c.record_key, ev.c.knife, ev.c.firearm, ev.c.alcohol, ev.c.domestic_abuse)
+        rules = self.ctx.agreement.sensitive
+        stmt = (select(ev.c.source, ev.c.record_key, ev.c.knife, ev.c.firearm, ev.c.alcohol, ev.c.domestic_abuse,
+                       not_sensitive(rules).label("standard"))
                 .where(ev.c.source.in_(list(self.ctx.sources)), self.period.where()))
-        for src, rkey, *vals in conn.execute(stmt):
+        for src, rkey, *vals, standard in conn.execute(stmt):
             for flag, v in zip(FLAGS, vals, strict=True):
-                if v:
-                    (flag_da if flag == "domestic_abuse" else flag_counts).add((src, flag), rkey)
+                if v and flag == "domestic_abuse":
+                    flag_da.add((src, flag), rkey)
+                elif v and standard:  # weapons and alcohol among the records the standard rules cover
+                    flag_counts.add((src, flag), rkey)
         flags = self._release(conn, "what_flags", ("source", "flag"), flag_counts)
         da = self._release(conn, "what_domestic_abuse", ("source", "flag"), flag_da, sensitive=True)
         by_cat: dict[str, dict[str, int | None]] = defaultdict(dict)
@@ -168,8 +171,12 @@ class SnaBuilder:
                                    "Events by offence category and source", "events")
         rows = [[td(c), *[count_cell(by_cat[c].get(s)) if s in by_cat[c] else td("-") for s in sources]]
                 for c in cats]
-        rows += [[td(f"{c} (sensitive: county total)"), *[count_cell(n) if s == VIOLENCE_SOURCE else td("-")
-                                                          for s in sources]] for (c,), n in sens.cells.items()]
+        by_sens: dict[str, dict[str, int | None]] = defaultdict(dict)
+        for (src, cat), n in sens.cells.items():
+            by_sens[str(cat)][str(src)] = n
+        rows += [[td(f"{c} (sensitive records: county total)"),
+                  *[count_cell(by_sens[c][s]) if s in by_sens[c] else td("-") for s in sources]]
+                 for c in sorted(by_sens)]
         all_flags = {**flags.cells, **da.cells}
         fsources = sorted({str(k[0]) for k in all_flags})
         fpng = figures.grouped_bars(list(FLAGS), {s: [all_flags.get((s, f)) for f in FLAGS] for s in fsources},
@@ -178,24 +185,24 @@ class SnaBuilder:
                                              for s in fsources]] for f in FLAGS]
         page.section("what", "What: offences, weapons, domestic abuse, alcohol",
                      figure(png, "bar chart of offence categories by source", "Sources without offence codes "
-                            "(health, probation, schools) appear as '(no offence code)'. Sensitive categories "
-                            "are shown only as county totals under the stricter rules."),
+                            "(health, probation, schools) appear as '(no offence code)'. Records the agreement "
+                            "treats as sensitive (sexual offences, stalking, domestic abuse...) are shown only as "
+                            "county totals under the stricter rules."),
                      table(["offence category", *sources], rows),
                      figure(fpng, "bar chart of flags by source", "Domestic abuse is released under the "
                             "agreement's sensitive rules."),
                      table(["flag", *fsources], frows),
                      audit_note([rel.release_id, sens.release_id, flags.release_id, da.release_id]))
 
-    def _sensitive_categories(self, conn: Connection) -> Released:
+    def _sensitive_records(self, conn: Connection) -> Released:
+        """Records under the agreement's sensitive rules, as county totals by source and category."""
         ev = models.event
-        cats = sorted(sensitive_categories())
         counts = Tally()
-        if cats:
-            stmt = (select(ev.c.offence_category, ev.c.record_key).where(
-                ev.c.source.in_(list(self.ctx.sources)), self.period.where(), ev.c.offence_category.in_(cats)))
-            for cat, rkey in conn.execute(stmt):
-                counts.add((cat,), rkey)
-        return self._release(conn, "what_sensitive", ("offence_category",), counts, sensitive=True)
+        stmt = (select(ev.c.source, ev.c.offence_category, ev.c.record_key).where(
+            ev.c.source.in_(list(self.ctx.sources)), self.period.where(), sensitive_only(self.ctx.agreement.sensitive)))
+        for src, cat, rkey in conn.execute(stmt):
+            counts.add((src, cat or "(no offence code)"), rkey)
+        return self._release(conn, "what_sensitive", ("source", "offence_category"), counts, sensitive=True)
 
     # --- when ----------------------------------------------------------------------------------------
 
@@ -236,9 +243,7 @@ class SnaBuilder:
         cells = Tally()
         stmt = (select(ev.c.occurred_date, ev.c.occurred_hour, ev.c.record_key).where(
             ev.c.source == VIOLENCE_SOURCE, self.period.where(), ev.c.occurred_hour.is_not(None)))
-        cats = sorted(sensitive_categories())
-        if cats:
-            stmt = stmt.where(ev.c.offence_category.not_in(cats))
+        stmt = stmt.where(not_sensitive(self.ctx.agreement.sensitive))
         for day, hour, rkey in conn.execute(stmt):
             cells.add((WEEKDAYS[day.weekday()], int(hour)), rkey)
         full = {(d, h): cells.get((d, h), 0) for d in WEEKDAYS for h in range(24)}
@@ -342,11 +347,9 @@ class SnaBuilder:
         ev = models.event
         per: dict[str, Tally] = {s: Tally() for s in RISK_SOURCES}
         stmt = (select(ev.c.source, ev.c.lsoa_code, ev.c.attributes_json, ev.c.offence_category, ev.c.record_key)
-                .where(ev.c.source.in_([s for s in RISK_SOURCES if s in self.ctx.sources]), self.period.where()))
-        sens = sensitive_categories()
-        for src, lsoa, attrs, cat, rkey in conn.execute(stmt):
-            if cat in sens:
-                continue
+                .where(ev.c.source.in_([s for s in RISK_SOURCES if s in self.ctx.sources]), self.period.where(),
+                       not_sensitive(self.ctx.agreement.sensitive)))
+        for src, lsoa, attrs, _, rkey in conn.execute(stmt):
             area = lsoa or json.loads(attrs or "{}").get("residence_lsoa")
             if area:
                 per[src].add((area,), rkey)
@@ -425,7 +428,7 @@ class SnaBuilder:
             starts, violence = Tally(), Tally()
             stmt = select(ev.c.source, ev.c.lsoa_code, ev.c.attributes_json, ev.c.record_key).where(
                 ev.c.source.in_(["intervention_activity", VIOLENCE_SOURCE]), self.period.where(),
-                ev.c.lsoa_code.is_not(None), not_sensitive())
+                ev.c.lsoa_code.is_not(None), not_sensitive(self.ctx.agreement.sensitive))
             for row in conn.execute(stmt):
                 q = quintile.get(str(row.lsoa_code))
                 if q is None:

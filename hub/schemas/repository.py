@@ -94,7 +94,7 @@ class SchemaRepository:
         buf.write(SINGLE_OBJECT_MAGIC)
         buf.write(schema.fingerprint)
         try:
-            schemaless_writer(buf, schema.parsed, dict(record))
+            schemaless_writer(buf, schema.parsed, record if isinstance(record, dict) else dict(record))
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise SchemaError(f"record does not fit schema {schema.name}: {type(exc).__name__}") from None
         return buf.getvalue()
@@ -114,8 +114,12 @@ class SchemaRepository:
         reader = self._current.get(writer.name, writer)
         if expect is not None and reader.name != self.get(expect).name:
             raise SchemaError(f"expected {expect}, got {writer.name}")
+        # Same schema on both sides (the common case): no resolution pass. The body is read in place.
+        resolve = None if reader is writer else reader.parsed
+        body = io.BytesIO(payload)
+        body.seek(HEADER_LENGTH)
         try:
-            record = schemaless_reader(io.BytesIO(payload[HEADER_LENGTH:]), writer.parsed, reader.parsed)
+            record = schemaless_reader(body, writer.parsed, resolve)
         except Exception as exc:  # fastavro raises many types on truncated or corrupt bodies
             raise SchemaError(f"corrupt Avro body for {writer.name}: {type(exc).__name__}") from None
         if not isinstance(record, dict):

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -25,6 +26,8 @@ from hub.mart import store
 from hub.policy import Agreement, NoAgreementError
 from hub.pseudonymisation import PseudonymisationError, Pseudonymiser
 from hub.schemas import RAW_SCHEMAS, SHARED_EVENT, SchemaError, SchemaRepository
+from hub.streams import membership
+from hub.streams.batch import BatchSender, Outgoing
 from hub.streams.credentials import broker_credentials
 from hub.topics import Topics
 
@@ -34,6 +37,10 @@ PSEUDONYMISE_BATCH = 500
 PSEUDONYMISE_WITHIN_S = 0.2
 SINK_BATCH = 500
 SINK_WITHIN_S = 0.5
+PRODUCER_BATCH_BYTES = 512 * 1024
+"""Record batch size per partition: a 500-event batch of ~1.5 kB events goes in a few record batches, not
+dozens of 16 kB ones (each waits for the one before on its partition). The broker's message.max.bytes
+(~1 MB by default) caps it."""
 
 
 class StreamWorker:
@@ -56,18 +63,21 @@ class StreamWorker:
             web_enabled=False,
             web_tables_enabled=False,
             topic_partitions=settings.topic_partitions,
+            topic_replication_factor=settings.topic_replication_factor,
             topic_allow_declare=False,  # topics are created with their retention by hub.kafka_admin
             consumer_auto_offset_reset="earliest",
             broker_commit_interval=0.5,
             producer_acks=-1,
             producer_linger=0.005,
+            producer_max_batch_size=PRODUCER_BATCH_BYTES,
             broker_credentials=broker_credentials(settings),
+            **membership.faust_options(settings),
         )
         self._raw_to_source = {self.topics.raw(s): s for s in self.sources}
         self._at_source = {name for name, src in agreement.sources.items() if src.pseudonymise_at == "source"}
-        self._dlq_topics = {s: self._topic(self.topics.dlq(s)) for s in self.sources}
-        self._shared_dlq = self._topic(self.topics.shared_dlq)
+        self._dlq_topics = {s: self.topics.dlq(s) for s in self.sources}
         self._shared = self._topic(self.topics.shared)
+        self.sender = BatchSender(self.app)
         if "pseudonymise" in stages:
             self.app.agent(self._topic(*self._raw_to_source), name="pseudonymise", concurrency=1)(self._pseudonymise)
         if "sink" in stages:
@@ -83,54 +93,66 @@ class StreamWorker:
     # -- pseudonymise -------------------------------------------------------------------------------
 
     async def _pseudonymise(self, stream: Any) -> None:
-        # A batch amortises Faust's per-event machinery. Every event of the batch is handled without an
-        # await (send_soon queues), then the batch waits for Kafka to acknowledge every send before the
-        # next one: take_events acks the whole batch when it moves on, so nothing is acked unsent.
+        # A batch amortises Faust's per-event machinery, and everything per event that need not be: the
+        # batch's messages go to Kafka in bulk (BatchSender), metrics are counted once per batch. Every
+        # event of the batch is handled without an await, then the batch waits for Kafka to acknowledge
+        # every send before the next one: take_events acks the whole batch when it moves on, so nothing
+        # is acked unsent.
+        seconds = metrics.STAGE_SECONDS.labels("pseudonymise")
+        clock = time.perf_counter
         async for batch in stream.take_events(PSEUDONYMISE_BATCH, within=PSEUDONYMISE_WITHIN_S):
-            pending: list[Any] = []
+            out: list[Outgoing] = []
+            tally: Counter[tuple[str, str]] = Counter()
+            withheld: Counter[tuple[str, str]] = Counter()
             for event in batch:
                 msg = event.message
                 source = self._raw_to_source.get(msg.topic, "unknown")
-                started = time.perf_counter()
-                metrics.STAGE_CONSUMED.labels("pseudonymise", source).inc()
+                started = clock()
                 try:
-                    pending.append(self._pseudonymise_one(source, msg))
+                    outcome = self._pseudonymise_one(source, msg, out, withheld)
                 except Exception as exc:  # noqa: BLE001 - see below
                     # An exception escaping here would crash the agent, and take_events acks the whole batch
                     # on the way out, so the rest of the batch would be committed unprocessed (lost).
                     # Its message may quote a value: the dead letter names only the class.
-                    pending.append(self._dead_letter(source, msg, "pseudonymise", exc, "unexpected",
-                                                     message=f"unexpected {type(exc).__name__} (message withheld)"))
-                metrics.STAGE_SECONDS.labels("pseudonymise").observe(time.perf_counter() - started)
-            await confirm_delivery(pending, "pseudonymise")
+                    outcome = self._dead_letter(source, msg, "pseudonymise", exc, "unexpected", out,
+                                                message=f"unexpected {type(exc).__name__} (message withheld)")
+                tally[source, outcome] += 1
+                seconds.observe(clock() - started)
+            await confirm_delivery(await self.sender.send(out), "pseudonymise")
+            for (source, outcome), n in tally.items():
+                metrics.STAGE_CONSUMED.labels("pseudonymise", source).inc(n)
+                metrics.STAGE_PROCESSED.labels("pseudonymise", source, outcome).inc(n)
+            for (source, name), n in withheld.items():
+                metrics.FIELDS_WITHHELD.labels(source, name).inc(n)
             metrics.LAST_EVENT.labels("pseudonymise").set_to_current_time()
 
-    def _pseudonymise_one(self, source: str, msg: Any) -> Any:
-        """Handle one raw message; returns the future of the one message it sends (event or dead letter)."""
+    def _pseudonymise_one(self, source: str, msg: Any, out: list[Outgoing],
+                          withheld: Counter[tuple[str, str]]) -> str:
+        """Handle one raw message, adding the one message it sends (event or dead letter) to ``out``;
+        returns the outcome."""
         payload: bytes = msg.value or b""
         try:
             _, record = self.schemas.decode(payload, expect=RAW_SCHEMAS.get(source, source))
         except SchemaError as exc:
-            return self._dead_letter(source, msg, "deserialise", exc, "undecodable")
+            return self._dead_letter(source, msg, "deserialise", exc, "undecodable", out)
         try:
-            result = self.pseudonymiser.apply(source, record)
+            shared, fields_withheld = self.pseudonymiser.plan(source).apply(record)
         except NoAgreementError as exc:
-            return self._dead_letter(source, msg, "policy", exc, "no_agreement")
+            return self._dead_letter(source, msg, "policy", exc, "no_agreement", out)
         except PseudonymisationError as exc:
-            return self._dead_letter(source, msg, "pseudonymise", exc, "unpseudonymisable")
+            return self._dead_letter(source, msg, "pseudonymise", exc, "unpseudonymisable", out)
         try:
-            value = self.schemas.encode(SHARED_EVENT, result.shared)
+            value = self.schemas.encode(SHARED_EVENT, shared)
         except SchemaError as exc:
-            return self._dead_letter(source, msg, "encode", exc, "schema_mismatch")
-        key = result.shared["event_id"].encode()
-        sent = self._shared.send_soon(key=key, value=value, headers=[("svh.source", source.encode())])
-        for name in result.withheld:
-            metrics.FIELDS_WITHHELD.labels(source, name).inc()
-        metrics.STAGE_PROCESSED.labels("pseudonymise", source, "emitted").inc()
-        return sent
+            return self._dead_letter(source, msg, "encode", exc, "schema_mismatch", out)
+        out.append(Outgoing(self.topics.shared, msg.partition, shared["event_id"].encode(), value,
+                            [("svh.source", source.encode())]))
+        for name in fields_withheld:
+            withheld[source, name] += 1
+        return "emitted"
 
-    def _dead_letter(self, source: str, msg: Any, stage: str, exc: Exception, kind: str,
-                     message: str | None = None) -> Any:
+    def _dead_letter(self, source: str, msg: Any, stage: str, exc: Exception, kind: str, out: list[Outgoing],
+                     message: str | None = None) -> str:
         # Before the boundary: the original bytes go to the source's restricted dead-letter topic.
         position = f"{msg.topic}[{msg.partition}]@{msg.offset}"
         headers = dead_letter_headers(source=source, stage=stage, error_class=type(exc).__name__,
@@ -140,13 +162,12 @@ class StreamWorker:
         # pseudonymised at source keeps its dead-letter topic free of records: raw bytes that reach the hub
         # by mistake stay on the restricted raw topic, and the dead letter is a notice without a value.
         value = None if source in self._at_source else msg.value
-        sent = self._dlq_topics[source].send_soon(key=msg.key, value=value, headers=headers)
+        out.append(Outgoing(self._dlq_topics[source], msg.partition, msg.key, value, headers))
         metrics.dead_lettered(source, stage, kind)
-        metrics.STAGE_PROCESSED.labels("pseudonymise", source, "dead_lettered").inc()
         log.warning("dead-lettered a message", extra={"source": source, "stage": stage, "error": kind,
                                                        "topic": msg.topic, "partition": msg.partition,
                                                        "offset": msg.offset})
-        return sent
+        return "dead_lettered"
 
     # -- sink ---------------------------------------------------------------------------------------
 
@@ -154,25 +175,29 @@ class StreamWorker:
         async for batch in stream.take_events(SINK_BATCH, within=SINK_WITHIN_S):
             started = time.perf_counter()
             good: list[tuple[dict[str, Any], Any]] = []
-            pending: list[Any] = []
+            out: list[Outgoing] = []
             for event in batch:
                 msg = event.message
                 try:
                     _, record = self.schemas.decode(msg.value or b"", expect=SHARED_EVENT)
                 except SchemaError as exc:
-                    pending.append(self._sink_dead_letter(msg, exc, "undecodable"))
+                    out.append(self._sink_dead_letter(msg, exc, "undecodable"))
                     continue
                 good.append((record, msg))
-            written = await self._write_with_retry(good, pending)
-            await confirm_delivery(pending, "sink")
-            for record in written:
-                metrics.STAGE_CONSUMED.labels("sink", record["source"]).inc()
-                metrics.STAGE_PROCESSED.labels("sink", record["source"], "emitted").inc()
+            written = await self._write_with_retry(good, out)
+            await confirm_delivery(await self.sender.send(out), "sink")
+            by_source = Counter(record["source"] for record in written)
+            for source, n in by_source.items():
+                metrics.STAGE_CONSUMED.labels("sink", source).inc(n)
+                metrics.STAGE_PROCESSED.labels("sink", source, "emitted").inc(n)
+            if out:  # consumed = emitted + dead-lettered
+                metrics.STAGE_CONSUMED.labels("sink", "unknown").inc(len(out))
+                metrics.STAGE_PROCESSED.labels("sink", "unknown", "dead_lettered").inc(len(out))
             metrics.STAGE_SECONDS.labels("sink").observe(time.perf_counter() - started)
             metrics.LAST_EVENT.labels("sink").set_to_current_time()
 
     async def _write_with_retry(self, good: list[tuple[dict[str, Any], Any]],
-                                pending: list[Any]) -> list[dict[str, Any]]:
+                                out: list[Outgoing]) -> list[dict[str, Any]]:
         """Write a batch; returns the events written. A mart outage must not lose events: retry with back-off
         while the offsets stay uncommitted. A row the database itself rejects (bad data, a constraint) is
         dead-lettered alone, so one poison event cannot stall the pipeline."""
@@ -183,7 +208,7 @@ class StreamWorker:
         while True:
             try:
                 if one_by_one:
-                    return await self._write_one_by_one(good, pending)
+                    return await self._write_one_by_one(good, out)
                 written = await _finish_in_thread(store.upsert_events, self.engine, events)
                 metrics.MART_ROWS.labels("event").inc(written)
                 return events
@@ -191,6 +216,7 @@ class StreamWorker:
                 one_by_one = True  # the batch holds a row the database refuses: find it
                 continue
             except Exception as exc:  # noqa: BLE001 - an outage: retried, never dropped
+                metrics.MART_WRITE_FAILURES.labels("event").inc()
                 log.error("mart write failed; retrying", extra={"stage": "sink", "error": type(exc).__name__,
                                                                 "seconds": delay})
                 try:
@@ -200,28 +226,25 @@ class StreamWorker:
                 delay = min(delay * 2, 30.0)
 
     async def _write_one_by_one(self, good: list[tuple[dict[str, Any], Any]],
-                                pending: list[Any]) -> list[dict[str, Any]]:
+                                out: list[Outgoing]) -> list[dict[str, Any]]:
         written: list[dict[str, Any]] = []
         for record, msg in good:
             try:
                 await _finish_in_thread(store.upsert_events, self.engine, [record])
                 written.append(record)
             except (DataError, IntegrityError) as exc:
-                pending.append(self._sink_dead_letter(msg, exc, "rejected_by_mart"))
+                out.append(self._sink_dead_letter(msg, exc, "rejected_by_mart"))
         metrics.MART_ROWS.labels("event").inc(len(written))
         return written
 
-    def _sink_dead_letter(self, msg: Any, exc: Exception, kind: str) -> Any:
+    def _sink_dead_letter(self, msg: Any, exc: Exception, kind: str) -> Outgoing:
         # After the boundary: pseudonymised bytes only. Database messages quote values: class only.
         position = f"{msg.topic}[{msg.partition}]@{msg.offset}"
         headers = dead_letter_headers(source="shared", stage="sink", error_class=type(exc).__name__,
                                       message=f"{kind}: {type(exc).__name__}", position=position, error_kind=kind,
                                       topic=msg.topic, partition=msg.partition, offset=msg.offset)
-        sent = self._shared_dlq.send_soon(key=msg.key, value=msg.value, headers=headers)
         metrics.dead_lettered("shared", "sink", kind)
-        metrics.STAGE_CONSUMED.labels("sink", "unknown").inc()  # consumed = emitted + dead-lettered
-        metrics.STAGE_PROCESSED.labels("sink", "unknown", "dead_lettered").inc()
-        return sent
+        return Outgoing(self.topics.shared_dlq, msg.partition, msg.key, msg.value, headers)
 
 
 EXIT_REDELIVER = 75  # EX_TEMPFAIL: the supervisor restarts the worker and Kafka redelivers the batch

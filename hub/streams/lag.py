@@ -16,18 +16,26 @@ def group_lag(settings: Settings, group: str, topics: Iterable[str]) -> int:
     admin = KafkaAdminClient(**kw, client_id="svh-lag")
     consumer = KafkaConsumer(**kw, client_id="svh-lag", enable_auto_commit=False)
     try:
-        parts = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
-        ends = consumer.end_offsets(parts)
-        committed = admin.list_group_offsets({group: None}).get(group, {})
-        lag = 0
-        for tp in parts:
-            meta = committed.get(tp)
-            done = meta.offset if meta is not None and meta.offset is not None and meta.offset >= 0 else 0
-            lag += max(0, ends[tp] - done)
-        return lag
+        return sum(partition_lag(admin, consumer, group, topics).values())
     finally:
         consumer.close()
         admin.close()
+
+
+def partition_lag(admin: KafkaAdminClient, consumer: KafkaConsumer, group: str,
+                  topics: Iterable[str]) -> dict[TopicPartition, int]:
+    """End offset minus the group's committed offset, per partition of ``topics`` (never committed: all)."""
+    parts = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
+    if not parts:
+        return {}
+    ends = consumer.end_offsets(parts)
+    committed = admin.list_group_offsets({group: None}).get(group, {})
+    lag: dict[TopicPartition, int] = {}
+    for tp in parts:
+        meta = committed.get(tp)
+        done = meta.offset if meta is not None and meta.offset is not None and meta.offset >= 0 else 0
+        lag[tp] = max(0, ends[tp] - done)
+    return lag
 
 
 def wait_until_drained(settings: Settings, group: str, topics: list[str], timeout_s: float = 300.0,

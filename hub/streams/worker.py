@@ -10,6 +10,7 @@ from hub.mart import store
 from hub.policy import load_agreement
 from hub.pseudonymisation import PostcodeLookup, Pseudonymiser, load_keyring
 from hub.schemas import RAW_SCHEMAS, default_repository
+from hub.streams import lag_metrics
 from hub.streams.app import StreamWorker
 
 log = logs.get(__name__)
@@ -40,5 +41,6 @@ def run(settings: Settings, stages: Sequence[str] = ("pseudonymise", "sink")) ->
         from hub.streams.alerts import internal_topics
         kafka_admin.ensure_internal_topics(settings, internal_topics(settings, worker.alert_stage.rules))
     metrics.serve(settings.metrics_port, settings.metrics_host)
+    lag_metrics.start(settings, worker.app)
     faust.Worker(worker.app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False,
                  logging_config=logs.dict_config(settings.log_level)).execute_from_commandline()

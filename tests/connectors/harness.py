@@ -28,10 +28,11 @@ import yaml
 from hub.config import Settings
 from hub.connectors.base import RecordSink
 from hub.connectors.config import ConnectorConfig, load_config
-from hub.connectors.http_push import HttpPush, add_token, new_token
 from hub.connectors.mapping import FieldMapping
+from hub.connectors.modes.http_push import HttpPush, add_token, new_token
 from hub.connectors.publisher import Publisher
-from hub.connectors.service import Runtime, run_once
+from hub.connectors.runtime import Runtime
+from hub.connectors.service import run_once
 from hub.connectors.testing import RecordingProducer
 from hub.schemas import default_repository
 

@@ -9,6 +9,7 @@ from pydantic import SecretStr
 
 from hub.config import load_settings
 from hub.connectors.config import load_config
+from hub.connectors.modes.file_drop import FileDropConfig
 from hub.connectors.publisher import producer_kwargs
 from hub.policy import ConfigError
 
@@ -56,8 +57,8 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
     etc = (tmp_path / "etc").resolve()
     assert config.mapping == etc / "maps" / "police.yaml"
     assert config.state_dir == etc / "state"
-    assert config.file_drop is not None and config.file_drop.inbox == etc / "inbox"
-    assert config.file_drop.archive_dir == etc / "inbox" / "archive"
+    drop = config.section(FileDropConfig)
+    assert drop.inbox == etc / "inbox" and drop.archive_dir == etc / "inbox" / "archive"
     assert config.kafka.ssl_cafile == etc / "ca.pem"
 
 

@@ -26,7 +26,7 @@ from hub import kafka_admin
 from hub.config import Settings, load_settings
 from hub.connectors import registry
 from hub.connectors.config import load_config
-from hub.connectors.service import Runtime
+from hub.connectors.runtime import Runtime
 from hub.dead_letters import headers_dict
 from hub.kafka_read import Message, read_topic
 from hub.metrics import REGISTRY

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from hub.connectors.config import load_config
-from hub.connectors.database import Database, cell_text, database_url
-from hub.connectors.mapping import default_mapping_path, load_mapping
+from hub.connectors.mapping import RowError, default_mapping_path, load_mapping
+from hub.connectors.modes.database import Database, cell_text, database_url
 from hub.connectors.service import run_once
 from hub.connectors.testing import FlakyProducer, RecordingProducer
 from hub.policy import ConfigError
@@ -118,6 +118,22 @@ def test_typed_cells_become_the_mappings_text() -> None:
     assert cell_text(date(2025, 3, 4), "datetime", mapping) == "04/03/2025 00:00"
     assert cell_text(True, "flag", mapping) == "Y" and cell_text(None, "string", mapping) == ""
     assert cell_text(42, "integer", mapping) == "42"
+
+
+def test_typed_values_reach_the_mapping_as_they_are() -> None:
+    """A database's dates, date-times and booleans are parsed as values, not printed and parsed again: a
+    date-time keeps its seconds (the text format has none), and gives what its text would otherwise."""
+    mapping = load_mapping(default_mapping_path(SOURCE))
+    text = {"CrimeRef": "X1", "HOOffenceCode": "8N", "OccurredFrom": "04/03/2025 21:30",
+            "LocationLSOA": "E01000001", "VictimDOB": "17/04/1991", "KnifeFlag": "Y"}
+    typed = {**text, "OccurredFrom": datetime(2025, 3, 4, 21, 30, 45), "VictimDOB": date(1991, 4, 17),
+             "KnifeFlag": True}
+    from_text, from_values = mapping.parse(text), mapping.parse(typed)
+    assert from_values["occurred_from"] == datetime(2025, 3, 4, 21, 30, 45)
+    assert from_text == {**from_values, "occurred_from": datetime(2025, 3, 4, 21, 30)}
+    assert mapping.parse({**typed, "VictimDOB": datetime(1991, 4, 17, 0, 0)})["victim_dob"] == date(1991, 4, 17)
+    with pytest.raises(RowError, match="KnifeFlag: flag is not Y or N"):
+        mapping.parse({**typed, "KnifeFlag": 7})
 
 
 def test_password_from_the_environment_or_a_file(tmp_path: Path) -> None:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from hub.connectors.config import load_config
-from hub.connectors.file_drop import FileChanged, FileDrop
-from hub.connectors.service import Runtime, run_once
+from hub.connectors.modes.file_drop import FileChanged, FileDrop
+from hub.connectors.runtime import Runtime
+from hub.connectors.service import run_once
 from hub.connectors.testing import FlakyProducer, RecordingProducer
 from tests.connectors.harness import (
     Fixture,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hub.connectors.config import load_config
-from hub.connectors.http_push import Tokens, add_token, new_token, token_hash
+from hub.connectors.modes.http_push import HttpConfig, Tokens, add_token, new_token, token_hash
 from hub.connectors.testing import FlakyProducer, RecordingProducer
 from hub.policy import ConfigError
 from tests.connectors.harness import Fixture, load_fixture, make_tokens, post_all, recording_runtime, write_config
@@ -116,4 +116,16 @@ def test_a_token_written_in_clear_is_refused(tmp_path: Path) -> None:
 def test_listens_on_loopback_by_default(tmp_path: Path) -> None:
     make_tokens(tmp_path)
     config = load_config(write_config(tmp_path, "http", SOURCE), environ={})
-    assert config.http is not None and config.http.host == "127.0.0.1"
+    assert config.section(HttpConfig).host == "127.0.0.1"
+
+
+def test_every_problem_in_a_tokens_file_is_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.yaml"
+    path.write_text("tokens:\n  - {name: rms, token: abc123}\n  - {name: x, sha256: abc}\n  - {sha256: " + "a" * 64
+                    + "}\n")
+    with pytest.raises(ConfigError) as err:
+        Tokens(path)
+    assert err.value.problems == [
+        f"{path}:2: tokens[0]: must be {{name: <who holds it>, sha256: <hash of the token>}}; never the token itself",
+        f"{path}:3: tokens[1].sha256: must be 64 hex digits (hub connector token prints one)"]
+    assert "abc123" not in str(err.value)

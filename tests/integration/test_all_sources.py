@@ -30,7 +30,7 @@ from hub.connectors.at_source import make_publisher
 from hub.connectors.publisher import Publisher
 from hub.dead_letters import headers_dict
 from hub.kafka_read import read_topic
-from hub.mart import connect, count_events, incident_counts
+from hub.mart import connect, count_events, incident_counts, open_mart
 from hub.policy import load_agreement
 from hub.pseudonymisation import KeyRing, PostcodeLookup, load_keyring, save_key_file
 from hub.schemas import RAW_SCHEMAS, default_repository
@@ -210,6 +210,20 @@ def test_the_mart_holds_exactly_the_valid_rows_of_each_source(run: AllSources) -
     # The other sources do not leak into the police incident counts (they have no incident LSOA and offence
     # category together), so those still equal the police ground truth.
     assert incident_counts(engine) == expected_counts(run.police_truth)
+
+
+def test_each_source_appears_in_the_default_release(run: AllSources) -> None:
+    """hub mart counts --purpose sna, as shipped: every measure, MSOA x month; every source is in it."""
+    from hub.mart.audit import ReleaseContext, releases
+    from hub.mart.release import release
+    engine = open_mart(run.settings.mart)
+    ctx = ReleaseContext.create(load_agreement(run.settings.agreement_file()), "sna", "partnership", "t", environ={})
+    table = release(engine, ctx)
+    assert set(table.sources) == set(RAW_SCHEMAS)
+    assert {r.measure for r in table.rows} >= {"police_incidents", "ed_assault_attendances",
+                                               "ambulance_assault_callouts", "probation_new_starts",
+                                               "youth_justice_new_starts", "school_exclusions"}
+    assert releases(engine)[0]["sources"] == ",".join(sorted(RAW_SCHEMAS))
 
 
 def test_health_flags_and_patients_reach_the_mart_without_identity(run: AllSources) -> None:

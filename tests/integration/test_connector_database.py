@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from hub.config import Settings
 from hub.connectors.config import load_config
 from hub.connectors.mapping import default_mapping_path, load_mapping
-from hub.connectors.service import Runtime, run_once
+from hub.connectors.runtime import Runtime
+from hub.connectors.service import run_once
 from hub.kafka_read import read_topic
 from hub.schemas import default_repository
 from hub.topics import Topics

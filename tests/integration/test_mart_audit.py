@@ -1,7 +1,8 @@
 """Releases from the mart and retention purges, audited, on SQLite and on a real PostgreSQL (fresh schema).
 
-Every release path records exactly one audit row naming who, what, when, purpose, profile and
-agreement version; releases apply the profile's finest geography, suppression and rounding; the
+Every release path records exactly one audit row naming who, what, when, purpose, profile, agreement
+version and the sources in it, and stores its cells in the released layer; releases apply the cell
+key method with the profile's finest geography, thresholds and rounding; the
 audit tables refuse UPDATE and DELETE; the purge removes what retention no longer allows, is
 idempotent, and is audited with counts per source.
 """
@@ -20,9 +21,11 @@ import yaml
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from hub.mart import audit, connect, count_events, init, models, upsert_events
+from hub.mart import audit, cellkey, connect, count_events, init, models, released, store, upsert_events
+from hub.mart import release as release_mod
 from hub.mart.audit import ReleaseContext
-from hub.mart.queries import export_csv, protect_area_counts, release_area_counts
+from hub.mart.output import export
+from hub.mart.release import release
 from hub.mart.report import incident_report
 from hub.mart.retention import purge
 from hub.policy import Agreement, ReleaseRefused, example_agreement_path, load_agreement
@@ -115,98 +118,143 @@ def test_purpose_no_source_grants_is_refused(tmp_path: Path) -> None:
 
 # --- one audit row per release, with who, what, when, purpose, profile, agreement ----------------------
 
-def test_query_records_one_audit_row(engine: Engine, agreement: Agreement) -> None:
-    load_counts(engine, {(LSOA_1A, "violence_with_injury"): 7, (LSOA_1B, "violence_with_injury"): 2,
-                         (LSOA_2A, "violence_with_injury"): 12, (LSOA_2A, "sexual_offences"): 11})
-    table = release_area_counts(engine, ctx(agreement))
+def keys_of(spec: dict[tuple[str, str], int], start: int = 0, source: str = "police_incident") -> dict[
+        tuple[str, str], list[int]]:
+    """The record keys load_counts gives each (lsoa, category), in the same order."""
+    out, i = {}, start
+    for k, n in spec.items():
+        out[k] = [cellkey.record_key(f"ev-{source[:3]}-{j:06d}") for j in range(i, i + n)]
+        i += n
+    return out
+
+
+def expected(keys: list[int], threshold: int, rounding: int = 0) -> int | None:
+    return cellkey.protect_cell(len(keys), cellkey.cell_key(keys), threshold, rounding).value
+
+
+def mine(table: release_mod.ReleasedTable) -> dict[tuple[str, str, str, bool], int | None]:
+    """The test's own areas (the mart also holds the shipped county's, all empty here)."""
+    ours = {LAD, MSOA_1, MSOA_2, LSOA_1A, LSOA_1B, LSOA_2A}
+    return {(r.area_level, r.area_code, r.category, r.sensitive): r.value for r in table.rows if r.area_code in ours}
+
+
+SPEC = {(LSOA_1A, "violence_with_injury"): 7, (LSOA_1B, "violence_with_injury"): 2,
+        (LSOA_2A, "violence_with_injury"): 12, (LSOA_2A, "sexual_offences"): 11}
+
+
+def test_query_records_one_audit_row_and_stores_the_cells(engine: Engine, agreement: Agreement) -> None:
+    load_counts(engine, SPEC)
+    table = release(engine, ctx(agreement), "police_incidents", "lsoa", "week")
     rows = audit_rows(engine)
     assert len(rows) == 1
     row = rows[0]
     assert row["release_id"] == table.release_id
     assert (row["user_name"], row["kind"], row["name"], row["purpose"], row["profile"]) == (
-        "analyst.one", "query", "incident_counts", "sna", "partnership")
+        "analyst.one", "query", "police_incidents", "sna", "partnership")
     assert (row["agreement_id"], row["agreement_version"]) == (agreement.id, agreement.version)
     assert row["audience"] == agreement.release_profile("partnership").audience
-    assert row["rows_released"] == len(table.rows) == 4
+    assert row["rows_released"] == len(table.rows)
     assert row["cells_suppressed"] == table.cells_suppressed
-    assert "police_incident" in row["sources"].split(",")
+    assert row["sources"] == "police_incident" == ",".join(table.sources)  # the sources actually in it
     assert row["destination"] == "stdout"
     assert row["released_at"] is not None
+    # ...and the same cells are in the released layer, what analysts read
+    rel = released.engine_for(engine.url.render_as_string(hide_password=False),
+                              store.layout_of(engine).released_schema)
+    with rel.connect() as conn:
+        stored = conn.execute(select(released.released_cell.c.area_code, released.released_cell.c.category,
+                                     released.released_cell.c.value)
+                              .where(released.released_cell.c.release_id == table.release_id)).all()
+        (meta,) = conn.execute(select(released.released_table)).all()
+    rel.dispose()
+    assert sorted((a, c, v) for a, c, v in stored) == sorted((r.area_code, r.category, r.value) for r in table.rows)
+    assert meta.sources == "police_incident" and "cell key" in meta.method
     # A second release is a second row; nothing is overwritten.
-    release_area_counts(engine, ctx(agreement, "hotspot_tasking", user="analyst.two"), period="month")
+    release(engine, ctx(agreement, "hotspot_tasking", user="analyst.two"), "police_incidents", period="month")
     assert [(r["user_name"], r["purpose"]) for r in audit_rows(engine)] == [
         ("analyst.one", "sna"), ("analyst.two", "hotspot_tasking")]
     assert '"period": "month"' in audit_rows(engine)[1]["parameters_json"]
 
 
-def test_partnership_profile_geography_and_suppression(engine: Engine, agreement: Agreement) -> None:
-    load_counts(engine, {(LSOA_1A, "violence_with_injury"): 7, (LSOA_1B, "violence_with_injury"): 2,
-                         (LSOA_2A, "violence_with_injury"): 12, (LSOA_2A, "sexual_offences"): 11})
-    got = {(r.area_level, r.area_code, r.offence_category): (r.count, r.suppressed)
-           for r in release_area_counts(engine, ctx(agreement)).rows}
-    assert got == {
-        ("lsoa", LSOA_1A, "violence_with_injury"): (None, "secondary"),  # else MSOA_1 total - 7 = the hidden 2
-        ("lsoa", LSOA_1B, "violence_with_injury"): (None, "primary"),
-        ("lsoa", LSOA_2A, "violence_with_injury"): (12, None),
-        # sexual offences: the sensitive rules allow MSOA at the finest, threshold 10
-        ("msoa", MSOA_2, "sexual_offences"): (11, None),
-    }
+def test_partnership_profile_perturbs_suppresses_and_coarsens_sensitive(engine: Engine,
+                                                                       agreement: Agreement) -> None:
+    load_counts(engine, SPEC)
+    keys = keys_of(SPEC)
+    got = mine(release(engine, ctx(agreement), "police_incidents", "lsoa", "week"))
+    vwi = "violence_with_injury"
+    assert got[("lsoa", LSOA_1A, vwi, False)] == expected(keys[(LSOA_1A, vwi)], 5)
+    assert got[("lsoa", LSOA_1B, vwi, False)] is None  # 2: below the threshold whatever the noise
+    assert abs((got[("lsoa", LSOA_2A, vwi, False)] or 0) - 12) <= cellkey.SVH_PTABLE.max_noise
+    assert got[("lsoa", LSOA_2A, vwi, False)] == expected(keys[(LSOA_2A, vwi)], 5)
+    # sexual offences: the sensitive rules allow MSOA at the finest, threshold 10; never at LSOA
+    assert got[("msoa", MSOA_2, "sexual_offences", True)] == expected(keys[(LSOA_2A, "sexual_offences")], 10)
+    assert not [k for k in got if k[0] == "lsoa" and k[3]]
 
 
 def test_public_profile_aggregates_to_msoa_and_rounds(engine: Engine, agreement: Agreement) -> None:
-    load_counts(engine, {(LSOA_1A, "violence_with_injury"): 7, (LSOA_1B, "violence_with_injury"): 6,
-                         (LSOA_2A, "violence_with_injury"): 4, (LSOA_2A, "sexual_offences"): 11})
+    spec = {(LSOA_1A, "violence_with_injury"): 7, (LSOA_1B, "violence_with_injury"): 6,
+            (LSOA_2A, "violence_with_injury"): 4, (LSOA_2A, "sexual_offences"): 11}
+    load_counts(engine, spec)
+    keys = keys_of(spec)
     public = ctx(agreement, profile="public")
-    for geography in (None, "lsoa", "msoa"):  # asking for LSOA never gives finer than the profile allows
-        rows = release_area_counts(engine, public, geography).rows
-        got = {(r.area_level, r.area_code, r.offence_category): (r.count, r.suppressed) for r in rows}
-        assert got == {
-            # 13 would round to 15, but LAD total - MSOA_1 would give the hidden MSOA_2: secondary
-            ("msoa", MSOA_1, "violence_with_injury"): (None, "secondary"),
-            ("msoa", MSOA_2, "violence_with_injury"): (None, "primary"),  # 4 < 10
-            ("lad", LAD, "sexual_offences"): (10, None),  # sensitive: LAD at the finest, 11 rounded
-        }
-        assert all(r.count is None or r.count % 5 == 0 for r in rows)
-    lad = release_area_counts(engine, public, "lad").rows
-    assert {(r.area_level, r.area_code, r.offence_category, r.count) for r in lad} == {
-        ("lad", LAD, "violence_with_injury", 15), ("lad", LAD, "sexual_offences", 10)}  # 17 -> 15
-    assert len(audit_rows(engine)) == 4
-    asked_lsoa = json.loads(audit_rows(engine)[1]["parameters_json"])
-    assert asked_lsoa == {"geography": "lsoa", "levels_released": ["msoa", "lad"], "period": "week"}
+    for geography in ("lsoa", "msoa"):  # asking for LSOA never gives finer than the profile allows
+        table = release(engine, public, "police_incidents", geography, "week")
+        got = mine(table)
+        assert {k[0] for k in got if not k[3]} == {"msoa"} and {k[0] for k in got if k[3]} == {"lad"}
+        msoa_1 = keys[(LSOA_1A, "violence_with_injury")] + keys[(LSOA_1B, "violence_with_injury")]
+        assert got[("msoa", MSOA_1, "violence_with_injury", False)] == expected(msoa_1, 10, 5)
+        assert got[("msoa", MSOA_2, "violence_with_injury", False)] is None  # 4 < 10
+        assert got[("lad", LAD, "sexual_offences", True)] == expected(keys[(LSOA_2A, "sexual_offences")], 10, 5)
+        assert all(r.value is None or r.value % 5 == 0 for r in table.rows)
+    assert len(audit_rows(engine)) == 2
+    assert json.loads(audit_rows(engine)[0]["parameters_json"])["geography"] == "lsoa"
+
+
+def test_same_records_same_value_in_every_release(engine: Engine, agreement: Agreement) -> None:
+    """The cell key is fixed by the records: another purpose, filter or format cannot re-draw the noise."""
+    load_counts(engine, SPEC)
+    cell = ("lsoa", LSOA_2A, "violence_with_injury", False)
+    values = {mine(release(engine, ctx(agreement, p), "police_incidents", "lsoa", "week", f))[cell]
+              for p in ("sna", "hotspot_tasking")
+              for f in (None, release_mod.Filters(age_bands=("18-24",)),
+                        release_mod.Filters(date_from=WEEK_DAY, date_to=WEEK_DAY))}
+    assert len(values) == 1
 
 
 def test_only_sources_granted_for_the_purpose_are_released(engine: Engine, agreement: Agreement) -> None:
     end = load_counts(engine, {(LSOA_2A, "violence_with_injury"): 12})
     # Rows of a source the agreement does not cover (or not for this purpose) never contribute.
     load_counts(engine, {(LSOA_2A, "violence_with_injury"): 30}, source="not_in_agreement", start=end)
-    rows = release_area_counts(engine, ctx(agreement)).rows
-    assert [(r.area_code, r.count) for r in rows] == [(LSOA_2A, 12)]
-    assert "not_in_agreement" not in audit_rows(engine)[0]["sources"]
+    table = release(engine, ctx(agreement), geography="lsoa", period="week")
+    assert [(r.area_code, r.measure) for r in table.rows if r.value is not None] == [
+        (LSOA_2A, "police_incidents")]
+    assert audit_rows(engine)[0]["sources"] == "police_incident"
 
 
 def test_export_writes_csv_and_records_it(engine: Engine, agreement: Agreement, tmp_path: Path) -> None:
     load_counts(engine, {(LSOA_1A, "violence_with_injury"): 3, (LSOA_2A, "violence_with_injury"): 12})
     out = tmp_path / "out" / "released.csv"
-    table = release_area_counts(engine, ctx(agreement), kind="export", destination=str(out))
-    export_csv(table, out)
+    table = release(engine, ctx(agreement), "police_incidents", "lsoa", "week", kind="export",
+                    destination=str(out))
+    export(table, out)
     with out.open(newline="", encoding="utf-8") as fh:
-        got = list(csv.DictReader(fh))
-    assert [(r["area_code"], r["incidents"]) for r in got] == [(LSOA_1A, "*"), (LSOA_2A, "12")]
+        got = {r["area_code"]: r["value"] for r in csv.DictReader(fh)}
+    assert got[LSOA_1A] == "*" and abs(int(got[LSOA_2A]) - 12) <= 2
     (row,) = audit_rows(engine)
     assert (row["kind"], row["destination"], row["rows_released"], row["cells_suppressed"]) == (
-        "export", str(out), 2, 1)
+        "export", str(out), len(table.rows), table.cells_suppressed)
 
 
 def test_report_is_audited(engine: Engine, agreement: Agreement) -> None:
     load_counts(engine, {(LSOA_2A, "violence_with_injury"): 12})
-    text_ = incident_report(engine, ctx(agreement, "hotspot_tasking"))
+    text_ = incident_report(engine, ctx(agreement, "hotspot_tasking"), "lsoa")
     assert LSOA_2A in text_ and "2025-03" in text_
     (row,) = audit_rows(engine)
     assert (row["kind"], row["purpose"], row["destination"]) == ("report", "hotspot_tasking", "report")
 
 
 def test_audit_tables_are_append_only(engine: Engine, agreement: Agreement) -> None:
-    release_area_counts(engine, ctx(agreement))
+    release(engine, ctx(agreement))
     purge(engine, agreement, "ops", dry_run=True)
     for table in models.AUDIT_TABLES:
         for statement in (f"UPDATE {table} SET user_name = 'someone else'", f"DELETE FROM {table}"):
@@ -274,15 +322,3 @@ def test_purge_of_an_empty_mart_is_still_audited(engine: Engine, agreement: Agre
     run = purge(engine, agreement, "ops", TODAY)
     assert run.events_deleted == 0
     assert {r["run_id"] for r in audit.purges(engine)} == {run.run_id}
-
-
-# --- the disclosure arithmetic on its own --------------------------------------------------------------
-
-def test_no_secondary_suppression_when_the_profile_turns_it_off(agreement: Agreement) -> None:
-    from hub.policy import Disclosure, ReleaseProfile
-    rows = [(LSOA_1A, MSOA_1, LAD, "2025-W10", "violence_with_injury", 7),
-            (LSOA_1B, MSOA_1, LAD, "2025-W10", "violence_with_injury", 2)]
-    off = ReleaseProfile("t", "t", Disclosure(5, 0, False, "lsoa"), Disclosure(10, 0, False, "msoa"))
-    assert [r.count for r in protect_area_counts(rows, off)] == [7, None]
-    on = agreement.release_profile("partnership")
-    assert [r.suppressed for r in protect_area_counts(rows, on)] == ["secondary", "primary"]

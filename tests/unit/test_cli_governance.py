@@ -82,17 +82,18 @@ def test_counts_export_report_each_leave_one_audit_row(mart: str, tmp_path: Path
                                                       capsys: pytest.CaptureFixture[str],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_AUDIT_USER", "env.user")
-    assert main(["mart", "counts", "--purpose", "sna"]) == 0
-    assert f"lsoa  {LSOA}" in capsys.readouterr().out
+    assert main(["mart", "counts", "--purpose", "sna"]) == 0  # default: every measure, MSOA x month
+    assert re.search(rf"police_incidents +{MSOA} .* 2025-03 +violence_with_injury +1[0-4] ", capsys.readouterr().out)
     out = tmp_path / "public.csv"
     assert main(["mart", "export", "--profile", "public", "--purpose", "sna", "--out", str(out),
                  "--user", "cli.user"]) == 0
-    assert "wrote 1 cells (0 suppressed)" in capsys.readouterr().out
+    assert "sources police_incident;" in capsys.readouterr().out
     with out.open(newline="") as fh:
-        assert list(csv.DictReader(fh)) == [{"area_level": "msoa", "area_code": MSOA, "period": "2025-W10",
-                                            "offence_category": "violence_with_injury", "incidents": "10"}]
+        (row,) = [r for r in csv.DictReader(fh) if r["area_code"] == MSOA]
+    assert (row["measure"], row["period"], row["category"], row["value"] in ("10", "15")) == (
+        "police_incidents", "2025-03", "violence_with_injury", True)
     assert main(["mart", "report", "--purpose", "hotspot_tasking", "--geography", "lad"]) == 0
-    assert f"lad   {LAD}" in capsys.readouterr().out
+    assert LAD in capsys.readouterr().out
     trail = list(reversed(audit.releases(connect(mart))))
     assert [(r["kind"], r["user_name"], r["profile"], r["purpose"]) for r in trail] == [
         ("query", "env.user", "partnership", "sna"), ("export", "cli.user", "public", "sna"),
@@ -100,7 +101,7 @@ def test_counts_export_report_each_leave_one_audit_row(mart: str, tmp_path: Path
     assert trail[1]["destination"] == str(out.resolve())
     assert main(["audit", "list"]) == 0
     listing = capsys.readouterr().out
-    assert "export:incident_counts" in listing and "cli.user" in listing and "example-county-svd v1.0" in listing
+    assert "export:counts" in listing and "cli.user" in listing and "example-county-svd v1.0" in listing
 
 
 def test_purge_and_audit_list(mart: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -144,3 +145,80 @@ def test_connector_load_refuses_a_source_pseudonymised_at_the_source(
     assert main(["connector", "load", "ed_attendance", str(extract)]) == 2
     err = capsys.readouterr().err
     assert "pseudonymised at the source" in err and "hub connector run" in err
+
+
+def test_never_initialised_mart_gives_one_line_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "nowhere" / "mart.db"
+    monkeypatch.setenv("HUB_MART_URL", f"sqlite:///{path}")
+    monkeypatch.delenv("HUB_AGREEMENT_PATH", raising=False)
+    for argv in (["mart", "counts", "--purpose", "sna"], ["audit", "list"], ["mart", "purge"],
+                 ["mart", "export", "--purpose", "sna", "--out", str(tmp_path / "x.csv")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "hub mart init" in err and "HUB_MART_URL" in err, err
+    assert not path.exists() and not path.parent.exists()
+
+
+def test_export_xlsx_with_filters_notes_and_neutralised_text(mart: str, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from openpyxl import load_workbook
+    from sqlalchemy import update
+
+    from hub.mart import models
+    engine = connect(mart)
+    with engine.begin() as conn:  # an area name a spreadsheet would run as a formula
+        conn.execute(models.ref_area.insert().values(area_code=MSOA, level="msoa", name="=HYPERLINK(\"x\")",
+                                                     parent_code=LAD))
+        conn.execute(update(models.ref_area).where(models.ref_area.c.area_code == "E02990001")
+                     .values(name="@SUM(A1)"))
+    out = tmp_path / "r.xlsx"
+    assert main(["mart", "export", "--purpose", "sna", "--out", str(out), "--measure", "police_incidents",
+                 "--category", "violence_with_injury", "--from", "2025-03-01", "--to", "2025-03-31"]) == 0
+    assert "(xlsx); sources police_incident;" in capsys.readouterr().out
+    wb = load_workbook(out)
+    assert wb.sheetnames == ["cells", "notes"]
+    rows = list(wb["cells"].iter_rows(values_only=True))
+    assert rows[0][:3] == ("measure", "area_level", "area_code")
+    body = rows[1:]
+    assert {r[4] for r in body} == {"2025-03"} and {r[5] for r in body} == {"violence_with_injury"}
+    mine = [r for r in body if r[2] == MSOA]
+    assert mine and mine[0][3] == "'=HYPERLINK(\"x\")" and isinstance(mine[0][7], int)
+    assert any(r[3] == "'@SUM(A1)" for r in body)
+    for row in wb["cells"].iter_rows():
+        for cell in row:
+            assert cell.data_type != "f"  # no formula anywhere
+    notes = " ".join(str(r[0]) for r in wb["notes"].iter_rows(values_only=True))
+    assert "cell key method" in notes and "threshold 5" in notes and "police_incident" in notes
+    csv_out = tmp_path / "r.csv"
+    assert main(["mart", "export", "--purpose", "sna", "--out", str(csv_out), "--flag", "knife"]) == 0
+    text = csv_out.read_text("utf-8")
+    assert "'@SUM(A1)" in text and ",=" not in text and ",@" not in text
+
+
+def test_release_options_are_checked(mart: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mart", "counts", "--purpose", "sna", "--measure", "nonsense"]) == 2
+    assert "unknown measure 'nonsense'" in capsys.readouterr().err
+    assert main(["mart", "counts", "--purpose", "sna", "--measure", "probation_caseload", "--period", "week"]) == 2
+    assert "probation_caseload is released by month only" in capsys.readouterr().err
+    assert main(["mart", "counts", "--purpose", "sna", "--from", "yesterday"]) == 2
+    assert "is not a date" in capsys.readouterr().err
+    assert main(["mart", "counts", "--purpose", "hotspot_tasking", "--measure", "probation_new_starts"]) == 2
+    assert "may not use" in capsys.readouterr().err
+
+
+def test_reference_load_population(mart: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ons = tmp_path / "sapelsoasyoa.csv"
+    ons.write_text("LAD 2021 Code,LAD 2021 Name,LSOA 2021 Code,LSOA 2021 Name,Total,F0,M0\n"
+                   f"{LAD},Testshire,{LSOA},Testshire 002A,\"1,500\",10,12\n", "utf-8")
+    lookup = tmp_path / "nspl.csv"
+    lookup.write_text(f"pcds,lsoa21cd,msoa21cd\nZZ1 1AA,{LSOA},{MSOA}\n", "utf-8")
+    assert main(["reference", "load", "population", str(ons), "--year", "2023", "--lookup", str(lookup)]) == 0
+    assert "loaded 1 LSOAs" in capsys.readouterr().out
+    assert main(["mart", "counts", "--purpose", "sna", "--measure", "police_incidents", "--geography", "lsoa"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"{LSOA} +Testshire 002A .* 2025-03 +violence_with_injury +1[0-4] +[0-9.]+", out), out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("LSOA 2021 Code,Total\nNOTACODE,12\n", "utf-8")
+    assert main(["reference", "load", "population", str(bad), "--year", "2023"]) == 2
+    assert "line 2: NOTACODE is not an LSOA code" in capsys.readouterr().err

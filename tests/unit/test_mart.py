@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from hub.mart import connect, count_events, incident_counts, init, release_lsoa_week_counts, upsert_events
-from hub.mart.queries import CountKey, sensitive_categories
-from hub.policy import Agreement, Disclosure, ReleaseProfile
+from hub.mart import connect, count_events, incident_counts, init, upsert_events
+from hub.mart.measures import Fact, is_sensitive
+from hub.policy import Agreement
 from hub.pseudonymisation import Area, KeyRing, PostcodeLookup, Pseudonymiser
 
 LSOA_A, LSOA_B = "E01999001", "E01999002"
@@ -128,42 +128,32 @@ def test_empty_upsert_is_a_no_op(engine: Engine) -> None:
 
 # --- released counts --------------------------------------------------------------------------------
 
-COUNTS: dict[CountKey, int] = {
-    (LSOA_A, "2025-W10", "violence_with_injury"): 3,
-    (LSOA_A, "2025-W11", "violence_with_injury"): 12,
-    (LSOA_B, "2025-W10", "violence_with_injury"): 0,
-    (LSOA_A, "2025-W10", "sexual_offences"): 14,
-    (LSOA_B, "2025-W10", "sexual_offences"): 7,
-}
+def fact(**kw: Any) -> Fact:
+    base: dict[str, Any] = {"event_id": "e", "record_key": 0, "source": "police_incident", "occurred": None,
+                            "week": None, "month": None, "lsoa": LSOA_A, "offence_code": "8N",
+                            "offence_category": "violence_with_injury", "flags": {}, "attributes": {}}
+    base.update(kw)
+    return Fact(**base)
 
 
-def test_sexual_offences_are_a_sensitive_category() -> None:
-    assert "sexual_offences" in sensitive_categories()
-    assert "violence_with_injury" not in sensitive_categories()
+@pytest.mark.parametrize("kw", [
+    {"offence_code": "8Q", "offence_category": "stalking_and_harassment"},  # stalking
+    {"offence_code": "8L", "offence_category": "stalking_and_harassment"},  # harassment
+    {"offence_code": "11A", "offence_category": "violence_without_injury"},  # child cruelty, by code
+    {"offence_code": "106", "offence_category": "violence_without_injury"},  # modern slavery, by code
+    {"offence_code": "19C", "offence_category": "sexual_offences"},
+    {"flags": {"domestic_abuse": True}},  # a domestic-abuse-flagged assault, by flag
+    {"source": "ambulance_callout", "offence_code": None, "offence_category": None,
+     "flags": {"sexual_assault": True}},
+    {"source": "school_exclusion", "offence_code": None, "offence_category": None,
+     "flags": {"sexual_misconduct": True}},
+])
+def test_sensitive_records_by_code_category_and_flag(agreement: Agreement, kw: dict[str, Any]) -> None:
+    assert is_sensitive(fact(**kw), agreement.sensitive)
 
 
-def test_sensitive_categories_withheld_at_lsoa(agreement: Agreement) -> None:
-    profile = agreement.release_profile("partnership")
-    assert profile.sensitive.finest_geography == "msoa"
-    released = release_lsoa_week_counts(COUNTS, profile)
-    assert {r.offence_category for r in released} == {"violence_with_injury"}
-    got = {(r.lsoa_code, r.iso_week): (r.count, r.suppressed) for r in released}
-    assert got == {(LSOA_A, "2025-W10"): (None, "primary"), (LSOA_A, "2025-W11"): (12, None),
-                   (LSOA_B, "2025-W10"): (0, None)}
-
-
-def test_sensitive_categories_use_their_own_threshold_when_lsoa_is_allowed() -> None:
-    profile = ReleaseProfile("test", "test", Disclosure(5, 0, True, "lsoa"), Disclosure(10, 0, True, "lsoa"))
-    released = {(r.lsoa_code, r.iso_week, r.offence_category): r for r in release_lsoa_week_counts(COUNTS, profile)}
-    assert released[(LSOA_B, "2025-W10", "sexual_offences")].suppressed == "primary"  # 7 < 10
-    assert released[(LSOA_A, "2025-W10", "sexual_offences")].count == 14
-
-
-def test_public_profile_releases_nothing_at_lsoa(agreement: Agreement) -> None:
-    assert release_lsoa_week_counts(COUNTS, agreement.release_profile("public")) == []
-
-
-def test_rounding_is_applied() -> None:
-    profile = ReleaseProfile("t", "t", Disclosure(5, 5, True, "lsoa"), Disclosure(10, 5, True, "msoa"))
-    released = {r.iso_week: r.count for r in release_lsoa_week_counts(COUNTS, profile) if r.lsoa_code == LSOA_A}
-    assert released == {"2025-W10": None, "2025-W11": 10}
+def test_ordinary_records_are_not_sensitive(agreement: Agreement) -> None:
+    assert not is_sensitive(fact(), agreement.sensitive)
+    assert not is_sensitive(fact(flags={"domestic_abuse": False, "knife": True}), agreement.sensitive)
+    assert not is_sensitive(fact(offence_code="105A", offence_category="violence_without_injury"),
+                            agreement.sensitive)

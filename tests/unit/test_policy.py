@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -97,137 +98,82 @@ def test_invalid_yaml_names_file_and_line() -> None:
 
 # --- every validation error names file:line and the dotted key ------------------------------------
 
-def test_keep_on_direct_identifier_is_refused(example_text: str) -> None:
-    old = "victim_surname: {token: surname, person: victim}"
-    message = refused(edit(example_text, old, "victim_surname: {keep: attributes.surname}"))
-    assert_names(message, line_of(example_text, old), f"{SRC}.fields.victim_surname")
-    assert "direct identifier" in message
+@dataclass(frozen=True)
+class Refusal:
+    """Edit the example (``old`` -> ``new``; ``old`` None appends), and the refusal must name the line
+    holding ``at`` (in the edited text, or the example's with ``at_in_example``), ``key`` and ``says``."""
+
+    old: str | None
+    new: str
+    key: str
+    at: str
+    says: tuple[str, ...] = ()
+    at_in_example: bool = False
 
 
-def test_identifier_generalised_to_a_date_is_refused(example_text: str) -> None:
-    old = "- generalise: age_band\n          into: person.victim.age_band"
-    text = edit(example_text, old, "- generalise: month\n          into: attributes.dob_month")
+REFUSALS = {
+    "keep-direct-identifier": Refusal(
+        "victim_surname: {token: surname, person: victim}", "victim_surname: {keep: attributes.surname}",
+        f"{SRC}.fields.victim_surname", "victim_surname: {keep", ("direct identifier",)),
+    "identifier-generalised-to-a-date": Refusal(
+        "- generalise: age_band\n          into: person.victim.age_band",
+        "- generalise: month\n          into: attributes.dob_month",
+        f"{SRC}.fields.victim_dob", "victim_dob:", ("direct identifier",)),
+    "keep-narrative": Refusal("narrative: drop", "narrative: {keep: attributes.narrative}",
+                              f"{SRC}.fields.narrative", "narrative: {keep"),
+    "unknown-field": Refusal("      narrative: drop", "      narrative: drop\n      victim_nickname: drop",
+                             f"{SRC}.fields.victim_nickname", "victim_nickname",
+                             ("not a field of svh.raw.PoliceIncident",)),
+    "unknown-target": Refusal("knife: {keep: flags.knife}", "knife: {keep: flagz.knife}",
+                              f"{SRC}.fields.knife.keep", "flagz", ("not a shared-event target",)),
+    "unknown-token-kind": Refusal(
+        "victim_forename: {token: forename, person: victim}", "victim_forename: {token: nickname, person: victim}",
+        f"{SRC}.fields.victim_forename.token", "token: nickname", ("unknown token kind",)),
+    "token-without-person": Refusal(
+        "victim_forename: {token: forename, person: victim}", "victim_forename: {token: forename}",
+        f"{SRC}.fields.victim_forename.person", "victim_forename: {token: forename}"),
+    "unknown-treatment-key": Refusal(
+        "victim_sex: {generalise: sex, into: person.victim.sex}",
+        "victim_sex: {generalise: sex, into: person.victim.sex, colour: red}",
+        f"{SRC}.fields.victim_sex.colour", "colour: red", ("unknown key",)),
+    "two-verbs-in-one-treatment": Refusal(
+        "knife: {keep: flags.knife}", "knife: {keep: flags.knife, token: reference, person: victim}",
+        f"{SRC}.fields.knife", "knife: {keep: flags.knife, token", ("exactly one of",)),
+    "unknown-generalise-method": Refusal(
+        "victim_sex: {generalise: sex, into: person.victim.sex}",
+        "victim_sex: {generalise: gender, into: person.victim.sex}",
+        f"{SRC}.fields.victim_sex.generalise", "generalise: gender"),
+    "generalise-into-another-type": Refusal(
+        "- generalise: week\n          into: occurred_week", "- generalise: week\n          into: occurred_hour",
+        f"{SRC}.fields.occurred_from[1].into", "into: occurred_week", ("occurred_hour holds a int",
+                                                                      "week gives a string"),
+        at_in_example=True),
+    "sensitive-threshold-below-standard": Refusal(
+        "      threshold: 10\n      finest_geography: msoa", "      threshold: 3\n      finest_geography: msoa",
+        "release_profiles.partnership.sensitive.threshold", "threshold: 3", ("lower than the standard",)),
+    "undeclared-purpose": Refusal(
+        "purposes: [sna, hotspot_tasking, linkage]", "purposes: [sna, hotspot_tasking, linkage, marketing]",
+        f"{SRC}.purposes", "marketing", ("'marketing' is not a declared purpose",)),
+    "unknown-provider": Refusal("provider: example-police", "provider: someone-else", f"{SRC}.provider",
+                                "someone-else"),
+    "unknown-source": Refusal("  police_incident:\n", "  gp_records:\n", "sources.gp_records", "gp_records:"),
+    "unknown-source-key": Refusal("    retention_days: 1095\n", "    retention_days: 1095\n    retention_years: 3\n",
+                                  f"{SRC}.retention_years", "retention_years"),
+    **{f"retention-{value}": Refusal("retention_days: 1095", f"retention_days: {value}", f"{SRC}.retention_days",
+                                     f"retention_days: {value}") for value in ("0", "-5", "forever")},
+    "bad-finest-geography": Refusal("      finest_geography: lad", "      finest_geography: street",
+                                    "release_profiles.public.sensitive.finest_geography", "finest_geography: street"),
+    "unknown-top-level-key": Refusal(None, "\nextras: true\n", "extras", "extras:"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSALS.values(), ids=REFUSALS.keys())
+def test_a_bad_agreement_is_refused_naming_file_line_and_key(example_text: str, case: Refusal) -> None:
+    text = example_text + case.new if case.old is None else edit(example_text, case.old, case.new)
     message = refused(text)
-    assert_names(message, line_of(example_text, "victim_dob:"), f"{SRC}.fields.victim_dob")
-    assert "direct identifier" in message
-
-
-def test_keep_narrative_is_refused(example_text: str) -> None:
-    old = "narrative: drop"
-    message = refused(edit(example_text, old, "narrative: {keep: attributes.narrative}"))
-    assert_names(message, line_of(example_text, old), f"{SRC}.fields.narrative")
-
-
-def test_unknown_field_name_is_refused(example_text: str) -> None:
-    old = "      narrative: drop"
-    text = edit(example_text, old, old + "\n      victim_nickname: drop")
-    message = refused(text)
-    assert_names(message, line_of(text, "victim_nickname"), f"{SRC}.fields.victim_nickname")
-    assert "not a field of svh.raw.PoliceIncident" in message
-
-
-def test_unknown_target_is_refused(example_text: str) -> None:
-    old = "knife: {keep: flags.knife}"
-    message = refused(edit(example_text, old, "knife: {keep: flagz.knife}"))
-    assert_names(message, line_of(example_text, old), f"{SRC}.fields.knife.keep")
-    assert "not a shared-event target" in message
-
-
-def test_unknown_token_kind_is_refused(example_text: str) -> None:
-    old = "victim_forename: {token: forename, person: victim}"
-    message = refused(edit(example_text, old, "victim_forename: {token: nickname, person: victim}"))
-    assert_names(message, line_of(example_text, old), f"{SRC}.fields.victim_forename.token")
-    assert "unknown token kind" in message
-
-
-def test_token_without_person_is_refused(example_text: str) -> None:
-    old = "victim_forename: {token: forename, person: victim}"
-    message = refused(edit(example_text, old, "victim_forename: {token: forename}"))
-    assert_names(message, line_of(example_text, old), f"{SRC}.fields.victim_forename.person")
-
-
-def test_unknown_treatment_key_is_refused(example_text: str) -> None:
-    old = "victim_sex: {generalise: sex, into: person.victim.sex}"
-    message = refused(edit(example_text, old, "victim_sex: {generalise: sex, into: person.victim.sex, colour: red}"))
-    assert_names(message, line_of(example_text, old), f"{SRC}.fields.victim_sex.colour")
-    assert "unknown key" in message
-
-
-def test_two_verbs_in_one_treatment_are_refused(example_text: str) -> None:
-    old = "knife: {keep: flags.knife}"
-    message = refused(edit(example_text, old, "knife: {keep: flags.knife, token: reference, person: victim}"))
-    assert_names(message, line_of(example_text, old), f"{SRC}.fields.knife")
-    assert "exactly one of" in message
-
-
-def test_unknown_generalise_method_is_refused(example_text: str) -> None:
-    old = "victim_sex: {generalise: sex, into: person.victim.sex}"
-    message = refused(edit(example_text, old, "victim_sex: {generalise: gender, into: person.victim.sex}"))
-    assert_names(message, line_of(example_text, old), f"{SRC}.fields.victim_sex.generalise")
-
-
-def test_generalise_into_a_target_of_another_type_is_refused(example_text: str) -> None:
-    old = "- generalise: week\n          into: occurred_week"
-    text = edit(example_text, old, "- generalise: week\n          into: occurred_hour")
-    message = refused(text)
-    assert_names(message, line_of(example_text, "into: occurred_week"), f"{SRC}.fields.occurred_from[1].into")
-    assert "occurred_hour holds a int" in message and "week gives a string" in message
-
-
-def test_sensitive_threshold_lower_than_standard_is_refused(example_text: str) -> None:
-    old = "      threshold: 10\n      finest_geography: msoa"
-    text = edit(example_text, old, "      threshold: 3\n      finest_geography: msoa")
-    message = refused(text)
-    assert_names(message, line_of(text, "threshold: 3"), "release_profiles.partnership.sensitive.threshold")
-    assert "lower than the standard" in message
-
-
-def test_undeclared_purpose_is_refused(example_text: str) -> None:
-    old = "purposes: [sna, hotspot_tasking, linkage]"
-    message = refused(edit(example_text, old, "purposes: [sna, hotspot_tasking, linkage, marketing]"))
-    assert_names(message, line_of(example_text, old), f"{SRC}.purposes")
-    assert "'marketing' is not a declared purpose" in message
-
-
-def test_unknown_provider_is_refused(example_text: str) -> None:
-    old = "provider: example-police"
-    message = refused(edit(example_text, old, "provider: someone-else"))
-    assert_names(message, line_of(example_text, old), f"{SRC}.provider")
-
-
-def test_unknown_source_is_refused(example_text: str) -> None:
-    old = "  police_incident:\n"
-    text = edit(example_text, old, "  gp_records:\n")
-    message = refused(text)
-    assert_names(message, line_of(text, "gp_records:"), "sources.gp_records")
-
-
-def test_unknown_source_key_is_refused(example_text: str) -> None:
-    old = "    retention_days: 1095\n"
-    text = edit(example_text, old, old + "    retention_years: 3\n")
-    message = refused(text)
-    assert_names(message, line_of(text, "retention_years"), f"{SRC}.retention_years")
-
-
-@pytest.mark.parametrize("value", ["0", "-5", "forever"])
-def test_bad_retention_is_refused(example_text: str, value: str) -> None:
-    old = "retention_days: 1095"
-    message = refused(edit(example_text, old, f"retention_days: {value}"))
-    assert_names(message, line_of(example_text, old), f"{SRC}.retention_days")
-
-
-def test_bad_finest_geography_is_refused(example_text: str) -> None:
-    old = "      finest_geography: lad"
-    text = edit(example_text, old, "      finest_geography: street")
-    message = refused(text)
-    assert_names(message, line_of(text, "finest_geography: street"),
-                 "release_profiles.public.sensitive.finest_geography")
-
-
-def test_unknown_top_level_key_is_refused(example_text: str) -> None:
-    text = example_text + "\nextras: true\n"
-    message = refused(text)
-    assert_names(message, line_of(text, "extras:"), "extras")
+    assert_names(message, line_of(example_text if case.at_in_example else text, case.at), case.key)
+    for fragment in case.says:
+        assert fragment in message, message
 
 
 # --- summary for sign-off -------------------------------------------------------------------------

@@ -20,29 +20,62 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from hub import logs
-from hub.connectors.base import Mode, RunReport, SourceRecord
+from hub.connectors.base import RunReport, SourceRecord
 from hub.connectors.checkpoints import fsync_dir, write_atomic
-from hub.connectors.config import FileDropConfig
 from hub.connectors.csv_file import CsvFileConnector, inspect_csv
-from hub.connectors.service import Runtime
+from hub.connectors.mode import Mode
+from hub.connectors.runtime import Runtime
+from hub.connectors.sections import ModeSettings
 
 log = logs.get(__name__)
 CHECKPOINT = "file_drop"
+
+
+class FileDropConfig(ModeSettings):
+    inbox: Path = Field(description="Folder the agency's system writes extracts into.")
+    archive: Path | None = Field(None, description="Where published files go; default <inbox>/archive.")
+    rejected: Path | None = Field(None, description="Where refused files go with a .reason file; default "
+                                                    "<inbox>/rejected.")
+    pattern: str = Field("*.csv", description="Which file names in the inbox are extracts.")
+    ignore_suffixes: list[str] = Field([".tmp", ".part", ".partial", ".filepart", ".crdownload", "~"],
+                                       description="Names still being written, never picked up.")
+    settle_seconds: float = Field(10.0, ge=0, description="A file modified more recently than this is still "
+                                                          "being written and waits.")
+    poll_seconds: float = Field(5.0, gt=0, description="How often the inbox is looked at when idle.")
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.archive or self.inbox / "archive"
+
+    @property
+    def rejected_dir(self) -> Path:
+        return self.rejected or self.inbox / "rejected"
 
 
 class FileChanged(RuntimeError):
     """The file's bytes changed between the check and the publishing; it is left for the next poll."""
 
 
-class FileDrop(Mode, mode="file_drop"):
+class FileDrop(Mode, mode="file_drop", settings=FileDropConfig):
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime)
-        cfg = runtime.config.file_drop
-        assert isinstance(cfg, FileDropConfig)
-        self.cfg = cfg
+        self.cfg = cfg = runtime.config.section(FileDropConfig)
         for folder in (cfg.inbox, cfg.archive_dir, cfg.rejected_dir):
             folder.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def describe(cls, runtime: Runtime) -> list[str]:
+        fd = runtime.config.section(FileDropConfig)
+        return [f"file drop: inbox {fd.inbox} ({'exists' if fd.inbox.is_dir() else 'will be created'}), "
+                f"archive {fd.archive_dir}, rejected {fd.rejected_dir}; files matching {fd.pattern} settled for "
+                f"{fd.settle_seconds:g} s"]
+
+    @property
+    def idle_seconds(self) -> float:
+        return self.cfg.poll_seconds
 
     # --- which files -----------------------------------------------------------------------------------
 

@@ -14,28 +14,73 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.engine import Engine, make_url
 
 from hub import logs
-from hub.connectors.base import Mode, SourceRecord
+from hub.connectors.base import SourceRecord
 from hub.connectors.checkpoints import decode_value, encode_value
-from hub.connectors.config import ConnectorConfig, DatabaseConfig, read_secret
 from hub.connectors.mapping import FieldMapping, RowError
-from hub.connectors.service import Runtime
+from hub.connectors.mode import Mode
+from hub.connectors.runtime import Runtime
+from hub.connectors.sections import ConnectorConfig, ModeSettings, read_secret
 
 log = logs.get(__name__)
 CHECKPOINT = "database"
 
 
+class DatabaseConfig(ModeSettings):
+    url: str | None = Field(None, description="SQLAlchemy URL without a password, e.g. "
+                                              "postgresql+psycopg://svh_reader@db.force.local/rms")
+    url_env: str | None = Field(None, description="Environment variable holding the whole URL (may hold the "
+                                                  "password).")
+    password_env: str | None = Field(None, description="Environment variable holding the database password.")
+    password_file: Path | None = Field(None, description="File holding the database password (mode 600).")
+    table: str | None = Field(None, description="Table or view to read (or give query).")
+    db_schema: str | None = Field(None, alias="schema", description="Schema of the table.")
+    query: str | None = Field(None, description="A SELECT to read instead of a table; must return the "
+                                                "watermark and tie-breaker columns.")
+    watermark: str = Field(description="Column that grows when a row is added or changed (e.g. LastModified).")
+    tie_breaker: str = Field(description="Unique column ordering rows with the same watermark (e.g. CrimeRef).")
+    page_size: int = Field(1000, ge=1, le=100_000, description="Rows read, published and checkpointed at a time.")
+    poll_seconds: float = Field(30.0, gt=0, description="How often the table is read when caught up.")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    EXPANDED = ("url",)
+
+    @field_validator("url")
+    @classmethod
+    def _no_inline_password(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+        try:
+            parsed = make_url(v)
+        except ArgumentError:
+            raise ValueError("not a SQLAlchemy URL (dialect+driver://user@host:port/database)") from None
+        if parsed.password:
+            raise ValueError("holds a password: never write a secret in this file; give password_env or "
+                             "password_file, or the whole URL in url_env")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatabaseConfig:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of url or url_env")
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of table or query")
+        return self
+
+
 def database_url(config: ConnectorConfig, environ: dict[str, str] | None = None) -> sa.URL:
     """The URL with its password from the environment or a file (the only place it is read)."""
     env = dict(os.environ if environ is None else environ)
-    db = config.database
-    assert isinstance(db, DatabaseConfig)
+    db = config.section(DatabaseConfig)
     if db.url_env:
         raw = env.get(db.url_env)
         if not raw:
@@ -49,44 +94,47 @@ def database_url(config: ConnectorConfig, environ: dict[str, str] | None = None)
 
 
 def cell_text(value: Any, field_type: str | None, mapping: FieldMapping) -> str:
-    """A database value as the text a mapping parses."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime(mapping.date_format if field_type == "date" else mapping.datetime_format)
-    if isinstance(value, date):
-        return value.strftime(mapping.datetime_format if field_type == "datetime" else mapping.date_format)
-    if isinstance(value, bool):
-        return "Y" if value else "N"
-    if isinstance(value, bytes):
-        return value.decode(mapping.encoding)
-    return str(value)
+    """A database value as the text the mapping reads (for the original kept with a dead letter)."""
+    return mapping.as_text(value, field_type)
 
 
 def row_record(row: dict[str, Any], mapping: FieldMapping, position: str) -> SourceRecord:
-    """A database row as a ``SourceRecord``: the mapping applied to its cells as text."""
+    """A database row as a ``SourceRecord``: the mapping applied to its typed values (dates stay dates).
+
+    The original kept for the dead-letter topic is the row as text in the mapping's formats, the form
+    a JSON push takes, so a repaired dead letter can be replayed through the same mapping."""
     types = {f.column: f.type for f in mapping.fields}
     cells = {col: cell_text(v, types.get(col), mapping) for col, v in row.items()}
     id_text = cells.get(mapping.record_id_column(), "").strip() or None
     original = json.dumps(cells, sort_keys=True).encode("utf-8")
     rec = SourceRecord(position=position, original=original, record_id=id_text)
     try:
-        rec.record = mapping.parse(cells)
+        rec.record = mapping.parse({col: v.decode(mapping.encoding) if isinstance(v, bytes) else v
+                                    for col, v in row.items()})
     except RowError as exc:
         rec.error = exc
     return rec
 
 
-class Database(Mode, mode="database"):
+class Database(Mode, mode="database", settings=DatabaseConfig):
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime)
-        cfg = runtime.config.database
-        assert isinstance(cfg, DatabaseConfig)
-        self.cfg = cfg
+        self.cfg = cfg = runtime.config.section(DatabaseConfig)
         self.engine: Engine = sa.create_engine(database_url(runtime.config), pool_pre_ping=True)
         self.relation = cfg.table or "query"
         self._check_columns()
         self.page_number = 0
+
+    @classmethod
+    def describe(cls, runtime: Runtime) -> list[str]:
+        db = runtime.config.section(DatabaseConfig)
+        cls(runtime).close()  # connects and checks the columns; raises ConfigError if one is missing
+        return [f"database: {db.table or 'query'} has the mapped, watermark ({db.watermark}) and tie-breaker "
+                f"({db.tie_breaker}) columns; pages of {db.page_size}"]
+
+    @property
+    def idle_seconds(self) -> float:
+        return self.cfg.poll_seconds
 
     def _source(self) -> Any:
         if self.cfg.table:

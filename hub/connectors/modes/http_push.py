@@ -24,23 +24,39 @@ import ssl
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hub import logs, metrics
-from hub.connectors.base import Mode, SourceRecord
+from hub.connectors.base import SourceRecord
 from hub.connectors.checkpoints import write_atomic
-from hub.connectors.config import HttpConfig
-from hub.connectors.mapping import FieldMapping, RowError
-from hub.connectors.service import Runtime
-from hub.policy.yamlsource import ConfigError, load_located
-
-if TYPE_CHECKING:
-    from hub.connectors.service import Service
+from hub.connectors.json_records import json_record
+from hub.connectors.mode import Mode, ServiceHandle
+from hub.connectors.runtime import Runtime
+from hub.connectors.sections import ModeSettings, Port
+from hub.yamlsource import ConfigError, load_located, validate
 
 log = logs.get(__name__)
+
+
+class HttpConfig(ModeSettings):
+    host: str = Field("127.0.0.1", description="Address to listen on; loopback unless a reverse proxy or TLS.")
+    port: Port = Field(8480, description="Port to listen on.")
+    path: str = Field("/v1/records", pattern=r"^/[A-Za-z0-9/_.-]*$", description="URL path records are POSTed to.")
+    tokens_file: Path = Field(description="YAML list of SHA-256 hashes of the bearer tokens allowed to post.")
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Bigger requests get 413.")
+    max_records: int = Field(5000, ge=1, description="More records in one request get 413.")
+    tls_certfile: Path | None = Field(None, description="Serve HTTPS with this certificate (PEM).")
+    tls_keyfile: Path | None = Field(None, description="Private key of tls_certfile (PEM).")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> HttpConfig:
+        if bool(self.tls_certfile) != bool(self.tls_keyfile):
+            raise ValueError("give both tls_certfile and tls_keyfile, or neither")
+        return self
 
 
 def new_token() -> tuple[str, str]:
@@ -65,6 +81,36 @@ def add_token(path: Path, name: str, digest: str) -> None:
     write_atomic(path, (text + yaml.safe_dump({"tokens": tokens}, sort_keys=False)).encode("utf-8"))
 
 
+class TokenEntry(BaseModel):
+    """One allowed token: who holds it, and the SHA-256 of the token (never the token itself)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str | None = Field(None, description="Who holds the token (an agency system), for the logs.")
+    sha256: str = Field(description="SHA-256 of the token, 64 hex digits (hub connector token prints one).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hash_only(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or set(value) - {"name", "sha256"}:
+            raise ValueError("must be {name: <who holds it>, sha256: <hash of the token>}; never the token itself")
+        return value
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        digest = value.lower()
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError("must be 64 hex digits (hub connector token prints one)")
+        return digest
+
+
+class TokensFile(BaseModel):
+    """The tokens file: ``tokens: [{name: ..., sha256: <64 hex>}, ...]``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tokens: list[TokenEntry]
+
+
 class Tokens:
     """The allowed token hashes, from a YAML file: ``tokens: [{name: ..., sha256: <64 hex>}, ...]``."""
 
@@ -82,20 +128,9 @@ class Tokens:
         if mtime == self._mtime:
             return
         doc = load_located(self.path)
-        items = doc.data.get("tokens") if isinstance(doc.data, dict) else None
-        if not isinstance(items, list):
-            raise doc.error("tokens", "must be a list of {name: ..., sha256: ...}")
-        hashes = []
-        for i, item in enumerate(items):
-            key = f"tokens[{i}]"
-            if not isinstance(item, dict) or set(item) - {"name", "sha256"}:
-                raise doc.error(key, "must be {name: <who holds it>, sha256: <hash of the token>}; never the "
-                                     "token itself")
-            digest = str(item.get("sha256", "")).lower()
-            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-                raise doc.error(f"{key}.sha256", "must be 64 hex digits (hub connector token prints one)")
-            hashes.append((str(item.get("name", key)), bytes.fromhex(digest)))
-        self._hashes, self._mtime = hashes, mtime
+        parsed = validate(doc, TokensFile, whole="the tokens file")
+        self._hashes = [(t.name or f"tokens[{i}]", bytes.fromhex(t.sha256)) for i, t in enumerate(parsed.tokens)]
+        self._mtime = mtime
 
     def __len__(self) -> int:
         return len(self._hashes)
@@ -110,65 +145,29 @@ class Tokens:
         return found
 
 
-def json_cell(value: Any) -> str | None:
-    """A JSON value as the text a mapping parses; None if it is not a scalar."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "Y" if value else "N"
-    if isinstance(value, (str, int, float)):
-        return str(value)
-    return None
-
-
-def json_record(obj: Any, mapping: FieldMapping, position: str) -> SourceRecord:
-    """One posted object as a ``SourceRecord``: refused if it is not an object of scalars keyed by mapped
-    columns; otherwise the mapping applied (a column left out counts as empty)."""
-    original = json.dumps(obj, sort_keys=True, default=str).encode("utf-8")
-    if not isinstance(obj, dict):
-        return SourceRecord(position, original, error=RowError("record is not a JSON object", None, "not_an_object"))
-    id_value = obj.get(mapping.record_id_column())
-    rec = SourceRecord(position, original, record_id=str(id_value).strip() or None if id_value is not None else None)
-    known = set(mapping.columns)
-    unknown = [k for k in obj if k not in known]
-    if unknown:
-        # The key itself is not echoed: a sender's key can be a value (an object keyed by a name), and this
-        # message travels in dead-letter headers, even from a health body's connector to the hub.
-        rec.error = RowError(f"{len(unknown)} key(s) that are not columns of the mapping {mapping.path}",
-                             None, "unknown_column")
-        return rec
-    cells: dict[str, str] = {}
-    for key, value in obj.items():
-        text = json_cell(value)
-        if text is None:
-            rec.error = RowError(f"{key}: must be text, a number, true/false or null", key, "wrong_type")
-            return rec
-        cells[key] = text
-    try:
-        rec.record = mapping.parse(cells)
-    except RowError as exc:
-        rec.error = exc
-    return rec
-
-
-class HttpPush(Mode, mode="http"):
+class HttpPush(Mode, mode="http", settings=HttpConfig):
     pull = False
 
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime)
-        cfg = runtime.config.http
-        assert isinstance(cfg, HttpConfig)
-        self.cfg = cfg
+        self.cfg = cfg = runtime.config.section(HttpConfig)
         self.tokens = Tokens(cfg.tokens_file)
         self._own_work: ThreadPoolExecutor | None = None  # publishing thread when run without a Service
 
-    def app(self, service: Service | None = None) -> web.Application:
+    @classmethod
+    def describe(cls, runtime: Runtime) -> list[str]:
+        http = runtime.config.section(HttpConfig)
+        tokens = Tokens(http.tokens_file)
+        return [f"http: POST {http.path} on {http.host}:{http.port}; {len(tokens)} token(s) in "
+                f"{http.tokens_file}; at most {http.max_body_bytes} bytes and {http.max_records} records a request"]
+
+    def app(self, service: ServiceHandle | None = None) -> web.Application:
         app = web.Application(client_max_size=self.cfg.max_body_bytes)
         app["service"] = service
         app.router.add_post(self.cfg.path, self.handle)
         return app
 
-    async def serve(self, service: Service) -> None:
+    async def serve(self, service: ServiceHandle) -> None:
         runner = web.AppRunner(self.app(service), access_log=None)
         await runner.setup()
         context = None
@@ -246,7 +245,7 @@ class HttpPush(Mode, mode="http"):
         return self._answer(200, {"request": request_id, "accepted": accepted_n,
                                   "rejected": len(records) - accepted_n, "results": results})
 
-    def _executor(self, service: Service | None) -> ThreadPoolExecutor:
+    def _executor(self, service: ServiceHandle | None) -> ThreadPoolExecutor:
         """One thread publishes, whatever the number of concurrent requests (the publisher is not
         thread-safe, and kafka-python blocks)."""
         if service is not None:

@@ -1,0 +1,226 @@
+"""A source's agreement compiled once into a plan: what each raw field becomes, decided before any record.
+
+Interpreting the agreement field by field for every record (which rules, which treatment, which
+target, which token family, which key) cost more than the work itself. A plan resolves all of that
+when the pseudonymiser first meets a source: per field, a tuple of ready operations (token family
+with its derivation and tokeniser, generaliser, target slot). Applying it is one pass over the
+record with no dataclass per person and no repeated look-ups; its result is exactly what the
+agreement-by-agreement interpretation gave (same tokens, same first-wins and last-wins rules).
+
+Open to growth: a token family is whatever :func:`hub.pseudonymisation.tokens.deriver` knows, and
+each token operation carries its own :class:`Tokeniser`, so a family keyed for another purpose only
+needs the plan's ``tokeniser_for`` to return that purpose's tokeniser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from hub.policy import Output, SourcePolicy
+from hub.pseudonymisation import generalise
+from hub.pseudonymisation.geography import LSOA_CODE, Area, PostcodeLookup
+from hub.pseudonymisation.tokens import Deriver, EventIds, Tokeniser, deriver, name_pair_keys
+from hub.reference import Offence, normalise_offence_code
+
+SEX_CODES = {"M": "M", "MALE": "M", "F": "F", "FEMALE": "F", "X": "X", "I": "X", "INDETERMINATE": "X"}
+NAME_KINDS = ("forename", "surname")  # families whose normalised value also feeds the name pair
+AREA_METHODS = ("lsoa", "msoa", "lad")
+
+
+class PseudonymisationError(ValueError):
+    """A record the boundary cannot turn into a shared event; the message names fields, never values."""
+
+
+# Operation codes: a field's plan is a tuple of (code, ...) tuples, dispatched in ``SourcePlan.apply``.
+TOKEN, PUT, AREA = 0, 1, 2
+# Target kinds of a PUT/AREA: where the value lands in the shared event.
+FLAG, ATTRIBUTE, PERSON, TOP = 0, 1, 2, 3
+
+Generaliser = Callable[[Any, Any], Any]  # (value, event time) -> generalised value or None
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """What compiling needs besides the source's policy: keys, geography and reference data."""
+
+    agreement_id: str
+    agreement_version: str
+    at: str
+    event_key: bytes
+    geography: PostcodeLookup | None
+    offences: Mapping[str, Offence]
+    tokeniser_for: Callable[[str], Tokeniser]  # purpose -> tokeniser (keys per purpose)
+    token_purpose: str
+
+
+def _target(target: str) -> tuple[int, str, str]:
+    head, _, rest = target.partition(".")
+    if head == "flags":
+        return FLAG, rest, ""
+    if head == "attributes":
+        return ATTRIBUTE, rest, ""
+    if head == "person":
+        role, _, attr = rest.partition(".")
+        return PERSON, role, attr
+    return TOP, target, ""
+
+
+def _date_method(name: str, method: str) -> Generaliser:
+    def gen(value: Any, when: Any) -> Any:
+        if not isinstance(value, date):
+            raise PseudonymisationError(f"{name} is not a date, cannot generalise to {method}")
+        if method == "hour" and not isinstance(value, datetime):
+            return None
+        return generalise.by_date_method(value, method)
+    return gen
+
+
+def _age_band(name: str) -> Generaliser:
+    def gen(value: Any, when: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return generalise.band_of_age(value)
+        if not isinstance(value, date):
+            raise PseudonymisationError(f"{name} is neither a date of birth nor an age")
+        return generalise.age_band(value, when.date() if isinstance(when, datetime) else when)
+    return gen
+
+
+def _generaliser(name: str, method: str, offences: Mapping[str, Offence]) -> Generaliser:
+    if method in generalise.DATE_METHODS:
+        return _date_method(name, method)
+    if method == "age_band":
+        return _age_band(name)
+    if method == "offence_category":
+        def category(value: Any, when: Any) -> Any:
+            offence = offences.get(normalise_offence_code(str(value)))
+            return offence.category if offence else None
+        return category
+    if method == "sex":
+        return lambda value, when: SEX_CODES.get(str(value).strip().upper())
+    raise PseudonymisationError(f"{name}: unsupported generalisation {method}")  # pragma: no cover
+
+
+def _keep(value: Any, when: Any) -> Any:
+    return value
+
+
+class SourcePlan:
+    """One source's agreement, compiled. ``apply`` turns a raw record into (shared event, withheld names)."""
+
+    def __init__(self, source: str, policy: SourcePolicy, ctx: PlanContext) -> None:
+        self.source = source
+        self.record_id = policy.record_id
+        self.event_time = policy.event_time
+        self.refusal = (None if policy.pseudonymise_at == ctx.at else
+                        f"the agreement has {source} pseudonymised at the {policy.pseudonymise_at}, "
+                        f"not at the {ctx.at}")
+        self.geography = ctx.geography
+        self.event_ids = EventIds(ctx.event_key, source)
+        token_tokeniser = ctx.tokeniser_for(ctx.token_purpose)
+        self.pair_tokeniser = token_tokeniser
+        self.key_id = token_tokeniser.key_id
+        self.head = {"source": source, "agreement_id": ctx.agreement_id, "agreement_version": ctx.agreement_version,
+                     "key_id": self.key_id}
+        self.fields: dict[str, tuple[tuple[Any, ...], ...]] = {}
+        for name, outputs in policy.fields.items():
+            ops = tuple(op for out in outputs if (op := self._compile(name, out, ctx, token_tokeniser)))
+            if ops:
+                self.fields[name] = ops
+
+    @staticmethod
+    def _compile(name: str, out: Output, ctx: PlanContext, tokeniser: Tokeniser) -> tuple[Any, ...] | None:
+        if out.treatment == "drop":
+            return None
+        if out.treatment == "token":
+            assert out.person and out.kind
+            derive: Deriver = deriver(out.kind)
+            return (TOKEN, out.person, derive, tokeniser, out.kind if out.kind in NAME_KINDS else None)
+        assert out.target
+        kind, slot, attr = _target(out.target)
+        if out.treatment == "generalise" and out.method in AREA_METHODS:
+            return (AREA, kind, slot, attr, out.method)  # the Area attribute of that level
+        gen = _keep if out.treatment == "keep" else _generaliser(name, str(out.method), ctx.offences)
+        return (PUT, kind, slot, attr, gen)
+
+    def _area(self, value: Any) -> Area | None:
+        text = str(value)
+        code = text.strip().upper()
+        if LSOA_CODE.match(code):
+            return self.geography.by_lsoa(code) if self.geography else Area(code, None, None)
+        return self.geography.by_postcode(text) if self.geography else None
+
+    def apply(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        if self.refusal:
+            raise PseudonymisationError(self.refusal)
+        rid = record.get(self.record_id)
+        if not isinstance(rid, str) or not rid.strip():
+            raise PseudonymisationError(f"{self.record_id} is missing: no event id can be derived")
+        when = record.get(self.event_time)
+        if not isinstance(when, date):
+            raise PseudonymisationError(f"{self.event_time} is missing or not a date")
+        flags: dict[str, bool] = {}
+        attributes: dict[str, str] = {}
+        shared: dict[str, Any] = {"event_id": self.event_ids(rid), **self.head, "flags": flags,
+                                  "attributes": attributes}
+        # role -> [age_band, sex, tokens, normalised forename, normalised surname]
+        persons: dict[str, list[Any]] = {}
+        withheld: list[str] = []
+        fields = self.fields
+        for name, value in record.items():
+            if value is None:
+                continue
+            ops = fields.get(name)
+            if ops is None:
+                withheld.append(name)
+                continue
+            area: Any = False  # looked up at most once per field, shared by its lsoa/msoa/lad outputs
+            for op in ops:
+                code = op[0]
+                if code == TOKEN:
+                    person = persons.get(op[1])
+                    if person is None:
+                        person = persons[op[1]] = [None, None, {}, None, None]
+                    derived = op[2](value)
+                    person[2].update(op[3].tokens(derived))
+                    if op[4] is not None:  # the family's own normalised value, for the name pair
+                        entry = derived.get(op[4])
+                        person[3 if op[4] == "forename" else 4] = entry[1] if entry else None
+                    continue
+                if code == AREA:
+                    if area is False:
+                        area = self._area(value)
+                    if area is None:
+                        continue
+                    result = getattr(area, op[4])
+                else:
+                    result = op[4](value, when)
+                if result is None:
+                    continue
+                kind = op[1]
+                if kind == FLAG:
+                    flags[op[2]] = bool(result)
+                elif kind == ATTRIBUTE:
+                    attributes[op[2]] = result.isoformat() if isinstance(result, date) else str(result)
+                elif kind == PERSON:
+                    person = persons.get(op[2])
+                    if person is None:
+                        person = persons[op[2]] = [None, None, {}, None, None]
+                    slot = 0 if op[3] == "age_band" else 1
+                    if person[slot] is None:
+                        person[slot] = result
+                elif shared.get(op[2]) is None:  # the first rule that resolves wins
+                    shared[op[2]] = result
+        out_persons = []
+        for role, (age_band, sex, tokens, forename, surname) in persons.items():
+            if forename and surname:
+                tokens.update(self.pair_tokeniser.tokens(name_pair_keys(forename, surname)))
+            if age_band is None and sex is None and not tokens:
+                continue
+            out_persons.append({"role": role, "age_band": age_band, "sex": sex, "tokens": dict(sorted(tokens.items()))})
+        shared["persons"] = out_persons
+        withheld.sort()
+        shared["withheld_fields"] = list(withheld)
+        return shared, withheld
