@@ -11,11 +11,11 @@ from hub.cli.common import settings
 
 def worker(stages: Annotated[str, typer.Option(
         help="comma-separated: pseudonymise, sink, alerts (homicide-review triggers, hot spots)")]
-           = "pseudonymise,sink") -> None:
-    """Run the stream worker (pseudonymise and sink)."""
+           = "pseudonymise,sink,alerts") -> None:
+    """Run the stream worker (pseudonymise, sink and alerts)."""
     from hub.streams import worker as stream_worker
     stream_worker.run(settings(), [s.strip() for s in stages.split(",") if s.strip()])
 
 
 def register(app: typer.Typer) -> None:
-    app.command("worker", help="run the stream worker (pseudonymise and sink)")(worker)
+    app.command("worker", help="run the stream worker (pseudonymise, sink, alerts)")(worker)
