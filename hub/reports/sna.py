@@ -327,12 +327,67 @@ class SnaBuilder:
         parts.append(audit_note([rel.release_id, total.release_id]))
         page.section("why", "Why: causal factors in the linked cohort", *parts)
 
-    def hidden(self, page: Page) -> None:
-        page.section("hidden", "Hidden violence: ED assaults unknown to the police",
-                     para("The share of emergency-department assault attendances with no matching police "
-                          "incident (Cardiff Model)."),
-                     not_available("It needs ED-to-police incident matching.",
-                                   "incident matches (issue #7) are in the mart"))
+    def hidden(self, conn: Connection, page: Page) -> None:
+        intro = para("The share of emergency-department assault attendances with no matching police incident "
+                     "(the Cardiff Model's central measure): violence the police never hear of.")
+        import importlib
+        matching: Any
+        try:  # the link stage's ED-police incident matching (hub.linkage.incidents), once it is in the hub
+            matching = importlib.import_module("hub.linkage.incidents")
+        except ImportError:
+            matching = None
+        if matching is None or not hasattr(matching, "match_incidents") or not {
+                "ed_attendance", VIOLENCE_SOURCE} <= set(self.ctx.sources):
+            page.section("hidden", "Hidden violence: ED assaults unknown to the police", intro, not_available(
+                "It needs ED-to-police incident matching.", "incident matching (issue #7) is in the hub"))
+            return
+        ev, ep = models.event, models.event_person
+        stmt = (select(ev.c.event_id, ev.c.source, ev.c.occurred_date, ev.c.occurred_hour, ev.c.lsoa_code,
+                       ev.c.msoa_code, ev.c.knife, ev.c.attributes_json, ev.c.record_key, ep.c.role, ep.c.age_band,
+                       ep.c.sex)
+                .select_from(ev.outerjoin(ep, (ep.c.event_id == ev.c.event_id) & (ep.c.seq == 0)))
+                .where(ev.c.source.in_(["ed_attendance", VIOLENCE_SOURCE]), self.period.where()))
+        ed: list[Any] = []
+        police: list[Any] = []
+        keys: dict[str, int | None] = {}
+        for r in conn.execute(stmt):
+            shared = {"event_id": r.event_id, "occurred_date": r.occurred_date, "occurred_hour": r.occurred_hour,
+                      "lsoa_code": r.lsoa_code, "msoa_code": r.msoa_code, "flags": {"knife": r.knife},
+                      "attributes": json.loads(r.attributes_json or "{}"),
+                      "persons": [{"role": r.role, "age_band": r.age_band, "sex": r.sex}] if r.role else []}
+            incident = matching.incident_from_event(shared)
+            if incident is not None:
+                (ed if r.source == "ed_attendance" else police).append(incident)
+                keys[r.event_id] = r.record_key
+        matched = {m.ed_event_id for m in matching.match_incidents(ed, police)}
+        attendances, unknown = Tally(), Tally()
+        for a in ed:
+            month = a.when.strftime("%Y-%m")
+            attendances.add((month,), keys.get(a.event_id))
+            if a.event_id not in matched:
+                unknown.add((month,), keys.get(a.event_id))
+        months = sorted(str(k[0]) for k in attendances)
+        total = self._release(conn, "hidden_ed_attendances", ("month",), attendances)
+        hidden = self._release(conn, "hidden_unknown_to_police", ("month",), {(m,): unknown.get((m,), 0)
+                                                                              for m in months})
+        shares = [None if (t := total.cells.get((m,))) in (None, 0) or (h := hidden.cells.get((m,))) is None
+                  else 100.0 * h / t for m in months]
+        shown_total = sum(v for v in total.shown().values())
+        shown_hidden = sum(v for v in hidden.shown().values())
+        parts = [intro]
+        if shown_total:
+            parts.append(para(f"Over the period, {100.0 * shown_hidden / shown_total:.0f}% of released ED assault "
+                              "attendances had no matching police incident."))
+        if months:
+            parts.append(figure(figures.trend(months, {"% of ED assault attendances unknown to the police": shares},
+                                              "Hidden violence by month", "% unknown to the police"),
+                                "hidden violence by month", "Matching compares time, area, age band, sex and "
+                                "method (ED data carry no identity); a month with a suppressed count is a gap."))
+        parts.append(table(["month", "ED assault attendances", "unknown to the police"],
+                           [[td(m), count_cell(total.cells.get((m,))), count_cell(hidden.cells.get((m,)))]
+                            for m in months]))
+        parts.append(audit_note([total.release_id, hidden.release_id]))
+        page.section("hidden", "Hidden violence: ED assaults unknown to the police", *parts)
 
     # --- risk ----------------------------------------------------------------------------------------
 
@@ -513,7 +568,7 @@ def build_sna(engine: Engine, ctx: ReleaseContext, start: date, end: date, out: 
         builder.when(conn, page)
         builder.who(conn, page)
         builder.why(conn, page)
-        builder.hidden(page)
+        builder.hidden(conn, page)
         builder.risk(conn, page)
         builder.response(conn, page)
         builder.alerts(conn, page)
