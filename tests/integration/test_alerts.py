@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import csv
+import json
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hub import kafka_admin
+from hub.alerts.rules import default_rules_path
 from hub.connectors import default_mapping_path, load_mapping
 from hub.connectors.load import publish_file
 from hub.mart import connect, reviews
@@ -58,7 +62,13 @@ def test_a_qualifying_homicide_raises_one_alert_and_one_register_entry(settings,
     write_lookup(build_county(), lookup)
     keys = tmp_path / "keys.json"
     save_key_file(KeyRing.generate(), keys)
-    settings = settings.model_copy(update={"keys_file": keys, "postcode_lookup": lookup})
+    hooked = tmp_path / "notified.jsonl"
+    rules = yaml.safe_load(default_rules_path().read_text("utf-8"))
+    rules["owhr"]["notify"]["command"] = [sys.executable, "-c", "import sys; open(sys.argv[1], 'a').write("
+                                          "sys.stdin.read() + chr(10))", str(hooked)]
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(yaml.safe_dump(rules), encoding="utf-8")
+    settings = settings.model_copy(update={"keys_file": keys, "postcode_lookup": lookup, "alert_rules": rules_file})
     extract = write_extract(tmp_path / "homicides.csv", [
         homicide("CR-OWHR-1", "01/02/1990", knife="Y"),   # adult, knife: qualifies
         homicide("CR-OWHR-2", "01/09/2007", knife="Y"),   # victim 17 on the day: a child death review instead
@@ -96,6 +106,9 @@ def test_a_qualifying_homicide_raises_one_alert_and_one_register_entry(settings,
     assert case["status"] == "to_consider" and case["weapons"] == "knife" and case["victim_age_band"] == "35-44"
     assert case["alert_sent_at"] is not None
     assert "CR-OWHR" not in repr(case) + repr(owhr)  # the case reference is a token, never the crime ref
+    notified = [json.loads(line) for line in hooked.read_text("utf-8").splitlines()]
+    assert [n["alert_id"] for n in notified] == [owhr[0]["alert_id"]]  # the hook ran once, with the alert
+    assert case["notified_at"] is not None
 
 
 def assault(ref: str, day: date, lsoa: str) -> dict[str, str]:
