@@ -123,3 +123,24 @@ def test_both_reports_render_in_headless_chromium(mart: Mart, chromium: str) -> 
         assert check.status == "ok", (path.name, check)
         assert check.errors == ""
         assert check.images == path.read_text("utf-8").count("<img ") > 0
+
+
+@pytest.mark.integration
+def test_assurance_shows_dead_letters_read_from_kafka(mart: Mart, settings) -> None:  # type: ignore[no-untyped-def]
+    """A malformed row dead-lettered by a connector appears in the assurance report by source, stage and reason."""
+    from hub import kafka_admin
+    from hub.connectors import default_mapping_path, load_mapping
+    from hub.connectors.load import publish_file
+    from hub.evidence import gather_kafka_evidence
+    extract = mart.workdir / "bad.csv"
+    extract.write_text("ReferralRef,ReferredAt,ReferrerAgency,ReasonCode,Forename,Surname,DOB,Sex,Postcode,Notes\n"
+                       "REF-1,11/03/2025 10:15,SCH,NOT-A-REASON,A,B,01/01/2009,M,,\n", encoding="utf-8")
+    kafka_admin.ensure_topics(settings, ["referral"])
+    report = publish_file(settings, load_mapping(default_mapping_path("referral")), extract)
+    assert report.dead_lettered == 1
+    evidence = gather_kafka_evidence(settings)
+    assert evidence.problem is None and evidence.dead_letters == {("referral", "validate", "unknown_code"): 1}
+    out = mart.workdir / "assurance-dlq.html"
+    build_assurance(mart.engine, context(), 2025, out, settings, evidence)
+    quality = out.read_text("utf-8").split('<section id="quality">', 1)[1].split("</section>", 1)[0]
+    assert "referral" in quality and "unknown_code" in quality and "Not available" not in quality
