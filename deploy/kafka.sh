@@ -417,9 +417,17 @@ cmd_cluster() {
         "$JAVA" -Xmx128m "$LOG4J_OPT" -cp "$LIBS/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1 \
           >"$CLUSTER_DIR/cluster-id"
       fi
-      for i in $nodes; do node "$i" start; done
+      # in parallel: each node's start is mostly JVM start-up (storage format, then the broker)
+      local -a pids=()
+      for i in $nodes; do node "$i" start & pids+=("$!"); done
+      for i in "${pids[@]}"; do wait "$i" || rc=1; done
+      [ "$rc" = 0 ] || die "a node did not start (see $(rel "$CLUSTER_DIR")/node-*/kafka.log)"
       say "cluster of $NODES on $(cmd_cluster bootstrap) (replication $NODES, min ISR $((NODES > 2 ? 2 : NODES)))" ;;
-    wait) for i in $nodes; do node "$i" wait "${KAFKA_WAIT_TIMEOUT:-120}"; done ;;
+    wait)
+      local -a pids=()
+      for i in $nodes; do node "$i" wait "${KAFKA_WAIT_TIMEOUT:-120}" & pids+=("$!"); done
+      for i in "${pids[@]}"; do wait "$i" || rc=1; done
+      [ "$rc" = 0 ] || die "a node did not become ready" ;;
     stop) for i in $nodes; do node "$i" stop; done ;;
     kill) # SIGKILL one node (fault tests): a crash, not a controlled shutdown
       [ -n "$which" ] || die "cluster kill needs a node number"
@@ -432,8 +440,12 @@ cmd_cluster() {
     bootstrap)
       for i in $(seq 1 "$NODES"); do list="${list:+$list,}$KAFKA_HOST:$(node_port "$i")"; done
       printf '%s\n' "$list" ;;
-    reset)
-      for i in $(seq 1 "$NODES"); do node "$i" stop; done
+    reset) # the data goes too, so no controlled shutdown (which waits on the quorum as nodes leave)
+      local pid
+      for i in $(seq 1 "$NODES"); do
+        pid="$(cat "$CLUSTER_DIR/node-$i/kafka.pid" 2>/dev/null || true)"
+        if [[ "$pid" =~ ^[0-9]+$ ]] && alive "$pid"; then kill -KILL "$pid"; fi
+      done
       rm -rf "$CLUSTER_DIR"
       say "deleted $(rel "$CLUSTER_DIR")" ;;
     *) die "cluster: start|wait|stop [N]|kill N|status|bootstrap|reset" ;;

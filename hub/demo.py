@@ -164,6 +164,7 @@ def run_demo(base: Settings, incidents: int = 3000, seed: int = 2026) -> int:
     say(format_table(table, limit=12))
     kafka_admin.delete_topics(settings, at_hub + at_source)
     say(f"done in {time.monotonic() - started:.1f} s; mart: {settings.mart}")
+    say(f"query the demo's mart with: HUB_MART_URL={settings.mart} hub mart counts --purpose sna")
     return 0 if all(checks.values()) else 1
 
 

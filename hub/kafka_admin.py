@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterable
 
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from hub import logs
 from hub.config import Settings
@@ -36,15 +36,9 @@ def topic_specs(settings: Settings, sources: Iterable[str], raw: bool = True) ->
 
 def ensure_topics(settings: Settings, sources: Iterable[str], timeout_s: float = 60.0, raw: bool = True) -> list[str]:
     """Create missing topics and wait for their leaders; returns the names created."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            admin = KafkaAdminClient(**settings.kafka_python_kwargs(), client_id="svh-admin")
-            break
-        except KafkaError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    connect = Retrying(retry=retry_if_exception_type(KafkaError), stop=stop_after_delay(timeout_s),
+                       wait=wait_fixed(0.5), reraise=True)  # the broker may still be starting
+    admin = connect(KafkaAdminClient, **settings.kafka_python_kwargs(), client_id="svh-admin")
     try:
         specs = topic_specs(settings, sources, raw)
         existing = set(admin.list_topics())

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -114,6 +115,14 @@ def validate(doc: LocatedYaml, model: type[M], data: Any = None, *, prefix: str 
         raise doc.errors(located_problems(exc, value, prefix, whole)) from None
 
 
+def invalid(title: str, problems: Iterable[tuple[tuple[str | int, ...], str]]) -> ValidationError:
+    """Raise this from a model validator to report problems at keys below the model (pydantic adds the
+    model's own place in the file): ``raise invalid("FieldSpec", [(("derive",), "has no column 'x'")])``."""
+    return ValidationError.from_exception_data(title, [
+        InitErrorDetails(type=PydanticCustomError("hub_problem", "{problem}", {"problem": message}), loc=loc,
+                         input=None) for loc, message in problems])
+
+
 def located_problems(exc: ValidationError, data: Any, prefix: str = "", whole: str = "the file"
                      ) -> list[tuple[str, str]]:
     """(dotted key, sentence) for each pydantic error, keys following the data (not pydantic's internals)."""
@@ -147,6 +156,8 @@ def sentence(err: Mapping[str, Any]) -> str:
     """A pydantic error as a short sentence an agency's IT team can act on."""
     kind, msg = str(err["type"]), str(err["msg"])
     ctx = err.get("ctx") or {}
+    if kind == "hub_problem":
+        return str(ctx.get("problem", msg))
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":

@@ -9,7 +9,7 @@ For each worker count (1 and 2 worker processes on 4 partitions by default), on 
    worker's anchor is the mean of the two bare runs, so both see the same minutes of the machine.
 
 The drain rate counts mart rows written between the first and the last row, so group joins and
-start-up are not in it. Then, with one worker running, the connector publishes at a steady rate
+start-up are not in it. Then, with two workers running, the connector publishes at a steady rate
 (1,000 events/s for 60 s by default) and the publish-to-mart latency of every event is measured by
 watching the mart (its rows appear in insertion order). ``--long-run N`` instead publishes N events
 through one worker and prints the worker's resident memory at 100,000 and at N events.
@@ -25,6 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from kafka import KafkaAdminClient
 from sqlalchemy import Engine, text
 
 from hub import kafka_admin, logs
@@ -79,7 +80,7 @@ class Run:
         self.manifest: SynthManifest = generate_police_extract(self.dir / "data", seed=seed, incidents=incidents)
         prefix = f"bench-{time.strftime('%Y%m%d%H%M%S')}-{name}"
         settings = demo_settings(base, self.dir, self.manifest, prefix)
-        self.settings = settings.model_copy(update={"topic_partitions": partitions, "metrics_port": 0})
+        self.settings = settings.replace(topic_partitions=partitions, metrics_port=0)
         save_key_file(KeyRing.generate(), self.settings.keys_path)
         self.topics = Topics(prefix)
         self.extra = [f"{prefix}.bench.producer", f"{prefix}.bench.bare"]
@@ -87,6 +88,7 @@ class Run:
         anchors.create_topics(self.settings, self.extra)
         self.engine = connect(self.settings.mart)
         init(self.engine)
+        self.publish_s = 0.0
 
     def records(self) -> list[SourceRecord]:
         lookup = PostcodeLookup.from_csv(self.manifest.lookup_csv)
@@ -97,7 +99,7 @@ class Run:
         out = []
         for i in range(n):
             (self.dir / f"worker{i}").mkdir(parents=True, exist_ok=True)
-            s = self.settings.model_copy(update={"data_dir": self.dir / f"worker{i}"})
+            s = self.settings.replace(data_dir=self.dir / f"worker{i}")
             out.append(WorkerProcess(s, self.dir / f"worker{i}.log").start())
         for w in out:
             w.wait_started(180)
@@ -108,16 +110,36 @@ class Run:
         anchors.delete_topics(self.settings, self.extra)
 
 
-def _drain_rate(watch: MartWatch, expected: int, timeout_s: float = 1800.0) -> float:
-    """Mart rows per second between the first and the last row of ``expected``."""
+def group_stable(settings: Settings, members: int) -> Callable[[], bool]:
+    """True once the workers' consumer group is Stable with ``members`` members (stays true after)."""
+    admin = KafkaAdminClient(**settings.kafka_python_kwargs(), client_id="svh-bench")
+    seen = False
+
+    def stable() -> bool:
+        nonlocal seen
+        if not seen:
+            info = admin.describe_groups([settings.app_id]).get(settings.app_id, {})
+            seen = info.get("group_state") == "Stable" and len(info.get("members") or ()) == members
+            if seen:
+                admin.close()
+        return seen
+
+    return stable
+
+
+def _drain_rate(watch: MartWatch, expected: int, stable: Callable[[], bool], timeout_s: float = 1800.0) -> float:
+    """Mart rows per second from the first row written with the whole group assigned (so a second worker's
+    join, which stops every member while partitions move, is not in it) to the last of ``expected``."""
     deadline = time.monotonic() + timeout_s
     first_t, first_n = 0.0, 0
     while watch.count < expected:
         if time.monotonic() > deadline:
             raise TimeoutError(f"the workers wrote {watch.count} of {expected} events in {timeout_s:.0f} s")
-        if watch.poll() and not first_t:
+        if watch.poll() and not first_t and stable():
             first_t, first_n = time.perf_counter(), watch.count
         time.sleep(0.2)
+    if not first_t:  # everything landed in one poll
+        return float("nan")
     return (expected - first_n) / max(time.perf_counter() - first_t, 1e-9)
 
 
@@ -139,7 +161,7 @@ def throughput(base: Settings, root: Path, incidents: int, workers: int, partiti
                                               report.published)
         procs = run.workers(workers)
         try:
-            drain = _drain_rate(MartWatch(run.engine), report.published)
+            drain = _drain_rate(MartWatch(run.engine), report.published, group_stable(run.settings, workers))
         finally:
             for p in procs:
                 p.stop()
@@ -178,6 +200,7 @@ def _publish_paced(run: Run, rate: float, total: int, watch: MartWatch, track: b
     arrived: dict[str, float] = {}
     started = time.perf_counter()
     sent = 0
+    run.publish_s = 0.0
     try:
         while sent < total:
             due = min(total, int((time.perf_counter() - started) * rate))
@@ -194,7 +217,8 @@ def _publish_paced(run: Run, rate: float, total: int, watch: MartWatch, track: b
                 on_tick()
             time.sleep(POLL_S / 2)
         publisher.flush()
-        deadline = time.perf_counter() + 120
+        run.publish_s = time.perf_counter() - started
+        deadline = time.perf_counter() + 300
         while track and len(arrived) < len(published) and time.perf_counter() < deadline:
             for eid in watch.poll():
                 arrived.setdefault(eid, time.perf_counter())
@@ -208,11 +232,12 @@ def _percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-def latency(base: Settings, root: Path, rate: float, seconds: float, partitions: int) -> dict[str, float]:
+def latency(base: Settings, root: Path, rate: float, seconds: float, partitions: int,
+            workers: int = 2) -> dict[str, float]:
     run = Run(base, root, "latency", 2000, partitions, seed=4)
     try:
         watch = MartWatch(run.engine)
-        procs = run.workers(1)
+        procs = run.workers(workers)
         try:
             published, arrived = _publish_paced(run, rate, int(rate * seconds), watch)
         finally:
@@ -221,7 +246,8 @@ def latency(base: Settings, root: Path, rate: float, seconds: float, partitions:
     finally:
         run.close()
     lat = sorted(arrived[e] - t for e, t in published.items() if e in arrived)
-    return {"latency_events": float(len(published)), "latency_target_rate_per_s": rate,
+    return {"latency_workers": float(workers), "latency_events": float(len(published)),
+            "latency_target_rate_per_s": rate, "latency_achieved_rate_per_s": len(published) / run.publish_s,
             "latency_missing": float(len(published) - len(lat)),
             "latency_p50_s": _percentile(lat, 50), "latency_p95_s": _percentile(lat, 95),
             "latency_p99_s": _percentile(lat, 99), "latency_max_s": lat[-1] if lat else float("nan")}
@@ -260,14 +286,23 @@ def long_run(base: Settings, root: Path, events: int, partitions: int, rate: flo
 
 
 def run(base: Settings, incidents: int = 20000, workers: tuple[int, ...] = (1, 2), partitions: int = 4,
-        latency_rate: float = 1000.0, latency_s: float = 60.0, long_events: int = 0) -> dict[str, float]:
+        latency_rate: float = 1000.0, latency_s: float = 60.0, long_events: int = 0,
+        latency_workers: int = 2, emit: Callable[[dict[str, float]], None] | None = None) -> dict[str, float]:
+    """Every phase's figures, each passed to ``emit`` as soon as it is measured (a full run takes minutes)."""
     logs.setup("ERROR")
     root = (base.data_dir / "bench").resolve()
-    if long_events:
-        return long_run(base, root, long_events, partitions)
     figures: dict[str, float] = {}
+
+    def done(part: dict[str, float]) -> None:
+        figures.update(part)
+        if emit:
+            emit(part)
+
+    if long_events:
+        done(long_run(base, root, long_events, partitions))
+        return figures
     for n in workers:
-        figures.update(throughput(base, root, incidents, n, partitions))
+        done(throughput(base, root, incidents, n, partitions))
     if latency_s > 0:
-        figures.update(latency(base, root, latency_rate, latency_s, partitions))
+        done(latency(base, root, latency_rate, latency_s, partitions, latency_workers))
     return figures

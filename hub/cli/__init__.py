@@ -26,6 +26,7 @@ GROUPS = (
     "mart",
     "reference",
     "audit",
+    "dlq",
     "keys",
     "policy",
     "synth",

@@ -15,7 +15,8 @@ IncidentsOpt = Annotated[int | None, typer.Option(help="size of the synthetic ex
 
 def show(figures: dict[str, float]) -> None:
     for name, value in figures.items():
-        print(f"{name:>28}: {value:,.1f}" if abs(value) >= 10 or value == 0 else f"{name:>28}: {value:.3f}")
+        print(f"{name:>28}: {value:,.1f}" if abs(value) >= 10 or value == 0 else f"{name:>28}: {value:.3f}",
+              flush=True)
 
 
 @app.command(help="the pseudonymisation boundary per event, in process")
@@ -24,19 +25,20 @@ def core(incidents: IncidentsOpt = None, repeats: Annotated[int, typer.Option()]
     show(bench_core.run(incidents or 3000, repeats))
 
 
-@app.command(help="the pipeline via Kafka: connector, worker, mart, each beside its anchor")
+@app.command(help="the pipeline via Kafka: connector, worker, mart")
 def pipeline(
     incidents: IncidentsOpt = None,
     workers: Annotated[str, typer.Option(help="worker process counts to measure, e.g. 1,2")] = "1,2",
     partitions: Annotated[int, typer.Option(help="partitions of the bench topics")] = 4,
     latency_rate: Annotated[float, typer.Option(help="steady publish rate for the latency run (events/s)")] = 1000.0,
     latency_seconds: Annotated[float, typer.Option(help="length of the latency run; 0 skips it")] = 60.0,
+    latency_workers: Annotated[int, typer.Option(help="worker processes during the latency run")] = 2,
     long_run: Annotated[int, typer.Option(help="only publish this many events through one worker and print "
                                                "its RSS at 100k and at the end")] = 0,
 ) -> None:
     from hub.bench import pipeline as bench_pipeline
-    show(bench_pipeline.run(settings(), incidents or 20000, tuple(int(n) for n in workers.split(",")), partitions,
-                            latency_rate, latency_seconds, long_run))
+    bench_pipeline.run(settings(), incidents or 20000, tuple(int(n) for n in workers.split(",")), partitions,
+                       latency_rate, latency_seconds, long_run, latency_workers, emit=show)
 
 
 @app.command(help="person linkage against the synthetic ground truth")

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from hub.connectors import registry
-from hub.connectors.sections import ConnectorConfig, ModeSettings, dotted, path_keys, read_secret
-from hub.yamlsource import LocatedYaml, load_located
+from hub.connectors.sections import ConnectorConfig, ModeSettings, path_keys, read_secret
+from hub.yamlsource import LocatedYaml, load_located, located_problems
 
 M = TypeVar("M", bound=BaseModel)
 SECRET_WORDS = ("password", "secret", "token", "passphrase", "api_key")
@@ -101,28 +101,23 @@ def load_config(path: Path | str, text: str | None = None, environ: dict[str, st
     base = Path(path).resolve().parent
     _resolve(doc, data, base, env, path_keys(ConnectorConfig), [])
     _resolve(doc, {mode: section}, base, env, path_keys(kind, f"{mode}."), [f"{mode}.{k}" for k in kind.EXPANDED])
-    settings: ModeSettings = _validate(doc, kind, section, f"{mode}.")
+    problems: list[tuple[str, str]] = []
+    settings = _validate(kind, section, mode, problems)
     data["path"] = str(Path(path).resolve())
-    data["mode_settings"] = settings
-    return _validate(doc, ConnectorConfig, data, "")
+    data["mode_settings"] = settings or ModeSettings()  # a stand-in, so the rest is checked too
+    config = _validate(ConnectorConfig, data, "", problems)
+    if problems or config is None:
+        raise doc.errors(problems)
+    return config
 
 
-def _validate(doc: LocatedYaml, kind: type[M], data: dict[str, Any], prefix: str) -> M:
+def _validate(kind: type[M], data: dict[str, Any], key: str, problems: list[tuple[str, str]]) -> M | None:
+    """``data`` (at ``key`` in the file) as ``kind``, or None with its problems added to ``problems``."""
     try:
         return kind.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = prefix + dotted(err["loc"]) if err["loc"] else prefix.rstrip(".")
-        raise doc.error(key, _message(err)) from None
-
-
-def _message(err: Any) -> str:
-    msg = str(err["msg"])
-    if err["type"] == "extra_forbidden":
-        return "unknown key (misspelt?)"
-    if err["type"] == "missing":
-        return "is required"
-    return msg.removeprefix("Value error, ")
+        problems.extend(located_problems(exc, data, key, whole="the connector config"))
+        return None
 
 
 __all__ = ["ConnectorConfig", "load_config", "read_secret"]

@@ -11,18 +11,21 @@ with ``columns:``, from several (a flag is true if any of them implies it).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator, model_validator
+
+from hub.connectors import timeparse
 from hub.pseudonymisation import PostcodeLookup, normalise
 from hub.pseudonymisation.geography import LSOA_CODE
 from hub.reference import CodeListError, code_list, normalise_offence_code, offence_codes
 from hub.schemas import RAW_SCHEMAS, default_repository
-from hub.yamlsource import ConfigError, LocatedYaml, load_located
+from hub.yamlsource import ConfigError, invalid, load_located, validate
 
 FIELD_TYPES = ("string", "datetime", "date", "flag", "offence_code", "postcode", "lsoa", "sex", "integer", "code")
 TRUE_FLAGS = {"Y", "YES", "TRUE", "1", "T"}
@@ -192,14 +195,14 @@ def _typed(field_type: str, value: Any) -> Any:
 
 def _datetime(m: FieldMapping, text: str) -> datetime:
     try:
-        return datetime.strptime(text, m.datetime_format)
+        return timeparse.parser(m.datetime_format)(text)
     except ValueError:
         raise RowError(f"not a date-time in the format {m.datetime_format}", kind="bad_datetime") from None
 
 
 def _date(m: FieldMapping, text: str) -> date:
     try:
-        return datetime.strptime(text, m.date_format).date()
+        return timeparse.parser(m.date_format)(text).date()
     except ValueError:
         raise RowError(f"not a date in the format {m.date_format}", kind="bad_date") from None
 
@@ -257,17 +260,180 @@ _CONVERTERS: dict[str, Callable[[FieldMapping, str], Any]] = {
 }
 
 
-MAPPING_KEYS = frozenset({"source", "format", "fields", "require_one_of", "codes"})
-FORMAT_KEYS = frozenset({"delimiter", "encoding", "datetime_format", "date_format"})
-FIELD_KEYS = frozenset({"column", "columns", "type", "required", "code_list", "derive", "range"})
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _refuse_unknown(doc: LocatedYaml, spec: dict[str, Any], allowed: frozenset[str], key: str) -> None:
-    """A misspelt key (``typ:``) must stop the load, not silently change how a column is read."""
-    for k in spec:
-        if k not in allowed:
-            raise doc.error(f"{key}.{k}" if key else str(k),
-                            f"unknown key; expected one of {', '.join(sorted(allowed))}")
+Text = Annotated[str, BeforeValidator(lambda v: v if v is None or isinstance(v, (dict, list)) else str(v))]
+
+
+class FormatSpec(_Spec):
+    """How the extract is written: its delimiter, encoding and date formats."""
+
+    delimiter: Text = ","
+    encoding: Text = "utf-8"
+    datetime_format: Text = "%d/%m/%Y %H:%M"
+    date_format: Text = "%d/%m/%Y"
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str) -> str:
+        if len(value) != 1:
+            raise ValueError("must be a single character")
+        return value
+
+
+class FieldSpec(_Spec):
+    """One schema field: the column(s) it comes from, its type and the type's options."""
+
+    column: str | None = None
+    columns: list[str] | None = None
+    type: str = "string"
+    required: bool = False
+    code_list: str | None = None
+    derive: str | None = None
+    range: list[Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_mapping(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValueError("needs a column: <extract header>")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FieldSpec:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if self.column is None and not self.columns:
+            problems.append(((), "needs a column: <extract header> (or columns: [...] for a derived flag)"))
+        if self.column is not None and self.columns is not None:
+            problems.append((("columns",), "give column or columns, not both"))
+        if self.type not in FIELD_TYPES:
+            problems.append((("type",), f"unknown type {self.type!r}; expected one of {', '.join(FIELD_TYPES)}"))
+        for option, needs in (("code_list", "code"), ("derive", "code"), ("range", "integer")):
+            if getattr(self, option) is not None and self.type != needs:
+                problems.append(((option,), f"only applies to type {needs}"))
+        if self.columns is not None and len(self.columns) > 1 and not self.derive:
+            problems.append((("columns",), "several columns are only for a field derived from a code list"))
+        if self.range is not None and not _bounds(self.range):
+            problems.append((("range",), "must be [lowest, highest] whole numbers"))
+        if self.type == "code" and self.code_list is None:
+            problems.append((("code_list",), "is required for type code"))
+        if self.type == "code" and self.code_list is not None:
+            try:
+                codes = code_list(self.code_list)
+            except CodeListError as exc:
+                problems.append((("code_list",), str(exc)))
+            else:
+                if self.derive is not None and self.derive not in codes.columns[2:]:
+                    problems.append((("derive",), f"{self.code_list} has no column {self.derive!r}; it has "
+                                                  f"{', '.join(codes.columns[2:])}"))
+        if problems:
+            raise invalid("FieldSpec", problems)
+        return self
+
+    def field_map(self, name: str) -> FieldMap:
+        cols = self.columns or [str(self.column)]
+        codes = code_list(self.code_list) if self.code_list else None
+        bounds = (int(self.range[0]), int(self.range[1])) if self.range else None
+        return FieldMap(name, cols[0], self.type, self.required, code_list=codes.name if codes else None,
+                        derive=self.derive, more_columns=tuple(cols[1:]), bounds=bounds)
+
+
+def _bounds(value: list[Any]) -> bool:
+    return (len(value) == 2 and all(isinstance(b, int) and not isinstance(b, bool) for b in value)
+            and value[0] <= value[1])
+
+
+class MappingFile(_Spec):
+    """A field mapping: which source, how the extract is written, where each schema field comes from."""
+
+    source: str
+    format: FormatSpec = FormatSpec()
+    fields: dict[str, FieldSpec]
+    require_one_of: list[list[str]] = []
+    codes: dict[str, dict[str, Any]] | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in RAW_SCHEMAS:
+            raise ValueError(f"unknown source {value!r}; known: {', '.join(sorted(RAW_SCHEMAS))}")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _some(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+        if not value:
+            raise ValueError("must map schema fields to columns")
+        return value
+
+    @model_validator(mode="after")
+    def _against_the_schema(self) -> MappingFile:
+        schema = default_repository().get(RAW_SCHEMAS[self.source])
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for name, spec in self.fields.items():
+            if name not in schema.field_names:
+                problems.append((("fields", name), f"not a field of {schema.name}"))
+                continue
+            problems.extend((("fields", name, *loc), message)
+                            for loc, message in _code_type_problems(spec, schema.field(name)))
+        if "record_id" not in self.fields:
+            problems.append((("fields",), "must map record_id (the extract's unique record reference)"))
+        for f in schema.declared["fields"]:
+            nullable = isinstance(f["type"], list) and "null" in f["type"]
+            if not nullable and f["name"] not in self.fields:
+                problems.append((("fields",), f"must map {f['name']!r}: the schema requires it"))
+            elif not nullable and not self.fields[f["name"]].required:
+                problems.append((("fields", f["name"]), "must be required: true (the schema requires it)"))
+        for i, group in enumerate(self.require_one_of):
+            problems.extend((("require_one_of", i), f"{name!r} is not a mapped field")
+                            for name in group if name not in self.fields)
+        for list_name, pairs in (self.codes or {}).items():
+            problems.extend((("codes", list_name, *loc), message) for loc, message in _local_code_problems(
+                list_name, pairs))
+        if problems:
+            raise invalid("MappingFile", problems)
+        return self
+
+
+def _code_type_problems(spec: FieldSpec, field_decl: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+    """A coded field must give what the schema field holds: text for a code, the derived column's type."""
+    if spec.type != "code" or spec.code_list is None:
+        return []
+    try:
+        codes = code_list(spec.code_list)
+    except CodeListError:
+        return []  # reported by the field itself
+    base = _avro_base(field_decl)
+    if spec.derive is None:
+        return [] if base == "string" else [(("type",), f"a code is text, but the schema field is {base}; "
+                                                        "derive a column?")]
+    if spec.derive not in codes.columns[2:]:
+        return []
+    wanted = "boolean" if codes.is_flag(spec.derive) else "string"
+    if base != wanted:
+        return [(("derive",), f"{spec.code_list}.{spec.derive} gives a {wanted}, but the schema field is {base}")]
+    return []
+
+
+def _local_code_problems(name: str, pairs: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+    try:
+        codes = code_list(name)
+    except CodeListError as exc:
+        return [((), str(exc))]
+    return [((str(local),), f"{target!r} is not a code of the {name} list")
+            for local, target in pairs.items() if codes.resolve(str(target)) is None]
+
+
+def _local_codes(value: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, str]]:
+    """``codes: {<code list>: {<local code>: <list code>}}``: an agency's own codes for a hub code list."""
+    out: dict[str, dict[str, str]] = {}
+    for name, pairs in (value or {}).items():
+        codes = code_list(name)
+        out[codes.name] = {" ".join(str(local).split()).upper(): str(codes.resolve(str(target)))
+                           for local, target in pairs.items()}
+    return out
 
 
 def default_mapping_path(source: str) -> Path:
@@ -275,66 +441,14 @@ def default_mapping_path(source: str) -> Path:
 
 
 def load_mapping(path: Path | str, lookup: PostcodeLookup | None = None) -> FieldMapping:
-    """Load and check a mapping against the source's raw schema; errors name file, line and key."""
+    """Load and check a mapping against the source's raw schema; every problem names file, line and key."""
     doc = load_located(path)
-    data = doc.data
-    if not isinstance(data, dict):
-        raise doc.error("", "must be a mapping")
-    _refuse_unknown(doc, data, MAPPING_KEYS, "")
-    source = data.get("source")
-    if source not in RAW_SCHEMAS:
-        raise doc.error("source", f"unknown source {source!r}; known: {', '.join(sorted(RAW_SCHEMAS))}")
-    schema = default_repository().get(RAW_SCHEMAS[source])
-    fmt = data.get("format") or {}
-    if not isinstance(fmt, dict):
-        raise doc.error("format", "must be a mapping")
-    _refuse_unknown(doc, fmt, FORMAT_KEYS, "format")
-    fields_raw = data.get("fields")
-    if not isinstance(fields_raw, dict) or not fields_raw:
-        raise doc.error("fields", "must map schema fields to columns")
-    fields: list[FieldMap] = []
-    for name, spec in fields_raw.items():
-        key = f"fields.{name}"
-        if name not in schema.field_names:
-            raise doc.error(key, f"not a field of {schema.name}")
-        columns = spec.get("columns") if isinstance(spec, dict) and "column" not in spec else None
-        if columns is not None and (not isinstance(columns, list) or not columns
-                                    or not all(isinstance(c, str) for c in columns)):
-            raise doc.error(f"{key}.columns", "must be a list of extract headers")
-        if not isinstance(spec, dict) or not (isinstance(spec.get("column"), str) or columns):
-            raise doc.error(key, "needs a column: <extract header>")
-        _refuse_unknown(doc, spec, FIELD_KEYS, key)
-        ftype = spec.get("type", "string")
-        if ftype not in FIELD_TYPES:
-            raise doc.error(f"{key}.type", f"unknown type {ftype!r}; expected one of {', '.join(FIELD_TYPES)}")
-        required = bool(spec.get("required", False))
-        cols = columns or [spec["column"]]
-        fmap = FieldMap(name, cols[0], ftype, required, more_columns=tuple(cols[1:]))
-        fields.append(_typed_field(doc, key, spec, fmap, schema.field(name)))
-    if "record_id" not in fields_raw:
-        raise doc.error("fields", "must map record_id (the extract's unique record reference)")
-    for f in schema.declared["fields"]:
-        nullable = isinstance(f["type"], list) and "null" in f["type"]
-        if not nullable and f["name"] not in fields_raw:
-            raise doc.error("fields", f"must map {f['name']!r}: the schema requires it")
-        if not nullable and f["name"] in fields_raw and not fields_raw[f["name"]].get("required"):
-            raise doc.error(f"fields.{f['name']}", "must be required: true (the schema requires it)")
-    groups = data.get("require_one_of") or []
-    if not isinstance(groups, list) or any(not isinstance(g, Sequence) or isinstance(g, str) for g in groups):
-        raise doc.error("require_one_of", "must be a list of lists of field names")
-    for g in groups:
-        for name in g:
-            if name not in fields_raw:
-                raise doc.error("require_one_of", f"{name!r} is not a mapped field")
-    codes = _local_codes(doc, data.get("codes"))
-    delimiter = str(fmt.get("delimiter", ","))
-    if len(delimiter) != 1:
-        raise doc.error("format.delimiter", "must be a single character")
-    return FieldMapping(source=source, path=str(path), fields=fields, delimiter=delimiter,
-                    encoding=str(fmt.get("encoding", "utf-8")),
-                    datetime_format=str(fmt.get("datetime_format", "%d/%m/%Y %H:%M")),
-                    date_format=str(fmt.get("date_format", "%d/%m/%Y")),
-                    require_one_of=[list(g) for g in groups], lookup=lookup, codes=codes)
+    spec = validate(doc, MappingFile, whole="the mapping")
+    fmt = spec.format
+    return FieldMapping(source=spec.source, path=str(path), fields=[f.field_map(n) for n, f in spec.fields.items()],
+                        delimiter=fmt.delimiter, encoding=fmt.encoding, datetime_format=fmt.datetime_format,
+                        date_format=fmt.date_format, require_one_of=[list(g) for g in spec.require_one_of],
+                        lookup=lookup, codes=_local_codes(spec.codes))
 
 
 def _avro_base(field_decl: Mapping[str, Any]) -> str:
@@ -342,66 +456,6 @@ def _avro_base(field_decl: Mapping[str, Any]) -> str:
     types = field_decl["type"] if isinstance(field_decl["type"], list) else [field_decl["type"]]
     base = next(t for t in types if t != "null")
     return str(base["type"] if isinstance(base, dict) else base)
-
-
-def _typed_field(doc: LocatedYaml, key: str, spec: dict[str, Any], fmap: FieldMap,
-                 field_decl: Mapping[str, Any]) -> FieldMap:
-    """Check and attach the options of ``code`` and ``integer`` fields (``code_list``, ``derive``, ``range``)."""
-    for option, needs in (("code_list", "code"), ("derive", "code"), ("range", "integer")):
-        if option in spec and fmap.type != needs:
-            raise doc.error(f"{key}.{option}", f"only applies to type {needs}")
-    if fmap.more_columns and not spec.get("derive"):
-        raise doc.error(f"{key}.columns", "several columns are only for a field derived from a code list")
-    if fmap.type == "integer":
-        bounds = spec.get("range")
-        if bounds is None:
-            return fmap
-        if (not isinstance(bounds, list) or len(bounds) != 2 or not all(isinstance(b, int) for b in bounds)
-                or bounds[0] > bounds[1]):
-            raise doc.error(f"{key}.range", "must be [lowest, highest] whole numbers")
-        return replace(fmap, bounds=(bounds[0], bounds[1]))
-    if fmap.type != "code":
-        return fmap
-    name = spec.get("code_list")
-    try:
-        codes = code_list(str(name))
-    except CodeListError as exc:
-        raise doc.error(f"{key}.code_list", str(exc)) from None
-    derive = spec.get("derive")
-    base = _avro_base(field_decl)
-    if derive is None:
-        if base != "string":
-            raise doc.error(f"{key}.type", f"a code is text, but the schema field is {base}; derive a column?")
-        return replace(fmap, code_list=codes.name)
-    if derive not in codes.columns[2:]:
-        raise doc.error(f"{key}.derive", f"{name} has no column {derive!r}; it has {', '.join(codes.columns[2:])}")
-    wanted = "boolean" if codes.is_flag(str(derive)) else "string"
-    if base != wanted:
-        raise doc.error(f"{key}.derive", f"{name}.{derive} gives a {wanted}, but the schema field is {base}")
-    return replace(fmap, code_list=codes.name, derive=str(derive))
-
-
-def _local_codes(doc: LocatedYaml, value: Any) -> dict[str, dict[str, str]]:
-    """``codes: {<code list>: {<local code>: <list code>}}``: an agency's own codes for a hub code list."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise doc.error("codes", "must map a code list to {local code: list code}")
-    out: dict[str, dict[str, str]] = {}
-    for name, pairs in value.items():
-        try:
-            codes = code_list(str(name))
-        except CodeListError as exc:
-            raise doc.error(f"codes.{name}", str(exc)) from None
-        if not isinstance(pairs, dict):
-            raise doc.error(f"codes.{name}", "must map local codes to codes of the list")
-        out[codes.name] = {}
-        for local, target in pairs.items():
-            code = codes.resolve(str(target))
-            if code is None:
-                raise doc.error(f"codes.{name}.{local}", f"{target!r} is not a code of the {name} list")
-            out[codes.name][" ".join(str(local).split()).upper()] = code
-    return out
 
 
 __all__ = ["ConfigError", "FieldMap", "FieldMapping", "RowError", "default_mapping_path", "load_mapping"]

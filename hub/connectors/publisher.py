@@ -45,17 +45,19 @@ class KafkaPublisher:
         self.producer = producer or make_producer(settings)
         self.report = RunReport(source)
         self._pending: list[Any] = []
+        self._read_total = metrics.RECORDS_READ.labels(source)  # label look-ups once, not per record
+        self._published_total = metrics.RECORDS_PUBLISHED.labels(source)
 
     def _read(self) -> None:
         self.report.read += 1
-        metrics.RECORDS_READ.labels(self.source).inc()
+        self._read_total.inc()
 
     def _send(self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> None:
         self._pending.append(self.producer.send(topic, key=key, value=value, headers=headers))
 
     def _published(self) -> None:
         self.report.published += 1
-        metrics.RECORDS_PUBLISHED.labels(self.source).inc()
+        self._published_total.inc()
 
     def _dead(self, stage: str, kind: str) -> None:
         self.report.dead_lettered += 1

@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-defs, disallow-incomplete-defs, disallow-any-generics, warn-return-any
 """Person linkage on keyed tokens: blocking, Fellegi-Sunter scoring, clustering, evaluation.
 
 Pure code (no Kafka, Faust or database): the same functions run in batch (:func:`link`) and, record by

@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-defs, disallow-incomplete-defs, disallow-any-generics, warn-return-any
 """Blocking: which pairs of person records are worth scoring at all.
 
 A blocking rule names one or more match keys; two records are a candidate pair when their tokens agree

@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-defs, disallow-incomplete-defs, disallow-any-generics, warn-return-any
 """Clustering linked pairs into pseudonymous persons (connected components by union-find).
 
 A person id is derived from the smallest record key in its cluster, so the same links give the same

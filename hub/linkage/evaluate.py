@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-defs, disallow-incomplete-defs, disallow-any-generics, warn-return-any
 """Linkage quality against ground truth, at pair level.
 
 Truth maps record keys to true person ids. A true pair is two records of one true person; a predicted

@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-defs, disallow-incomplete-defs, disallow-any-generics, warn-return-any
 """Linking one record at a time: the shape a stream agent takes, still pure.
 
 Each new record is blocked against the records seen so far, scored against its candidates with a

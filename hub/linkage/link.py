@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-defs, disallow-incomplete-defs, disallow-any-generics, warn-return-any
 """Batch linkage: block, (optionally) estimate the model, score, cluster."""
 
 from __future__ import annotations

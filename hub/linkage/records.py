@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-defs, disallow-incomplete-defs, disallow-any-generics, warn-return-any
 """Person records: one person appearance in one shared event, as linkage sees it.
 
 A record holds only what the shared event carries (keyed tokens, never a name or a date), keyed by

@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-defs, disallow-incomplete-defs, disallow-any-generics, warn-return-any
 """Fellegi-Sunter scoring of candidate pairs on token agreement.
 
 Each comparison (forename, surname, date of birth) puts a pair at the first of its ordered levels that

@@ -134,8 +134,8 @@ def purges(engine: Engine, limit: int | None = None) -> list[dict[str, Any]]:
 
 def _when(value: Any) -> str:
     if isinstance(value, datetime):
-        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment: datetime = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     return str(value)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Table
 
-from hub.mart import released, restricted
+from hub.mart import released
 from hub.mart.cellkey import SVH_PTABLE
 from hub.mart.measures import MEASURES
 from hub.policy import example_agreement_path, load_agreement
@@ -67,9 +67,6 @@ def render() -> str:
               "categories "
               f"{', '.join(sens.categories)}; offence codes {', '.join(sens.offence_codes)} and every code marked "
               f"sensitive in `offence_codes.csv`; flags {', '.join(sens.flags)}.", "",
-              "## Restricted layer (the hub's own processes only; no analyst access)", "",
-              "Listed so that governance can see what is held; none of it is released except through the "
-              "released layer.", "", "| table | meaning |", "| --- | --- |"]
-    for t in restricted.tables():
-        lines.append(f"| `{t.name}` | {t.comment or ''} |")
+              "The restricted layer (row-level events, people, audit trail, reference data) is not for analysts: "
+              "its tables are listed in `hub/mart/restricted.py` and described in docs/governance.md."]
     return "\n".join(lines) + "\n"

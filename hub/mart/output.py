@@ -46,6 +46,11 @@ def format_table(table: ReleasedTable, limit: int = 25) -> str:
     out.append(f"({len(table.rows)} cells at {levels}: {len(shown)} released, {table.cells_suppressed} suppressed; "
                f"showing the {min(limit, len(shown))} largest; sources: {', '.join(table.sources) or 'none'}; "
                f"recorded as release {table.release_id})")
+    per: dict[str, list[int]] = {}
+    for r in table.rows:
+        per.setdefault(r.measure, [0, 0])[r.value is None] += 1
+    if len(per) > 1:
+        out.append("by measure (released / suppressed): " + "; ".join(f"{m} {a}/{b}" for m, (a, b) in per.items()))
     out.append(f"method: {table.method}")
     out.extend(f"note: {n}" for n in table.notes)
     return "\n".join(out)

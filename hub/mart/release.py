@@ -13,7 +13,8 @@ Python API (what ``hub mart counts|export|report`` and the reports call)::
 - ``engine``: the mart (``hub.mart.store.open_mart``); ``ctx``: ``ReleaseContext`` (who, purpose,
   profile; only sources the agreement allows for the purpose are read).
 - ``measure``: a name in ``hub.mart.measures.MEASURES`` or None for every measure of the allowed sources
-  (each with its default breakdown). ``breakdown``: one of the measure's breakdowns (default: its first).
+  (then each measure's ``total``, unless ``breakdown`` names one it has). ``breakdown``: one of the
+  measure's breakdowns (default: its first, e.g. offence category for police incidents).
 - ``geography``: lsoa, msoa (default) or lad; never finer than the profile allows, and sensitive
   records (by code, category or flag: ``Agreement.sensitive``) are coarsened to the profile's
   ``sensitive.finest_geography`` and take its threshold. ``period``: week or month (default).
@@ -261,6 +262,7 @@ def plan(ctx: ReleaseContext, measure: str | None, breakdown: str | None,
         chosen = [m]
     else:
         chosen = measures_for_sources(sorted(allowed))
+        breakdown = breakdown or "total"  # every measure at once: its totals, where a needs assessment starts
     out = []
     for m in chosen:
         if breakdown is not None and breakdown not in m.breakdowns:

@@ -33,6 +33,7 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    inspect,
     text,
 )
 from sqlalchemy.engine import make_url
@@ -105,6 +106,7 @@ def create(engine: Engine, pg_schema: str = DEFAULT_PG_SCHEMA) -> None:
         if not path.exists():
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
     if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{pg_schema}"'))
+        with engine.begin() as conn:  # checked first: the writer role may use the schema but not create one
+            if not inspect(conn).has_schema(pg_schema):
+                conn.execute(text(f'CREATE SCHEMA "{pg_schema}"'))
     metadata.create_all(engine)

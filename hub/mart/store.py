@@ -162,6 +162,7 @@ def role_statements(restricted: str, lay: Layout) -> list[str]:
         f"REVOKE ALL ON SCHEMA {r} FROM {a}",
         f"GRANT USAGE ON SCHEMA {r} TO {w}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {r} TO {w}",
+        *[f"REVOKE UPDATE, DELETE, TRUNCATE ON {r}.{t} FROM {w}" for t in models.AUDIT_TABLES],  # append-only
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {r} TO {w}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA {r} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {w}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA {r} GRANT USAGE, SELECT ON SEQUENCES TO {w}",

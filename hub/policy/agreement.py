@@ -8,12 +8,25 @@ token for linkage, generalise). Anything the agreement does not grant is dropped
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    RootModel,
+    StrictBool,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from hub.schemas import RAW_SCHEMAS, SchemaRepository, default_repository
-from hub.yamlsource import ConfigError, LocatedYaml, load_located
+from hub.yamlsource import load_located, located_problems
 
 Treatment = Literal["keep", "generalise", "token", "drop"]
 
@@ -194,217 +207,414 @@ class Agreement:
 
 def load_agreement(path: Path | str, schemas: SchemaRepository | None = None,
                    text: str | None = None) -> Agreement:
-    """Load and validate an agreement file; every error names the file, line and key."""
+    """Load and validate an agreement file; every problem is reported at once, naming file, line and key.
+
+    The file is read with pydantic models (``extra="forbid"``): the whole file's shape first, then each
+    source against its schema and each field's treatments against the field (the checks that need
+    to know which source and field they are about)."""
     doc = load_located(path, text)
-    return _Parser(doc, schemas or default_repository()).agreement()
+    schemas = schemas or default_repository()
+    problems: list[tuple[str, str]] = []
+    try:
+        root = AgreementFile.model_validate(doc.data)
+    except ValidationError as exc:  # note the top level's problems, and go on to find the parts' own
+        problems.extend(located_problems(exc, doc.data, whole="the agreement"))
+        if not isinstance(doc.data, dict):
+            raise doc.errors(problems) from None
+        root = AgreementFile.model_construct(**{k: doc.data.get(k) for k in AgreementFile.model_fields})
 
+    def part(model: type[M], data: Any, key: str, **context: Any) -> M | None:
+        """``data`` (at ``key`` in the file) as ``model``, or None with its problems noted."""
+        try:
+            return model.model_validate(data, context=context)
+        except ValidationError as exc:
+            problems.extend(located_problems(exc, data, key))
+            return None
 
-class _Parser:
-    def __init__(self, doc: LocatedYaml, schemas: SchemaRepository) -> None:
-        self.doc = doc
-        self.schemas = schemas
-
-    def fail(self, key: str, message: str) -> ConfigError:
-        return self.doc.error(key, message)
-
-    def mapping(self, value: Any, key: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(key, "must be a mapping")
-        return value
-
-    def text(self, parent: dict[str, Any], name: str, key: str) -> str:
-        value = parent.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            raise self.fail(f"{key}.{name}" if key else name, "is required")
-        return str(value)
-
-    def unknown(self, parent: dict[str, Any], allowed: set[str], key: str) -> None:
-        for k in parent:
-            if k not in allowed:
-                raise self.fail(f"{key}.{k}" if key else k,
-                                f"unknown key; expected one of {', '.join(sorted(allowed))}")
-
-    def agreement(self) -> Agreement:
-        root = self.mapping(self.doc.data, "")
-        self.unknown(root, {"agreement", "parties", "purposes", "sources", "release_profiles", "sensitive"}, "")
-        head = self.mapping(root.get("agreement"), "agreement")
-        parties = self.parties(root.get("parties"))
-        purposes = self.purposes(root.get("purposes"))
-        sources_raw = self.mapping(root.get("sources") or {}, "sources")
-        sources = {name: self.source(name, spec, parties, purposes) for name, spec in sources_raw.items()}
-        profiles_raw = self.mapping(root.get("release_profiles"), "release_profiles")
-        if not profiles_raw:
-            raise self.fail("release_profiles", "at least one release profile is required")
-        profiles = {n: self.profile(n, p) for n, p in profiles_raw.items()}
-        return Agreement(
-            id=self.text(head, "id", "agreement"), version=self.text(head, "version", "agreement"),
-            partnership=self.text(head, "partnership", "agreement"), parties=parties, purposes=purposes,
-            sources=sources, release_profiles=profiles, sensitive=self.sensitive(root.get("sensitive")),
-            path=self.doc.path, lines=self.doc.lines)
-
-    def sensitive(self, value: Any) -> SensitiveRules:
-        if value is None:
-            return SensitiveRules()
-        spec = self.mapping(value, "sensitive")
-        self.unknown(spec, {"categories", "offence_codes", "flags"}, "sensitive")
-        out: dict[str, tuple[str, ...]] = {}
-        for name in ("categories", "offence_codes", "flags"):
-            items = spec.get(name, [])
-            if not isinstance(items, list) or not all(isinstance(i, str | int | float) for i in items):
-                raise self.fail(f"sensitive.{name}", "must be a list of names or codes")
-            out[name] = tuple(str(i) for i in items)
-        return SensitiveRules(**out)
-
-    def parties(self, value: Any) -> dict[str, Party]:
-        if not isinstance(value, list) or not value:
-            raise self.fail("parties", "must be a non-empty list")
-        out: dict[str, Party] = {}
-        for i, item in enumerate(value):
-            key = f"parties[{i}]"
-            spec = self.mapping(item, key)
-            pid = self.text(spec, "id", key)
-            if pid in out:
-                raise self.fail(f"{key}.id", f"duplicate party id {pid!r}")
-            out[pid] = Party(pid, self.text(spec, "name", key), self.text(spec, "role", key))
-        return out
-
-    def purposes(self, value: Any) -> dict[str, str]:
-        if not isinstance(value, list) or not value:
-            raise self.fail("purposes", "must be a non-empty list")
-        out: dict[str, str] = {}
-        for i, item in enumerate(value):
-            key = f"purposes[{i}]"
-            spec = self.mapping(item, key)
-            out[self.text(spec, "id", key)] = self.text(spec, "description", key)
-        return out
-
-    def source(self, name: str, spec_any: Any, parties: dict[str, Party],
-               purposes: dict[str, str]) -> SourcePolicy:
+    head = part(HeadSpec, root.agreement, "agreement")
+    party_list = part(PartyList, root.parties, "parties")
+    purpose_list = part(PurposeList, root.purposes, "purposes")
+    parties = {p.id: Party(p.id, p.name, p.role) for p in party_list.root} if party_list else None
+    purposes = {p.id: p.description for p in purpose_list.root} if purpose_list else None
+    sources: dict[str, SourcePolicy] = {}
+    for name, raw in (root.sources if isinstance(root.sources, dict) else {}).items():
         key = f"sources.{name}"
-        spec = self.mapping(spec_any, key)
-        self.unknown(spec, {"provider", "lawful_basis", "pseudonymise_at", "purposes", "retention_days",
-                            "record_id", "event_time", "fields"}, key)
         if name not in RAW_SCHEMAS:
-            raise self.fail(key, f"no schema for source {name!r}; known sources: {', '.join(sorted(RAW_SCHEMAS))}")
-        schema = self.schemas.get(RAW_SCHEMAS[name])
-        provider = self.text(spec, "provider", key)
-        if provider not in parties:
-            raise self.fail(f"{key}.provider", f"{provider!r} is not one of the parties")
-        where = self.text(spec, "pseudonymise_at", key)
-        if where not in PSEUDONYMISE_AT:
-            raise self.fail(f"{key}.pseudonymise_at", f"must be one of {', '.join(PSEUDONYMISE_AT)}")
-        used = spec.get("purposes") or []
-        if not isinstance(used, list) or not used:
-            raise self.fail(f"{key}.purposes", "must list at least one purpose")
-        for p in used:
-            if p not in purposes:
-                raise self.fail(f"{key}.purposes", f"{p!r} is not a declared purpose")
-        retention = spec.get("retention_days")
-        if not isinstance(retention, int) or retention <= 0:
-            raise self.fail(f"{key}.retention_days", "must be a positive whole number of days")
-        record_id = self.text(spec, "record_id", key)
-        event_time = self.text(spec, "event_time", key)
-        for fname, k in ((record_id, "record_id"), (event_time, "event_time")):
-            if fname not in schema.field_names:
-                raise self.fail(f"{key}.{k}", f"{fname!r} is not a field of {schema.name}")
-        fields_raw = self.mapping(spec.get("fields"), f"{key}.fields")
-        identifiers = schema.identifier_fields()
+            problems.append((key, f"no schema for source {name!r}; known sources: {', '.join(sorted(RAW_SCHEMAS))}"))
+            continue
+        schema = schemas.get(RAW_SCHEMAS[name])
+        spec = part(SourceSpec, raw, key, schema=schema, parties=parties, purposes=purposes)
+        raw_fields = raw.get("fields") if isinstance(raw, dict) else None
         fields: dict[str, tuple[Output, ...]] = {}
-        for fname, rule in fields_raw.items():
+        for fname, rule in (raw_fields if isinstance(raw_fields, dict) else {}).items():
             fkey = f"{key}.fields.{fname}"
             if fname not in schema.field_names:
-                raise self.fail(fkey, f"not a field of {schema.name}; fields are {', '.join(schema.field_names)}")
-            outputs = self.outputs(rule, fkey, _avro_kind(schema.field(fname)["type"]))
-            if fname in identifiers and any(o.treatment == "keep" for o in outputs):
-                raise self.fail(fkey, "is a direct identifier: it may be dropped, tokenised or generalised, "
-                                      "never kept")
-            if fname in identifiers and any(o.treatment == "generalise" and o.method in ("date", "week", "month",
-                                                                                        "year") for o in outputs):
-                raise self.fail(fkey, "is a direct identifier: generalise it to age_band or an area, not a date")
-            fields[fname] = outputs
-        return SourcePolicy(name=name, provider=provider, lawful_basis=self.text(spec, "lawful_basis", key),
-                            pseudonymise_at=where, purposes=tuple(used), retention_days=retention,
-                            record_id=record_id, event_time=event_time, fields=fields)
+                problems.append((fkey, f"not a field of {schema.name}; fields are {', '.join(schema.field_names)}"))
+                continue
+            treatments = part(FieldRule, rule, fkey, kind=_avro_kind(schema.field(fname)["type"]),
+                              identifier=fname in schema.identifier_fields())
+            if treatments is not None:
+                fields[fname] = tuple(t.output() for t in treatments.root)
+        if spec is None:
+            continue
+        sources[name] = SourcePolicy(name=name, provider=spec.provider, lawful_basis=spec.lawful_basis,
+                                     pseudonymise_at=spec.pseudonymise_at, purposes=tuple(spec.purposes or ()),
+                                     retention_days=spec.retention_days, record_id=spec.record_id,
+                                     event_time=spec.event_time, fields=fields)
+    profiles: dict[str, ReleaseProfile] = {}
+    profile_specs = part(ProfileMap, root.release_profiles, "release_profiles")
+    for name, profile in (profile_specs.root if profile_specs else {}).items():
+        key = f"release_profiles.{name}"
+        standard = Disclosure(profile.threshold, profile.rounding, profile.secondary_suppression,
+                              profile.finest_geography)
+        sensitive = part(SensitiveDisclosureSpec, profile.sensitive or {}, f"{key}.sensitive", standard=standard)
+        if sensitive is not None:
+            profiles[name] = ReleaseProfile(name, profile.audience or name, standard, sensitive.disclosure(standard))
+    rules = part(SensitiveRulesSpec, root.sensitive, "sensitive") if root.sensitive is not None else None
+    if problems or head is None or parties is None or purposes is None:
+        raise doc.errors(problems)
+    return Agreement(id=head.id, version=head.version, partnership=head.partnership,
+                     parties=parties, purposes=purposes, sources=sources, release_profiles=profiles,
+                     sensitive=rules.rules() if rules else SensitiveRules(), path=doc.path, lines=doc.lines)
 
-    def outputs(self, rule: Any, key: str, field_kind: str) -> tuple[Output, ...]:
-        if rule == "drop":
-            return (Output("drop"),)
-        items = rule if isinstance(rule, list) else [rule]
-        if not items:
-            raise self.fail(key, "needs at least one treatment")
-        return tuple(self.output(item, f"{key}[{i}]" if isinstance(rule, list) else key, field_kind)
-                     for i, item in enumerate(items))
 
-    def output(self, item: Any, key: str, field_kind: str) -> Output:
-        if item == "drop":
-            return Output("drop")
-        spec = self.mapping(item, key)
-        verbs = [v for v in ("keep", "generalise", "token") if v in spec]
-        if len(verbs) != 1:
-            raise self.fail(key, "each treatment is 'drop' or a mapping with exactly one of keep, generalise, "
-                                 "token")
-        verb = verbs[0]
-        if verb == "keep":
-            self.unknown(spec, {"keep"}, key)
-            target = self.target(spec["keep"], f"{key}.keep")
-            self.check_type(target, field_kind, f"{key}.keep", "the field is")
-            return Output("keep", target=target)
-        if verb == "generalise":
-            self.unknown(spec, {"generalise", "into"}, key)
-            method = str(spec["generalise"])
-            if method not in GENERALISE_METHODS:
-                raise self.fail(f"{key}.generalise", f"unknown method {method!r}; expected one of "
-                                                     f"{', '.join(GENERALISE_METHODS)}")
-            target = self.target(spec.get("into"), f"{key}.into")
-            self.check_type(target, GENERALISE_METHODS[method], f"{key}.into", f"{method} gives")
-            return Output("generalise", target=target, method=method)
-        self.unknown(spec, {"token", "person"}, key)
-        kind = str(spec["token"])
-        if kind not in TOKEN_KINDS:
-            raise self.fail(f"{key}.token", f"unknown token kind {kind!r}; expected one of {', '.join(TOKEN_KINDS)}")
-        person = spec.get("person")
-        if not isinstance(person, str) or not _ID.match(person):
-            raise self.fail(f"{key}.person", "names the role whose tokens these are, e.g. victim")
-        return Output("token", kind=kind, person=person)
+# --- the file's models ------------------------------------------------------------------------------
 
-    def check_type(self, target: str, kind: str, key: str, what: str) -> None:
-        """Refuse at load time what would fail every record at encoding time."""
-        expected = target_kind(target)
-        if expected != "any" and expected != kind:
-            raise self.fail(key, f"{target} holds a {expected}, but {what} a {kind}")
+M = TypeVar("M", bound=BaseModel)
 
-    def target(self, value: Any, key: str) -> str:
-        if not isinstance(value, str) or not (value in TOP_TARGETS or _TARGET.match(value)):
-            raise self.fail(key, f"{value!r} is not a shared-event target; use one of "
-                                 f"{', '.join(TOP_TARGETS)}, flags.<name>, attributes.<name> or "
-                                 "person.<role>.age_band|sex")
+
+def _required_text(value: Any) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()) or isinstance(value, (dict, list)):
+        raise ValueError("is required" if not isinstance(value, (dict, list)) else "must be text")
+    return str(value)
+
+
+Text = Annotated[str, BeforeValidator(_required_text)]
+
+
+def _whole(minimum: int, message: str) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(message)
+        return value
+    return check
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HeadSpec(_Spec):
+    id: Text
+    version: Text
+    partnership: Text
+
+
+class PartySpec(_Spec):
+    id: Text
+    name: Text
+    role: Text
+
+
+class PurposeSpec(_Spec):
+    id: Text
+    description: Text
+
+
+class ProfileSpec(_Spec):
+    """A release profile; ``sensitive`` (rows of domestic abuse and sexual offences) is checked against it."""
+
+    audience: str | None = None
+    threshold: Annotated[int, BeforeValidator(_whole(0, "must be a whole number >= 0"))]
+    rounding: Annotated[int, BeforeValidator(_whole(0, "must be a whole number >= 0"))] = 0
+    secondary_suppression: StrictBool = True
+    finest_geography: str = "lsoa"
+    sensitive: dict[str, Any] | None = None
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
         return value
 
-    def disclosure(self, spec: dict[str, Any], key: str, base: Disclosure | None) -> Disclosure:
-        def number(name: str, default: int | None) -> int:
-            value = spec.get(name, default)
-            if not isinstance(value, int) or value < 0:
-                raise self.fail(f"{key}.{name}", "must be a whole number >= 0")
-            return value
-        threshold = number("threshold", base.threshold if base else None)
-        if threshold < 1:
-            raise self.fail(f"{key}.threshold", "must be at least 1")
-        secondary = spec.get("secondary_suppression", base.secondary_suppression if base else True)
-        if not isinstance(secondary, bool):
-            raise self.fail(f"{key}.secondary_suppression", "must be true or false")
-        geo = spec.get("finest_geography", base.finest_geography if base else "lsoa")
-        if geo not in GEOGRAPHY_LEVELS:
-            raise self.fail(f"{key}.finest_geography", f"must be one of {', '.join(GEOGRAPHY_LEVELS)}")
-        return Disclosure(threshold, number("rounding", base.rounding if base else 0), secondary, geo)
+    @field_validator("finest_geography")
+    @classmethod
+    def _geography(cls, value: str) -> str:
+        if value not in GEOGRAPHY_LEVELS:
+            raise ValueError(f"must be one of {', '.join(GEOGRAPHY_LEVELS)}")
+        return value
 
-    def profile(self, name: str, value: Any) -> ReleaseProfile:
-        key = f"release_profiles.{name}"
-        spec = self.mapping(value, key)
-        self.unknown(spec, {"audience", "threshold", "rounding", "secondary_suppression", "finest_geography",
-                            "sensitive"}, key)
-        standard = self.disclosure(spec, key, None)
-        sensitive_spec = self.mapping(spec.get("sensitive") or {}, f"{key}.sensitive")
-        sensitive = self.disclosure(sensitive_spec, f"{key}.sensitive", standard)
-        if sensitive.threshold < standard.threshold:
-            raise self.fail(f"{key}.sensitive.threshold", "must not be lower than the standard threshold")
-        return ReleaseProfile(name, str(spec.get("audience", name)), standard, sensitive)
+
+class SensitiveDisclosureSpec(_Spec):
+    """What differs for sensitive rows; anything unset is the profile's own value."""
+
+    threshold: Annotated[int, BeforeValidator(_whole(0, "must be a whole number >= 0"))] | None = None
+    rounding: Annotated[int, BeforeValidator(_whole(0, "must be a whole number >= 0"))] | None = None
+    secondary_suppression: StrictBool | None = None
+    finest_geography: str | None = None
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError("must be at least 1")
+        standard: Disclosure = _context(info)["standard"]
+        if value is not None and value < standard.threshold:
+            raise ValueError("must not be lower than the standard threshold")
+        return value
+
+    @field_validator("finest_geography")
+    @classmethod
+    def _geography(cls, value: str | None) -> str | None:
+        if value is not None and value not in GEOGRAPHY_LEVELS:
+            raise ValueError(f"must be one of {', '.join(GEOGRAPHY_LEVELS)}")
+        return value
+
+    def disclosure(self, standard: Disclosure) -> Disclosure:
+        return Disclosure(standard.threshold if self.threshold is None else self.threshold,
+                          standard.rounding if self.rounding is None else self.rounding,
+                          standard.secondary_suppression if self.secondary_suppression is None
+                          else self.secondary_suppression,
+                          self.finest_geography or standard.finest_geography)
+
+
+class AgreementFile(_Spec):
+    """The file's top level; each part is then validated by its own model, so every problem is found."""
+
+    agreement: Any
+    parties: Any
+    purposes: Any
+    sources: dict[str, Any] | None = None
+    release_profiles: Any
+    sensitive: Any = None
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(i, str | int | float) for i in value):
+        raise ValueError("must be a list of names or codes")
+    return tuple(str(i) for i in value)
+
+
+Names = Annotated[tuple[str, ...], BeforeValidator(_names)]
+
+
+class SensitiveRulesSpec(_Spec):
+    """Which records each profile's ``sensitive`` rules cover; a list left out covers nothing of its kind."""
+
+    categories: Names = ()
+    offence_codes: Names = ()
+    flags: Names = ()
+
+    def rules(self) -> SensitiveRules:
+        return SensitiveRules(categories=self.categories, offence_codes=self.offence_codes, flags=self.flags)
+
+
+class PartyList(RootModel[list[PartySpec]]):
+    @field_validator("root")
+    @classmethod
+    def _unique(cls, value: list[PartySpec]) -> list[PartySpec]:
+        if not value:
+            raise ValueError("must be a non-empty list")
+        ids = [p.id for p in value]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"duplicate party id {twice[0]!r}")
+        return value
+
+
+class PurposeList(RootModel[list[PurposeSpec]]):
+    @field_validator("root")
+    @classmethod
+    def _not_empty(cls, value: list[PurposeSpec]) -> list[PurposeSpec]:
+        if not value:
+            raise ValueError("must be a non-empty list")
+        return value
+
+
+class ProfileMap(RootModel[dict[str, ProfileSpec]]):
+    @field_validator("root")
+    @classmethod
+    def _some_profile(cls, value: dict[str, ProfileSpec]) -> dict[str, ProfileSpec]:
+        if not value:
+            raise ValueError("at least one release profile is required")
+        return value
+
+
+class SourceSpec(_Spec):
+    """One source's terms; validated with the context ``schema``, ``parties`` and ``purposes``."""
+
+    provider: Text
+    lawful_basis: Text
+    pseudonymise_at: Text
+    purposes: list[str] | None = None
+    retention_days: Annotated[int, BeforeValidator(_whole(1, "must be a positive whole number of days"))]
+    record_id: Text
+    event_time: Text
+    fields: dict[str, Any]
+
+    @field_validator("provider")
+    @classmethod
+    def _party(cls, value: str, info: ValidationInfo) -> str:
+        parties = _context(info)["parties"]
+        if parties is not None and value not in parties:  # None: the parties have problems of their own
+            raise ValueError(f"{value!r} is not one of the parties")
+        return value
+
+    @field_validator("pseudonymise_at")
+    @classmethod
+    def _where(cls, value: str) -> str:
+        if value not in PSEUDONYMISE_AT:
+            raise ValueError(f"must be one of {', '.join(PSEUDONYMISE_AT)}")
+        return value
+
+    @field_validator("purposes", mode="after")
+    @classmethod
+    def _declared(cls, value: list[str] | None, info: ValidationInfo) -> list[str]:
+        if not value:
+            raise ValueError("must list at least one purpose")
+        declared = _context(info)["purposes"]
+        undeclared = [p for p in value if declared is not None and p not in declared]
+        if undeclared:
+            raise ValueError(f"{undeclared[0]!r} is not a declared purpose")
+        return value
+
+    @field_validator("record_id", "event_time")
+    @classmethod
+    def _schema_field(cls, value: str, info: ValidationInfo) -> str:
+        schema = _context(info)["schema"]
+        if value not in schema.field_names:
+            raise ValueError(f"{value!r} is not a field of {schema.name}")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _purposes_present(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "purposes" not in value:
+            return {**value, "purposes": None}  # so the 'at least one purpose' sentence names the key
+        return value
+
+
+VERB_KEYS = {"keep": {"keep"}, "generalise": {"generalise", "into"}, "token": {"token", "person"}}
+ONE_VERB = "each treatment is 'drop' or a mapping with exactly one of keep, generalise, token"
+
+
+class TreatmentSpec(_Spec):
+    """One thing a field becomes: ``drop``, ``{keep: target}``, ``{generalise: method, into: target}``
+    or ``{token: kind, person: role}``; validated with the context ``kind`` (the field's type)."""
+
+    drop: bool = False
+    keep: str | None = None
+    generalise: str | None = None
+    into: str | None = None
+    token: str | None = None
+    person: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_verb(cls, value: Any) -> Any:
+        if value == "drop":
+            return {"drop": True}
+        if not isinstance(value, dict):
+            raise ValueError(ONE_VERB)
+        verbs = [v for v in VERB_KEYS if v in value]
+        if len(verbs) != 1 or "drop" in value:
+            raise ValueError(ONE_VERB)
+        verb = verbs[0]
+        others = sorted(k for k in value if k not in VERB_KEYS[verb] and k in {*VERB_KEYS, "into", "person"})
+        if others:
+            raise ValueError(f"{others[0]} does not go with {verb}; {verb} takes {', '.join(sorted(VERB_KEYS[verb]))}")
+        if verb == "generalise":
+            return {"into": None, **value}  # so a missing 'into' is named
+        if verb == "token":
+            return {"person": None, **value}
+        return value
+
+    @field_validator("keep")
+    @classmethod
+    def _keep(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            _check_target(value)
+            _check_type(value, _context(info)["kind"], "the field is")
+        return value
+
+    @field_validator("generalise")
+    @classmethod
+    def _method(cls, value: str | None) -> str | None:
+        if value is not None and value not in GENERALISE_METHODS:
+            raise ValueError(f"unknown method {value!r}; expected one of {', '.join(GENERALISE_METHODS)}")
+        return value
+
+    @field_validator("into")
+    @classmethod
+    def _into(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "generalise" not in info.data or info.data["generalise"] is None:
+            return value
+        method = info.data["generalise"]
+        _check_target(value)
+        assert value is not None
+        _check_type(value, GENERALISE_METHODS[method], f"{method} gives")
+        return value
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: str | None) -> str | None:
+        if value is not None and value not in TOKEN_KINDS:
+            raise ValueError(f"unknown token kind {value!r}; expected one of {', '.join(TOKEN_KINDS)}")
+        return value
+
+    @field_validator("person")
+    @classmethod
+    def _person(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("token") is not None and (not isinstance(value, str) or not _ID.match(value)):
+            raise ValueError("names the role whose tokens these are, e.g. victim")
+        return value
+
+    def output(self) -> Output:
+        if self.keep is not None:
+            return Output("keep", target=self.keep)
+        if self.generalise is not None:
+            return Output("generalise", target=self.into, method=self.generalise)
+        if self.token is not None:
+            return Output("token", kind=self.token, person=self.person)
+        return Output("drop")
+
+
+class FieldRule(RootModel[list[TreatmentSpec]]):
+    """A field's treatments (one, or a list); validated with the context ``kind`` and ``identifier``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _listed(cls, value: Any) -> Any:
+        return value if isinstance(value, list) else [value]
+
+    @model_validator(mode="after")
+    def _identifier_rules(self, info: ValidationInfo) -> FieldRule:
+        if not self.root:
+            raise ValueError("needs at least one treatment")
+        if _context(info)["identifier"]:
+            if any(t.keep is not None for t in self.root):
+                raise ValueError("is a direct identifier: it may be dropped, tokenised or generalised, never kept")
+            if any(t.generalise in ("date", "week", "month", "year") for t in self.root):
+                raise ValueError("is a direct identifier: generalise it to age_band or an area, not a date")
+        return self
+
+
+def _context(info: ValidationInfo) -> dict[str, Any]:
+    """What a model needs to know about where it is (the source's schema, the field's type...)."""
+    if not isinstance(info.context, dict):
+        raise TypeError("validated without its context; use load_agreement")
+    return info.context
+
+
+def _check_target(value: Any) -> None:
+    if not isinstance(value, str) or not (value in TOP_TARGETS or _TARGET.match(value)):
+        raise ValueError(f"{value!r} is not a shared-event target; use one of {', '.join(TOP_TARGETS)}, "
+                         "flags.<name>, attributes.<name> or person.<role>.age_band|sex")
+
+
+def _check_type(target: str, kind: str, what: str) -> None:
+    """Refuse at load time what would fail every record at encoding time."""
+    expected = target_kind(target)
+    if expected != "any" and expected != kind:
+        raise ValueError(f"{target} holds a {expected}, but {what} a {kind}")

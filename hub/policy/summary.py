@@ -24,12 +24,16 @@ def summarise(agreement: Agreement) -> str:
         for field, outputs in src.fields.items():
             lines.append(f"    {field}: " + "; ".join(o.describe() for o in outputs))
         lines.append("  any other field: dropped")
-    lines += ["", "Release profiles (what analysts and the public may see):"]
+    sens = agreement.sensitive
+    lines += ["", "Release profiles (what analysts and the public may see; every count perturbed by the cell key "
+                  "method, then suppressed below the threshold):",
+              f"  sensitive records: categories {', '.join(sens.categories) or 'none'}; offence codes "
+              f"{', '.join(sens.offence_codes) or 'none'} (and every code the hub marks sensitive); flags "
+              f"{', '.join(sens.flags) or 'none'}"]
     for prof in agreement.release_profiles.values():
         s, t = prof.standard, prof.sensitive
         lines.append(f"  {prof.name} ({prof.audience}): counts below {s.threshold} suppressed, "
                      f"rounding {s.rounding or 'none'}, "
-                     f"secondary suppression {'on' if s.secondary_suppression else 'off'}, "
-                     f"finest area {s.finest_geography}; domestic abuse and sexual offences: below {t.threshold} "
-                     f"suppressed, finest area {t.finest_geography}")
+                     f"finest area {s.finest_geography}; sensitive records: below {t.threshold} "
+                     f"suppressed, rounding {t.rounding or 'none'}, finest area {t.finest_geography}")
     return "\n".join(lines)

@@ -79,7 +79,7 @@ def profile(indicators: Mapping[str, Mapping[str, int | None]], populations: Map
         for r in rates:
             sd = r.std(axis=axis, keepdims=True)
             zs.append((r - r.mean(axis=axis, keepdims=True)) / np.where(sd > 0, sd, 1.0))
-        return np.mean(zs, axis=0)
+        return np.asarray(np.mean(zs, axis=0), dtype=float)
 
     score = zmean([shrunk[n][None, :] for n in names], axis=1)[0]
     drawn = zmean(samples, axis=1)  # draws x areas

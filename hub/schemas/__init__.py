@@ -1,5 +1,8 @@
 """Avro schemas (one per source, one harmonised shared event) and their wire encoding."""
 
+import json
+from importlib import resources
+
 from hub.schemas.repository import (
     AvroSchema,
     SchemaError,
@@ -8,18 +11,24 @@ from hub.schemas.repository import (
     load_schema,
 )
 
-RAW_SCHEMAS: dict[str, str] = {
-    "police_incident": "svh.raw.PoliceIncident",
-    "ed_attendance": "svh.raw.EdAttendance",
-    "ambulance_callout": "svh.raw.AmbulanceCallout",
-    "probation_event": "svh.raw.ProbationEvent",
-    "youth_justice_event": "svh.raw.YouthJusticeEvent",
-    "school_exclusion": "svh.raw.SchoolExclusion",
-    "referral": "svh.raw.Referral",
-    "intervention_activity": "svh.raw.InterventionActivity",
-}
-"""Source name -> full name of its raw Avro schema. Whether a source's records ever reach a raw topic is
-the agreement's ``pseudonymise_at``: health bodies' (ED, ambulance) are pseudonymised at the source."""
+RAW_NAMESPACE = "svh.raw"
+
+
+def _raw_schemas() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for entry in sorted(resources.files(__name__).iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".avsc"):
+            declared = json.loads(entry.read_text("utf-8"))
+            if declared.get("namespace") == RAW_NAMESPACE:
+                found[entry.name.removesuffix(".avsc")] = f"{RAW_NAMESPACE}.{declared['name']}"
+    return found
+
+
+RAW_SCHEMAS: dict[str, str] = _raw_schemas()
+"""Source name -> full name of its raw Avro schema, found from the files: ``hub/schemas/<source>.avsc`` in
+the namespace ``svh.raw`` is the source ``<source>`` (see ``hub.sources``). Whether a source's records ever
+reach a raw topic is the agreement's ``pseudonymise_at``: health bodies' (ED, ambulance) are pseudonymised
+at the source."""
 
 SHARED_EVENT = "svh.shared.SharedEvent"
 

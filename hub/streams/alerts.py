@@ -34,6 +34,7 @@ from hub.alerts.rules import (
 )
 from hub.mart import reviews, store
 from hub.schemas import SHARED_EVENT, SchemaError
+from hub.streams.app import confirm_delivery, die
 
 if TYPE_CHECKING:
     from hub.config import Settings
@@ -110,7 +111,6 @@ class AlertStage:
     # -- homicide reviews, and routing to the hot-spot watch ---------------------------------------------
 
     async def _judge(self, stream: Any) -> None:
-        from hub.streams.app import confirm_delivery
         level = self.rules.hotspots.area_level
         async for batch in stream.take_events(BATCH, within=WITHIN_S):
             pending: list[Any] = []
@@ -134,7 +134,6 @@ class AlertStage:
                 await self._raise_review(case)
 
     async def _raise_review(self, case: ReviewCase) -> None:
-        from hub.streams.app import confirm_delivery
         aid = alert_id("owhr", case.case_ref)
         row = {"case_ref": case.case_ref, "alert_id": aid, "source": case.source,
                "occurred_date": case.occurred_date, "lsoa_code": case.lsoa_code, "lad_code": case.lad_code,
@@ -195,7 +194,6 @@ class AlertStage:
                 await self._raise_hotspot(area, day, verdict.count, verdict.baseline, verdict.p_value)
 
     async def _raise_hotspot(self, area: str, day: date, count: int, baseline: float, p_value: float) -> None:
-        from hub.streams.app import confirm_delivery
         level, week = self.rules.hotspots.area_level, iso_week(day)
         aid = alert_id("hotspot", level, area, week)
         if aid in self._raised:
@@ -219,7 +217,6 @@ class AlertStage:
 
 async def _retry(func: Any, *args: Any) -> Any:
     """A mart call that must not be skipped: retried with back-off while the batch stays uncommitted."""
-    from hub.streams.app import die
     delay = 0.5
     while True:
         try:

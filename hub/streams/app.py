@@ -82,9 +82,7 @@ class StreamWorker:
             self.app.agent(self._topic(*self._raw_to_source), name="pseudonymise", concurrency=1)(self._pseudonymise)
         if "sink" in stages:
             self.app.agent(self._shared, name="sink", concurrency=1)(self._sink)
-        if "alerts" in stages:
-            from hub.streams.alerts import AlertStage
-            self.alert_stage = AlertStage(self)
+        self.alert_stage: Any = None  # hub.streams.alerts.AlertStage, added by hub.streams.worker.build
 
     def _topic(self, *names: str) -> Any:
         return self.app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw",
@@ -118,7 +116,7 @@ class StreamWorker:
                                                 message=f"unexpected {type(exc).__name__} (message withheld)")
                 tally[source, outcome] += 1
                 seconds.observe(clock() - started)
-            await confirm_delivery(await self.sender.send(out), "pseudonymise")
+            await deliver(self.sender, out, "pseudonymise")
             for (source, outcome), n in tally.items():
                 metrics.STAGE_CONSUMED.labels("pseudonymise", source).inc(n)
                 metrics.STAGE_PROCESSED.labels("pseudonymise", source, outcome).inc(n)
@@ -185,7 +183,7 @@ class StreamWorker:
                     continue
                 good.append((record, msg))
             written = await self._write_with_retry(good, out)
-            await confirm_delivery(await self.sender.send(out), "sink")
+            await deliver(self.sender, out, "sink")
             by_source = Counter(record["source"] for record in written)
             for source, n in by_source.items():
                 metrics.STAGE_CONSUMED.labels("sink", source).inc(n)
@@ -277,6 +275,28 @@ async def confirm_delivery(futures: list[Any], stage: str) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - a delivery error or a timeout
         die(stage, f"Kafka did not acknowledge a send ({type(exc).__name__})")
+
+
+async def deliver(sender: BatchSender, messages: list[Outgoing], stage: str) -> None:
+    """Hand a batch's messages to Kafka and wait for every acknowledgement, or end the process.
+
+    Handing over awaits too (a partition's previous record batch must be in flight first), so it gets
+    the same care as the acknowledgements: an error ends the process unacknowledged, and a stop while
+    handing over lets it finish (or ends the process) before the batch may be acked on the way out.
+    """
+    task = asyncio.ensure_future(sender.send(messages))
+    try:
+        futures = await asyncio.shield(task)
+    except asyncio.CancelledError:
+        try:
+            futures = await asyncio.wait_for(task, 10.0)
+        except BaseException:  # noqa: BLE001 - anything but a completed hand-over
+            die(stage, "stopped before the batch was handed to Kafka")
+        await confirm_delivery(futures, stage)
+        raise
+    except Exception as exc:  # noqa: BLE001 - the producer refused the batch
+        die(stage, f"Kafka did not take the batch ({type(exc).__name__})")
+    await confirm_delivery(futures, stage)
 
 
 async def _finish_in_thread(func: Any, *args: Any) -> Any:

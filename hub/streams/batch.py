@@ -62,8 +62,8 @@ class BatchSender:
                 # Full: send it (this closes it) and start the next; batches of one partition keep their order.
                 futures.append(await client.send_batch(builder, msg.topic, partition=partition))
                 builder = open_batches[tp] = client.create_batch()
-                if builder.append(timestamp=None, key=msg.key, value=msg.value, headers=msg.headers) is None:
-                    raise ValueError(f"a message for {msg.topic} is larger than the producer's batch size")
+                builder.append(timestamp=None, key=msg.key, value=msg.value, headers=msg.headers)  # an empty
+                # record batch takes any one message (one too big for the broker fails its future, as send would)
         for (topic, partition), builder in open_batches.items():
             builder.close()  # nothing else may join a batch the caller is about to await
             futures.append(await client.send_batch(builder, topic, partition=partition))

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from hub.config import Settings
 
@@ -42,13 +43,17 @@ def wait_until_drained(settings: Settings, group: str, topics: list[str], timeou
                        poll_s: float = 0.5, on_progress: object = None) -> float:
     """Block until the group's lag on ``topics`` is zero; returns seconds waited, raises on timeout."""
     start = time.monotonic()
-    deadline = start + timeout_s
-    while True:
+
+    def measure() -> int:
         lag = group_lag(settings, group, topics)
         if callable(on_progress):
             on_progress(lag)
-        if lag == 0:
-            return time.monotonic() - start
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"pipeline did not drain within {timeout_s:.0f} s ({lag} messages behind)")
-        time.sleep(poll_s)
+        return lag
+
+    def timed_out(state: RetryCallState) -> int:
+        lag = state.outcome.result() if state.outcome is not None else "?"
+        raise TimeoutError(f"pipeline did not drain within {timeout_s:.0f} s ({lag} messages behind)")
+
+    Retrying(retry=retry_if_result(lambda lag: lag != 0), stop=stop_after_delay(timeout_s), wait=wait_fixed(poll_s),
+             retry_error_callback=timed_out)(measure)
+    return time.monotonic() - start

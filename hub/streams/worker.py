@@ -26,6 +26,9 @@ def build(settings: Settings, stages: Sequence[str]) -> StreamWorker:
     worker = StreamWorker(settings, agreement, pseudonymiser, schemas, stages)
     if worker.engine is not None:
         store.init(worker.engine)
+    if "alerts" in stages:  # its agents join the app before it starts (the alert stage imports the app, not back)
+        from hub.streams.alerts import AlertStage
+        worker.alert_stage = AlertStage(worker)
     log.info("worker configured", extra={"agreement": agreement.id, "version": agreement.version,
                                          "key_id": ring.active, "stage": ",".join(stages)})
     return worker

@@ -13,10 +13,6 @@ from pathlib import Path
 from hub.synth import SOURCE_GENERATORS
 from hub.synth.police import generate_police_extract
 
-_ROWS_OPTION = {"ed_attendance": "attendances", "ambulance_callout": "callouts", "probation_event": "events",
-                "youth_justice_event": "outcomes", "school_exclusion": "exclusions", "referral": "referrals",
-                "intervention_activity": "activities"}
-
 
 def main(argv: list[str] | None = None) -> int:
     """Generate the files and report where they went."""
@@ -35,9 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         path, total, valid = manifest.extract_csv, manifest.rows_total, manifest.rows_valid
         bad = manifest.rows_malformed
     else:
-        if args.rows is not None:
-            extra[_ROWS_OPTION[args.source]] = args.rows
-        out = SOURCE_GENERATORS[args.source](args.out_dir, seed=args.seed, **extra)
+        out = SOURCE_GENERATORS[args.source](args.out_dir, seed=args.seed, rows=args.rows, **extra)
         path, total, valid, bad = out.extract_csv, out.rows_total, out.rows_valid, out.rows_malformed
     sys.stdout.write(f"{path}: {total} rows ({valid} valid, {bad} malformed)\n")
     return 0

@@ -18,6 +18,7 @@ from hub.synth.extract import (
     WRONG_COLUMN_COUNT,
     Breaker,
     ExtractManifest,
+    Generator,
     Row,
     TruthRow,
     flags_of,
@@ -78,3 +79,6 @@ def generate_ambulance_extract(out_dir: Path, *, seed: int = 2026, callouts: int
     broken = [callout(90_000 + n, planted[n] if n < len(planted) else None, True) for n in range(malformed)]
     strings = tuple(s for p in planted for s in canary_strings(p))
     return write_extract(out_dir, SOURCE, HEADER, valid, broken, BREAKERS, "IncidentNumber", strings)
+
+
+GENERATOR = Generator(SOURCE, generate_ambulance_extract, rows_option="callouts")

@@ -18,6 +18,7 @@ from hub.synth.extract import (
     WRONG_COLUMN_COUNT,
     Breaker,
     ExtractManifest,
+    Generator,
     Row,
     TruthRow,
     flags_of,
@@ -122,3 +123,5 @@ def generate_ed_extract(out_dir: Path, *, seed: int = 2026, attendances: int = 4
     strings = tuple(s for p in planted for s in canary_strings(p))
     return write_extract(out_dir, SOURCE, HEADER, valid, broken, BREAKERS, "AttendanceNo", strings)
 
+
+GENERATOR = Generator(SOURCE, generate_ed_extract, rows_option="attendances")

@@ -12,11 +12,12 @@ import bisect
 import csv
 import random
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from hub.synth.geography import County, build_county, write_lookup
 from hub.synth.people import Person, PersonPool, PlantedPerson, age_on, cumulative
@@ -59,6 +60,26 @@ class ExtractManifest:
     def truth(self) -> list[dict[str, str]]:
         with self.truth_csv.open(newline="", encoding="utf-8") as fh:
             return list(csv.DictReader(fh))
+
+
+@dataclass(frozen=True)
+class Generator:
+    """A source's synthetic extract generator, called the same way for every source.
+
+    Every generator module declares ``GENERATOR = Generator(SOURCE, generate_..., rows_option=...)``;
+    ``hub.synth`` finds them by that name, so a new source's generator is one module. ``rows`` is the
+    number of valid rows, whatever the generator calls it (attendances, call-outs, events...)."""
+
+    source: str
+    make: Callable[..., ExtractManifest]
+    rows_option: str
+
+    def __call__(self, out_dir: Path, **options: Any) -> ExtractManifest:
+        """``options`` as the generator takes them; ``rows=N`` means N valid rows (None: its default)."""
+        rows = options.pop("rows", None)
+        if rows is not None:
+            options[self.rows_option] = rows
+        return self.make(out_dir, **options)
 
 
 Row = dict[str, str]

@@ -37,6 +37,7 @@ MALFORMED_KINDS: tuple[tuple[str, str], ...] = (
     ("wrong_column_count", ""),
     ("bad_postcode_and_lsoa", "LocationPostcode"),
 )
+SOURCE = "police_incident"  # its generator is generate_police_extract (a richer manifest than Generator's)
 PLANTED_ROWS = 3
 FORCE_PREFIX = "ZZ"
 _BAD_DATES = ("31/02/{y} 25:61", "00/13/{y} 10:00", "32/01/{y} 23:15")

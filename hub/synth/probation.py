@@ -17,6 +17,7 @@ from hub.synth.extract import (
     WRONG_COLUMN_COUNT,
     Breaker,
     ExtractManifest,
+    Generator,
     Row,
     TruthRow,
     crn,
@@ -109,3 +110,6 @@ def generate_probation_extract(out_dir: Path, *, seed: int = 2026, events: int =
         cases.case(rng, draw_person(rng, pool, when, (18, 75), seen), rng.choice((1, 2, 2, 3, 4)))
     valid, broken = split_valid(rng, cases.rows[: events + malformed], events, "EVENT_ID")
     return write_extract(out_dir, SOURCE, HEADER, valid, broken, BREAKERS, "EVENT_ID", planted_strings(planted, _DAY))
+
+
+GENERATOR = Generator(SOURCE, generate_probation_extract, rows_option="events")

@@ -27,9 +27,6 @@ from hub.synth.boundaries import shipped_path
 _MONDAY0 = date(1970, 1, 5)
 SIZES = {"ed_attendance": 900, "ambulance_callout": 500, "probation_event": 400, "youth_justice_event": 300,
          "school_exclusion": 300, "referral": 300, "intervention_activity": 300}
-_SIZE_ARG = {"ed_attendance": "attendances", "ambulance_callout": "callouts", "probation_event": "events",
-             "youth_justice_event": "outcomes", "school_exclusion": "exclusions", "referral": "referrals",
-             "intervention_activity": "activities"}
 
 
 @dataclass(frozen=True)
@@ -57,8 +54,7 @@ def fill(engine: Engine, workdir: Path, incidents: int = 3000, seed: int = 2026,
     extracts = {"police_incident": police.extract_csv}
     for source, generate in SOURCE_GENERATORS.items():
         size = max(10, int(SIZES[source] * scale))
-        extracts[source] = generate(workdir / source, seed=seed, malformed=0, start=start,
-                                      **{_SIZE_ARG[source]: size}).extract_csv
+        extracts[source] = generate(workdir / source, seed=seed, malformed=0, start=start, rows=size).extract_csv
     counts: dict[str, int] = {}
     shared_all = []
     for source, path in extracts.items():

@@ -16,6 +16,7 @@ from hub.synth.extract import (
     WRONG_COLUMN_COUNT,
     Breaker,
     ExtractManifest,
+    Generator,
     Row,
     TruthRow,
     draw_person,
@@ -99,3 +100,6 @@ def generate_school_extract(out_dir: Path, *, seed: int = 2026, exclusions: int 
     valid, broken = split_valid(rng, rows, exclusions, "ExclusionID")
     return write_extract(out_dir, SOURCE, HEADER, valid, broken, BREAKERS, "ExclusionID",
                          planted_strings(planted, _DAY))
+
+
+GENERATOR = Generator(SOURCE, generate_school_extract, rows_option="exclusions")

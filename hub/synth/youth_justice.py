@@ -18,6 +18,7 @@ from hub.synth.extract import (
     WRONG_COLUMN_COUNT,
     Breaker,
     ExtractManifest,
+    Generator,
     Row,
     TruthRow,
     draw_person,
@@ -112,3 +113,6 @@ def generate_youth_justice_extract(out_dir: Path, *, seed: int = 2026, outcomes:
                        "YJ-OUT-{:06d}")
     valid, broken = split_valid(rng, rows, outcomes, "OutcomeRef")
     return write_extract(out_dir, SOURCE, HEADER, valid, broken, BREAKERS, "OutcomeRef", planted_strings(planted, _DAY))
+
+
+GENERATOR = Generator(SOURCE, generate_youth_justice_extract, rows_option="outcomes")

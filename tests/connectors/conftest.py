@@ -1,6 +1,17 @@
-"""Fixtures for connector tests. The real-service fixtures come from the integration suite, so the
-conformance tests use the same broker and PostgreSQL (started if needed, never skipped)."""
+"""Fixtures for connector tests. The real services (broker, PostgreSQL, settings) come from the
+``tests.plugins.services`` plugin, so the conformance tests use the same ones as the integration suite
+(started if needed, never skipped)."""
 
 from __future__ import annotations
 
-from tests.integration.conftest import kafka_bootstrap, postgres_schema_url, postgres_url, settings  # noqa: F401
+import pytest
+
+from tests.connectors.harness import Fixture, load_fixture
+
+
+@pytest.fixture
+def fixture() -> Fixture:
+    """The police_incident conformance fixture (header and good rows)."""
+    fx = load_fixture("police_incident")
+    assert fx is not None
+    return fx

@@ -11,16 +11,10 @@ from hub.cli import main
 from hub.connectors import registry
 from hub.connectors.check import check
 from hub.connectors.mode import MODES, Mode
-from tests.connectors.harness import Fixture, csv_bytes, drop_file, insert_rows, load_fixture, write_config
+from tests.connectors.harness import Fixture, csv_bytes, drop_file, insert_rows, write_config
 
 SOURCE = "police_incident"
 
-
-@pytest.fixture
-def fixture() -> Fixture:
-    fx = load_fixture(SOURCE)
-    assert fx is not None
-    return fx
 
 
 def test_every_mode_module_registers_its_mode() -> None:

@@ -168,3 +168,12 @@ def test_examples_load(tmp_path: Path) -> None:
         assert config.load_mapping().source == "police_incident"
     with pytest.raises(ConfigError, match=r"file-drop.yaml:\d+: postcode_lookup: "):
         load_config(folder / "file-drop.yaml", environ={"SVH_DEMO_DIR": str(tmp_path / "nowhere")}).load_mapping()
+
+
+def test_every_problem_in_a_connector_config_is_reported_at_once(tmp_path: Path) -> None:
+    text = (GOOD.replace("  settle_seconds: 3", "  settle_seconds: -1\n  colour: red")
+            .replace("health: {port: 9555}", "health: {port: 99999}").replace("name: police-drop", "name: Police!"))
+    path = tmp_path / "etc" / "connector.yaml"
+    keys = [problem.split(": ")[1] for problem in error(tmp_path, text).splitlines()]
+    assert keys == ["name", "file_drop.settle_seconds", "file_drop.colour", "health.port"], keys
+    assert error(tmp_path, text).startswith(f"{path}:1: name: ")

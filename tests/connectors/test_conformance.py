@@ -49,7 +49,7 @@ from tests.connectors.harness import (
     unique_ids,
     write_config,
 )
-from tests.integration.conftest import unique
+from tests.plugins.services import unique
 
 SOURCES = registry.standard_sources()
 MODES = registry.mode_names()

@@ -15,16 +15,10 @@ from hub.connectors.modes.database import Database, cell_text, database_url
 from hub.connectors.service import run_once
 from hub.connectors.testing import FlakyProducer, RecordingProducer
 from hub.policy import ConfigError
-from tests.connectors.harness import TIE, Fixture, insert_rows, load_fixture, recording_runtime, write_config
+from tests.connectors.harness import TIE, Fixture, insert_rows, recording_runtime, write_config
 
 SOURCE = "police_incident"
 
-
-@pytest.fixture
-def fixture() -> Fixture:
-    fx = load_fixture(SOURCE)
-    assert fx is not None
-    return fx
 
 
 def run(tmp_path: Path, producer: RecordingProducer, **mode: object) -> dict[str, object]:

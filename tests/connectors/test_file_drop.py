@@ -18,19 +18,12 @@ from tests.connectors.harness import (
     Fixture,
     csv_bytes,
     drop_file,
-    load_fixture,
     recording_runtime,
     write_config,
 )
 
 SOURCE = "police_incident"
 
-
-@pytest.fixture
-def fixture() -> Fixture:
-    fx = load_fixture(SOURCE)
-    assert fx is not None
-    return fx
 
 
 def runtime(tmp_path: Path, producer: RecordingProducer, **mode: object) -> Runtime:

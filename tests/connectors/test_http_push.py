@@ -12,16 +12,10 @@ from hub.connectors.config import load_config
 from hub.connectors.modes.http_push import HttpConfig, Tokens, add_token, new_token, token_hash
 from hub.connectors.testing import FlakyProducer, RecordingProducer
 from hub.policy import ConfigError
-from tests.connectors.harness import Fixture, load_fixture, make_tokens, post_all, recording_runtime, write_config
+from tests.connectors.harness import Fixture, make_tokens, post_all, recording_runtime, write_config
 
 SOURCE = "police_incident"
 
-
-@pytest.fixture
-def fixture() -> Fixture:
-    fx = load_fixture(SOURCE)
-    assert fx is not None
-    return fx
 
 
 def post(tmp_path: Path, producer: RecordingProducer, bodies: list[Any], token: str | None = None,

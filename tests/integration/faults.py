@@ -144,7 +144,7 @@ class OwnBroker:
     test can stop and start it; never the shared broker."""
 
     def __init__(self) -> None:
-        from tests.integration.conftest import free_port
+        from tests.plugins.services import free_port
         self.dir = state_dir("kafka")
         self.port = free_port()
         self.env = {"KAFKA_RUN_DIR": str(self.dir), "KAFKA_PORT": str(self.port),
@@ -195,7 +195,7 @@ class OwnPostgres:
     """A PostgreSQL server of the test's own (deploy/postgres.sh with its own port and cluster directory)."""
 
     def __init__(self) -> None:
-        from tests.integration.conftest import free_port
+        from tests.plugins.services import free_port
         self.dir = state_dir("postgres")
         self.env = {"PG_RUN_DIR": str(self.dir), "PG_PORT": str(free_port())}
 
@@ -236,3 +236,16 @@ def _free_port_run(count: int) -> int:
                 s.close()
         return base
     raise RuntimeError(f"no {count} consecutive free ports")
+
+
+class Phases:
+    """Prints how long each phase of a fault test took (the figures in docs/ops.md)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.start = self.last = time.monotonic()
+
+    def __call__(self, what: str) -> None:
+        now = time.monotonic()
+        print(f"  [{self.name}] {what}: {now - self.last:.1f} s (t+{now - self.start:.0f} s)", flush=True)
+        self.last = now

@@ -27,7 +27,6 @@ from hub.policy import example_agreement_path, load_agreement
 from hub.schemas import SHARED_EVENT, default_repository
 from hub.synth import SynthManifest, generate_police_extract
 from hub.topics import Topics
-from tests.integration.conftest import free_port, unique
 from tests.integration.pipeline import (
     drain,
     metric_value,
@@ -36,6 +35,7 @@ from tests.integration.pipeline import (
     start_worker,
     with_pipeline_files,
 )
+from tests.plugins.services import free_port, unique
 
 pytestmark = pytest.mark.integration
 

@@ -147,7 +147,7 @@ def existing_topics(settings: Settings) -> set[str]:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Iterator[AllSources]:
-    from tests.integration.conftest import free_port, unique
+    from tests.plugins.services import free_port, unique
 
     base = tmp_path_factory.mktemp("all-sources")
     prefix = unique("all-sources")

@@ -26,8 +26,8 @@ from hub.pseudonymisation import PostcodeLookup
 from hub.synth import SynthManifest, expected_counts, generate_police_extract
 from hub.topics import Topics
 from tests.connectors.harness import ConnectorProcess, make_tokens, write_config
-from tests.integration.conftest import free_port
 from tests.integration.pipeline import drain, events_in_mart, metric_value, start_worker, with_pipeline_files
+from tests.plugins.services import free_port
 
 pytestmark = pytest.mark.integration
 SOURCE = "police_incident"

@@ -107,3 +107,31 @@ def test_list_show_and_replay_after_a_mapping_fix(settings: Settings, tmp_path: 
     assert sum(r["dead_letters"] for r in after) == report.dead_lettered  # dead letters are kept ...
     assert sum(r["replayed"] for r in after) == switched  # ... the replayed ones marked ...
     assert sum(r["outstanding"] for r in after) == manifest.rows_malformed  # ... the rest still to do
+
+
+def test_the_cli_lists_shows_and_replays(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from hub.cli import main
+    from hub.streams.process import settings_env
+
+    manifest = generate_police_extract(tmp_path / "data", seed=19, incidents=60)
+    settings = with_pipeline_files(settings, manifest)
+    report = publish(settings, manifest.extract_csv, manifest.lookup_csv)
+    for name, value in settings_env(settings).items():
+        monkeypatch.setenv(name, value)
+
+    assert main(["dlq", "list", "--source", SOURCE]) == 0
+    out = capsys.readouterr().out
+    assert f"{report.dead_lettered} dead letter(s), 0 replayed, {report.dead_lettered} outstanding" in out
+    assert main(["dlq", "list", "--refs"]) == 0
+    refs = [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()]
+    assert len(refs) == report.dead_lettered
+    assert main(["dlq", "show", refs[0]]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["value"].startswith("withheld") and shown["stage"] == "validate" and shown["replayed"] is False
+    assert main(["dlq", "show", "nonsense"]) == 2
+    assert main(["dlq", "show", f"{settings.topic_prefix}.dlq.shared:0:0"]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert main(["dlq", "replay", SOURCE, "--dry-run"]) == 0  # the standard mapping: the malformed rows stay
+    out = capsys.readouterr().out
+    assert f"{report.dead_lettered} outstanding: would replay 0, still failing {report.dead_lettered}" in out

@@ -27,11 +27,11 @@ from hub.kafka_read import read_topic
 from hub.mart import connect, incident_counts, init
 from hub.synth import SynthManifest, expected_counts, generate_police_extract
 from hub.topics import Topics
-from tests.integration.conftest import free_port, unique
 from tests.integration.faults import (
     OwnBroker,
     OwnCluster,
     OwnPostgres,
+    Phases,
     Supervisor,
     committed,
     drain_supervised,
@@ -39,6 +39,7 @@ from tests.integration.faults import (
     wait_until,
 )
 from tests.integration.pipeline import events_in_mart, metric_value, publish, with_pipeline_files
+from tests.plugins.services import free_port, unique
 
 pytestmark = pytest.mark.integration
 
@@ -85,13 +86,16 @@ def test_ten_sigkills_during_100k_events(tmp_path: Path, kafka_bootstrap: str, p
     supervisor = Supervisor(settings, tmp_path)
     supervisor.start()
     started = time.monotonic()
+    phase = Phases("ten SIGKILLs")
     try:
         for at in thresholds:
             wait_until(lambda at=at: supervisor.check() or committed(settings, raw) >= at, 600,
                        f"the worker never got to {at}", poll_s=0.2)
             supervisor.kill()
+            phase(f"SIGKILL at {at} committed")
         thread.join(600)
         drain_supervised(settings, supervisor, [raw, Topics(settings.topic_prefix).shared])
+        phase("drained")
     finally:
         supervisor.stop()
     print(f"{supervisor.kills} SIGKILLs, {len(supervisor.exits)} other exits, "
@@ -110,7 +114,8 @@ def own_broker() -> Iterator[OwnBroker]:
 
 
 def test_broker_restart_mid_run(tmp_path: Path, own_broker: OwnBroker) -> None:
-    manifest = generate_police_extract(tmp_path / "data", seed=31, incidents=6000)
+    phase = Phases("broker restart")
+    manifest = generate_police_extract(tmp_path / "data", seed=31, incidents=3000)
     settings = fault_settings(tmp_path, own_broker.bootstrap, manifest)
     topics = Topics(settings.topic_prefix)
     report = publish(settings, manifest.extract_csv, manifest.lookup_csv)
@@ -118,11 +123,16 @@ def test_broker_restart_mid_run(tmp_path: Path, own_broker: OwnBroker) -> None:
     supervisor = Supervisor(settings, tmp_path)
     supervisor.start()
     try:
+        phase("published, worker starting")
         wait_until(lambda: supervisor.check() or committed(settings, topics.raw(SOURCE)) >= 1000, 300,
                    "the worker never committed 1000 events", poll_s=0.2)
+        phase("1000 events committed")
         own_broker.stop()  # controlled shutdown ...
+        phase("broker stopped")
         own_broker.start()  # ... and back, mid-run
+        phase("broker restarted and answering")
         drain_supervised(settings, supervisor, [topics.raw(SOURCE), topics.shared])
+        phase("drained")
     finally:
         supervisor.stop()
     print(f"\nbroker restarted mid-run: worker exits {supervisor.exits}")
@@ -130,9 +140,11 @@ def test_broker_restart_mid_run(tmp_path: Path, own_broker: OwnBroker) -> None:
 
 
 def test_postgres_stopped_for_30_s_under_the_sink(tmp_path: Path, kafka_bootstrap: str) -> None:
+    phase = Phases("postgres stop")
     server = OwnPostgres().start()
+    phase("own PostgreSQL started")
     try:
-        manifest = generate_police_extract(tmp_path / "data", seed=41, incidents=6000)
+        manifest = generate_police_extract(tmp_path / "data", seed=41, incidents=3000)
         settings = fault_settings(tmp_path, kafka_bootstrap, manifest, mart_url=server.url())
         topics = Topics(settings.topic_prefix)
         report = publish(settings, manifest.extract_csv, manifest.lookup_csv)
@@ -140,8 +152,10 @@ def test_postgres_stopped_for_30_s_under_the_sink(tmp_path: Path, kafka_bootstra
         supervisor = Supervisor(settings, tmp_path)
         supervisor.start()
         try:
+            phase("published, worker starting")
             wait_until(lambda: supervisor.check() or events_in_mart(settings) >= 500, 300,
                        "the sink never wrote 500 events", poll_s=0.2)
+            phase("500 events in the mart")
             server.stop()
             down_at = time.monotonic()
             failures = 0.0
@@ -151,7 +165,9 @@ def test_postgres_stopped_for_30_s_under_the_sink(tmp_path: Path, kafka_bootstra
                 failures = metric_value(text, "svh_mart_write_failures_total") if text else failures
                 time.sleep(1)
             server.start()
+            phase("PostgreSQL down for 30 s, started again")
             drain_supervised(settings, supervisor, [topics.raw(SOURCE), topics.shared])
+            phase("drained")
         finally:
             supervisor.stop()
         print(f"\nPostgreSQL down 30 s: {failures:.0f} failed mart writes retried, worker exits {supervisor.exits}")
@@ -162,9 +178,11 @@ def test_postgres_stopped_for_30_s_under_the_sink(tmp_path: Path, kafka_bootstra
 
 
 def test_three_broker_cluster_loses_one_broker_mid_run(tmp_path: Path) -> None:
+    phase = Phases("three brokers")
     cluster = OwnCluster(3).start()
+    phase("cluster started and answering")
     try:
-        manifest = generate_police_extract(tmp_path / "data", seed=51, incidents=6000)
+        manifest = generate_police_extract(tmp_path / "data", seed=51, incidents=3000)
         settings = fault_settings(tmp_path, cluster.bootstrap, manifest, topic_replication_factor=3)
         topics = Topics(settings.topic_prefix)
         kafka_admin.ensure_topics(settings, [SOURCE])
@@ -175,9 +193,12 @@ def test_three_broker_cluster_loses_one_broker_mid_run(tmp_path: Path) -> None:
         try:
             wait_until(lambda: supervisor.check() or committed(settings, topics.raw(SOURCE)) >= 1000, 300,
                        "the worker never committed 1000 events", poll_s=0.2)
+            phase("1000 events committed")
             cluster.kill(2)  # SIGKILL one broker while the connector and the worker are busy
             thread.join(300)
+            phase("connector finished")
             drain_supervised(settings, supervisor, [topics.raw(SOURCE), topics.shared])
+            phase("drained")
         finally:
             supervisor.stop()
         print(f"\none broker of three killed mid-run: worker exits {supervisor.exits}")

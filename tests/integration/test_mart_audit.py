@@ -44,7 +44,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield eng
         eng.dispose()
         return
-    from tests.integration.conftest import postgres_schema
+    from tests.plugins.services import postgres_schema
     with postgres_schema(request.getfixturevalue("postgres_url")) as url:
         eng = connect(url)
         init(eng)

@@ -57,7 +57,7 @@ def module_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def run(request: pytest.FixtureRequest, module_tmp: Path, kafka_bootstrap: str) -> Iterator[Run]:
     """One full run per mart backend: 800 incidents (+12 malformed), two canary people planted."""
-    from tests.integration.conftest import postgres_schema, unique
+    from tests.plugins.services import postgres_schema, unique
 
     backend = request.param
     base = module_tmp / backend
@@ -73,7 +73,7 @@ def run(request: pytest.FixtureRequest, module_tmp: Path, kafka_bootstrap: str) 
 def _full_run(base: Path, manifest: SynthManifest, prefix: str, kafka_bootstrap: str,
               overrides: dict[str, object]) -> Iterator[Run]:
     from hub.config import load_settings
-    from tests.integration.conftest import free_port
+    from tests.plugins.services import free_port
 
     settings = load_settings({}, data_dir=base / "run", kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix,
                              app_id=f"{prefix}-worker", metrics_port=free_port(), **overrides)

@@ -5,8 +5,10 @@ evaluates against it and names metrics the hub really exports."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +18,10 @@ import yaml
 
 from hub.demo import SOURCE
 from hub.synth import generate_police_extract
-from tests.integration.conftest import free_port
 from tests.integration.pipeline import drain, start_worker, with_pipeline_files
 from tests.integration.prometheus import REPO, RULES, Prometheus, ensure_installed
 from tests.integration.test_connector_service import archived, drop, file_drop_connector, wait_for
+from tests.plugins.services import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +79,7 @@ def test_every_alert_has_a_runbook_line_in_the_rules_and_in_docs() -> None:
 def scraped(promtool: str, tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Iterator[Any]:
     """A worker and a file-drop connector, both running, both scraped by Prometheus every second."""
     from hub.config import load_settings
-    from tests.integration.conftest import unique
+    from tests.plugins.services import unique
 
     tmp = tmp_path_factory.mktemp("prom")
     prefix = unique("prom")
@@ -95,10 +97,24 @@ def scraped(promtool: str, tmp_path_factory: pytest.TempPathFactory, kafka_boots
         connector.wait_healthy()
         worker = start_worker(settings)
         prom.start()
+        started = time.time()
         drop(root, manifest)
         wait_for(lambda: archived(root), 120, "the connector never archived the file", 0.2)
         drain(settings)
         yield prom, settings, manifest
+        out = os.environ.get("HUB_TEST_DASHBOARD_PNG")  # regenerate docs/img/dashboard.png
+        if out:  # a second, bigger load a little later, so the picture shows the pipeline at work
+            import runpy
+            import shutil
+            more = generate_police_extract(tmp / "data2", seed=4, incidents=3000)
+            time.sleep(20)
+            shutil.copyfile(more.extract_csv, root / "inbox" / "crimes-2.csv")
+            os.utime(root / "inbox" / "crimes-2.csv", (time.time() - 60, time.time() - 60))
+            wait_for(lambda: (root / "inbox" / "archive" / "crimes-2.csv").exists(), 300, "second file", 0.5)
+            drain(settings)
+            time.sleep(20)
+            render = runpy.run_path(str(REPO / "deploy" / "grafana" / "render_panels.py"))["render"]
+            render(prom.url, Path(out), start=started - 5)
     finally:
         prom.stop()
         connector.kill()

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from hub.policy import Agreement, example_agreement_path, load_agreement
-from hub.pseudonymisation import KeyRing
+from hub.pseudonymisation import KeyRing, PostcodeLookup
 from hub.schemas import SchemaRepository, default_repository
+from tests.unit.source_rows import AREA, CANARY_POSTCODE
 
 FIXED_SECRET = bytes(range(32))
 
@@ -52,3 +53,9 @@ def ring_factory() -> Callable[..., KeyRing]:
 def ring() -> KeyRing:
     """Shared, never mutated: tests that rotate keys build their own ring."""
     return make_ring()
+
+
+@pytest.fixture(scope="session")
+def lookup() -> PostcodeLookup:
+    """A one-postcode lookup: ``CANARY_POSTCODE`` in ``AREA``."""
+    return PostcodeLookup({CANARY_POSTCODE: AREA}, {AREA.lsoa: AREA})

@@ -5,9 +5,12 @@ Identifiers are canaries: distinctive strings a test can search for in everythin
 
 from __future__ import annotations
 
+from hub.pseudonymisation import Area
+
 CANARY_NAME = ("Zebedee", "Quillfeather")
 CANARY_NHS = "943 476 5919"
-CANARY_POSTCODE = "ZZ1 0FW"  # in the unit tests' one-postcode lookup
+CANARY_POSTCODE = "ZZ1 0FW"  # in the unit tests' one-postcode lookup (the ``lookup`` fixture)
+AREA = Area("E01999001", "E02999001", "E06000099")  # where CANARY_POSTCODE is
 
 GOOD_ROWS: dict[str, dict[str, str]] = {
     "ed_attendance": {

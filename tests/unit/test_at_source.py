@@ -21,13 +21,12 @@ from hub.connectors.at_source import AtSourceError, AtSourcePublisher, Quarantin
 from hub.connectors.publisher import Publisher
 from hub.dead_letters import headers_dict
 from hub.policy import Agreement, load_agreement
-from hub.pseudonymisation import Area, KeyRing, PostcodeLookup
+from hub.pseudonymisation import KeyRing, PostcodeLookup
 from hub.schemas import SHARED_EVENT, SchemaRepository
 from hub.topics import Topics
-from tests.unit.source_rows import CANARY_POSTCODE, GOOD_ROWS, IDENTIFIERS
+from tests.unit.source_rows import AREA, GOOD_ROWS, IDENTIFIERS
 
 SOURCE = "ed_attendance"
-AREA = Area("E01999001", "E02999001", "E06000099")
 
 
 @dataclass
@@ -69,11 +68,6 @@ class RecordingProducer:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings({}, data_dir=tmp_path / "run", topic_prefix="t1")
-
-
-@pytest.fixture(scope="module")
-def lookup() -> PostcodeLookup:
-    return PostcodeLookup({CANARY_POSTCODE: AREA}, {AREA.lsoa: AREA})
 
 
 def original(row: dict[str, str]) -> bytes:

@@ -10,12 +10,13 @@ import pytest
 
 from hub.cli import GROUPS, main
 
-COMMANDS = {"worker", "connector", "mart", "audit", "keys", "policy", "synth", "demo", "bench", "report", "reviews",
-            "reference"}
+COMMANDS = {"worker", "connector", "mart", "reference", "audit", "dlq", "keys", "policy", "synth", "demo", "bench",
+            "report", "reviews"}
 SUBCOMMANDS = {
     "connector": {"load", "run", "check", "token"},
     "mart": {"init", "counts", "export", "report", "dictionary", "purge"},
     "audit": {"list"},
+    "dlq": {"list", "show", "replay"},
     "keys": {"init", "rotate", "show"},
     "policy": {"check"},
     "synth": {"police"},

@@ -44,7 +44,7 @@ def test_policy_check_prints_the_summary(capsys: pytest.CaptureFixture[str]) -> 
     assert out.startswith("Agreement example-county-svd version 1.0: Example County Serious Violence Partnership")
     assert "Source police_incident, shared by Example County Police" in out
     assert "narrative: dropped" in out
-    assert "Release profiles (what analysts and the public may see):" in out
+    assert "Release profiles (what analysts and the public may see; every count perturbed" in out
 
 
 def test_policy_check_names_file_line_and_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -83,7 +83,7 @@ def test_counts_export_report_each_leave_one_audit_row(mart: str, tmp_path: Path
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_AUDIT_USER", "env.user")
     assert main(["mart", "counts", "--purpose", "sna"]) == 0  # default: every measure, MSOA x month
-    assert re.search(rf"police_incidents +{MSOA} .* 2025-03 +violence_with_injury +1[0-4] ", capsys.readouterr().out)
+    assert re.search(rf"police_incidents +{MSOA} .* 2025-03 +all +1[0-4] ", capsys.readouterr().out)
     out = tmp_path / "public.csv"
     assert main(["mart", "export", "--profile", "public", "--purpose", "sna", "--out", str(out),
                  "--user", "cli.user"]) == 0
@@ -91,7 +91,7 @@ def test_counts_export_report_each_leave_one_audit_row(mart: str, tmp_path: Path
     with out.open(newline="") as fh:
         (row,) = [r for r in csv.DictReader(fh) if r["area_code"] == MSOA]
     assert (row["measure"], row["period"], row["category"], row["value"] in ("10", "15")) == (
-        "police_incidents", "2025-03", "violence_with_injury", True)
+        "police_incidents", "2025-03", "all", True)
     assert main(["mart", "report", "--purpose", "hotspot_tasking", "--geography", "lad"]) == 0
     assert LAD in capsys.readouterr().out
     trail = list(reversed(audit.releases(connect(mart))))

@@ -11,7 +11,7 @@ import pytest
 
 from hub.connectors import CsvFileConnector, FieldMapping, RowError, SourceRecord, default_mapping_path, load_mapping
 from hub.policy import ConfigError
-from hub.pseudonymisation import Area, PostcodeLookup
+from hub.pseudonymisation import PostcodeLookup
 
 HEADER = ["CrimeRef", "HOOffenceCode", "OffenceDescription", "OccurredFrom", "OccurredTo", "ReportedDate",
           "LocationPostcode", "LocationLSOA", "VictimForename", "VictimSurname", "VictimDOB", "VictimSex",
@@ -38,12 +38,6 @@ def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> 
     writer.writerows(rows)
     path.write_text(buf.getvalue(), encoding="utf-8")
     return path
-
-
-@pytest.fixture(scope="module")
-def lookup() -> PostcodeLookup:
-    area = Area("E01999001", "E02999001", "E06000099")
-    return PostcodeLookup({"ZZ1 0FW": area}, {"E01999001": area})
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +119,19 @@ def test_unknown_source_and_bad_delimiter(tmp_path: Path) -> None:
 def test_require_one_of_must_name_mapped_fields(tmp_path: Path) -> None:
     text = mapping_text().replace("[location_postcode, location_lsoa]", "[location_postcode, location_grid]")
     path, message = mapping_error(tmp_path, text)
-    assert message.startswith(f"{path}:{line_of(text, 'require_one_of')}: require_one_of: "), message
+    line = line_of(text, "location_grid")
+    assert message == f"{path}:{line}: require_one_of[0]: 'location_grid' is not a mapped field"
+
+
+def test_every_problem_in_a_mapping_is_reported_at_once(tmp_path: Path) -> None:
+    text = (mapping_text().replace("victim_dob: {column: VictimDOB, type: date}", "victim_dob: {column: VictimDOB, "
+                                   "type: birthday}")
+            .replace("knife: {column: KnifeFlag, type: flag}", "knife: {column: KnifeFlag, type: flag, colour: red}"))
+    path, message = mapping_error(tmp_path, text)
+    assert message.splitlines() == [
+        f"{path}:{line_of(text, 'VictimDOB')}: fields.victim_dob.type: unknown type 'birthday'; expected one of "
+        "string, datetime, date, flag, offence_code, postcode, lsoa, sex, integer, code",
+        f"{path}:{line_of(text, 'KnifeFlag')}: fields.knife.colour: unknown key (misspelt?)"]
 
 
 # --- the CSV connector ------------------------------------------------------------------------------

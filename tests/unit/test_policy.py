@@ -176,6 +176,19 @@ def test_a_bad_agreement_is_refused_naming_file_line_and_key(example_text: str, 
         assert fragment in message, message
 
 
+def test_every_problem_in_an_agreement_is_reported_at_once(example_text: str) -> None:
+    text = edit(example_text, "provider: example-police", "provider: nobody")
+    text = edit(text, "knife: {keep: flags.knife}", "knife: {keep: flagz.knife}")
+    text = edit(text, "  id: example-county-svd\n", "  id: example-county-svd\n  colour: red\n")
+    text = edit(text, "      finest_geography: lad", "      finest_geography: street") + "\nextras: 1\n"
+    with pytest.raises(ConfigError) as err:
+        load_agreement(FILE, text=text)
+    keys = [p.split(": ")[1] for p in err.value.problems]
+    assert keys == ["agreement.colour", f"{SRC}.provider", f"{SRC}.fields.knife.keep",
+                    "release_profiles.public.sensitive.finest_geography", "extras"]
+    assert all(re.match(rf"{FILE}:\d+: [a-z_.\[\]0-9]+: \S", p) for p in err.value.problems)
+
+
 # --- summary for sign-off -------------------------------------------------------------------------
 
 def test_summary_mentions_every_field_and_the_thresholds(agreement: Agreement) -> None:
@@ -187,7 +200,8 @@ def test_summary_mentions_every_field_and_the_thresholds(agreement: Agreement) -
     assert "victim_forename: keyed forename tokens for linking the victim" in text
     assert "counts below 5 suppressed" in text  # partnership standard
     assert "counts below 10 suppressed" in text  # public standard
-    assert "below 10 suppressed, finest area msoa" in text  # partnership sensitive
+    assert "sensitive records: below 10 suppressed, rounding none, finest area msoa" in text  # partnership
+    assert "flags domestic_abuse, sexual_assault, sexual_misconduct" in text  # sensitive by flag too
     assert "any other field: dropped" in text
     for party in agreement.parties.values():
         assert party.name in text

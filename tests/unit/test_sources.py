@@ -15,19 +15,13 @@ import pytest
 
 from hub.connectors import FieldMapping, RowError, default_mapping_path, load_mapping
 from hub.policy import Agreement, ConfigError
-from hub.pseudonymisation import Area, KeyRing, PostcodeLookup, PseudonymisationError, Pseudonymiser
+from hub.pseudonymisation import KeyRing, PostcodeLookup, PseudonymisationError, Pseudonymiser
 from hub.reference import CodeListError, code_list, code_list_names
 from hub.schemas import RAW_SCHEMAS, SHARED_EVENT, SchemaRepository
-from tests.unit.source_rows import CANARY_POSTCODE, GOOD_ROWS, IDENTIFIERS
+from tests.unit.source_rows import AREA, GOOD_ROWS, IDENTIFIERS
 
 NEW_SOURCES = sorted(GOOD_ROWS)
 HEALTH = ("ambulance_callout", "ed_attendance")
-AREA = Area("E01999001", "E02999001", "E06000099")
-
-
-@pytest.fixture(scope="module")
-def lookup() -> PostcodeLookup:
-    return PostcodeLookup({CANARY_POSTCODE: AREA}, {AREA.lsoa: AREA})
 
 
 def mapping_for(source: str, lookup: PostcodeLookup | None = None) -> FieldMapping:

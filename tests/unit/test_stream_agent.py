@@ -193,3 +193,27 @@ def test_acknowledged_sends_let_the_batch_complete() -> None:
         await app.confirm_delivery([done], "sink")
 
     asyncio.run(batch())  # returns normally: nothing to redeliver
+
+
+def test_a_batch_kafka_will_not_take_ends_the_process_without_committing(
+        worker: StreamWorker, repo: SchemaRepository, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Handing the batch over can fail too (producer closed, buffer timeout): exit, never ack the batch."""
+    from hub.streams import app
+
+    exits: list[int] = []
+
+    def fake_exit(code: int) -> None:
+        exits.append(code)
+        raise SystemExit(code)
+
+    class Refusing:
+        async def send(self, messages: list[Outgoing]) -> list[Any]:
+            raise OSError("producer closed")
+
+    monkeypatch.setattr(app.os, "_exit", fake_exit)
+    worker.sender = Refusing()  # type: ignore[assignment]
+    raw = Topics("unit").raw("police_incident")
+    msg = SimpleNamespace(topic=raw, partition=0, offset=0, key=b"k", value=b"not avro")
+    with pytest.raises(SystemExit):
+        asyncio.run(worker._pseudonymise(OneBatch([msg])))
+    assert exits == [app.EXIT_REDELIVER]

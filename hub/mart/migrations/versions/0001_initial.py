@@ -11,6 +11,8 @@ Create Date: 2026-11-30
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -53,7 +55,7 @@ def append_only_triggers(dialect: str) -> list[str]:
 def upgrade() -> None:
     have = set(sa.inspect(op.get_bind()).get_table_names())
 
-    def create_table(name: str, *columns: sa.Column) -> None:
+    def create_table(name: str, *columns: sa.Column[Any]) -> None:
         if name not in have:
             op.create_table(name, *columns)
 
