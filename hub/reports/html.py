@@ -20,7 +20,8 @@ header p{margin:.2em 0;opacity:.9}main{padding:0 2em 2em 2em;max-width:1200px}
 nav{background:#eef3f7;padding:.6em 2em;font-size:.9em}nav a{margin-right:1em;color:#0b3c5d}
 section{border-bottom:1px solid #ddd;padding:1em 0}h2{color:#0b3c5d;margin-bottom:.3em}h3{margin:.8em 0 .3em}
 figure{margin:.6em 0}figure img{max-width:100%;border:1px solid #e3e3e3}figcaption{font-size:.85em;color:#555}
-table{border-collapse:collapse;font-size:.85em;margin:.4em 0}th,td{border:1px solid #ccc;padding:.2em .5em}
+table{border-collapse:collapse;font-size:.8em;margin:.4em 0;max-width:100%}
+th,td{border:1px solid #ccc;padding:.2em .5em}
 th{background:#f2f5f8;text-align:left}td.count,td.rate,td.pop{text-align:right;font-variant-numeric:tabular-nums}
 .na{background:#fff7e0;border-left:4px solid #e0a800;padding:.6em 1em}.method{font-size:.85em;color:#444}
 .audit{font-size:.8em;color:#666}.kpi{display:inline-block;margin:0 1.5em .5em 0}.kpi b{font-size:1.4em}

@@ -188,10 +188,10 @@ class SnaBuilder:
                             "(health, probation, schools) appear as '(no offence code)'. Records the agreement "
                             "treats as sensitive (sexual offences, stalking, domestic abuse...) are shown only as "
                             "county totals under the stricter rules."),
-                     table(["offence category", *sources], rows),
+                     table(["offence category", *[s.replace("_", " ") for s in sources]], rows),
                      figure(fpng, "bar chart of flags by source", "Domestic abuse is released under the "
                             "agreement's sensitive rules."),
-                     table(["flag", *fsources], frows),
+                     table(["flag", *[s.replace("_", " ") for s in fsources]], frows),
                      audit_note([rel.release_id, sens.release_id, flags.release_id, da.release_id]))
 
     def _sensitive_records(self, conn: Connection) -> Released:
