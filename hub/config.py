@@ -51,6 +51,8 @@ class Settings(BaseSettings):
                                                                 "example county's.")
     keys_file: Path | None = Field(None, description="Pseudonymisation key file; default data_dir/keys.json.")
     postcode_lookup: Path | None = Field(None, description="NSPL/ONSPD-style postcode to LSOA lookup CSV.")
+    linkage_model: Path | None = Field(None, description="Linkage model JSON from `hub linkage train`; default "
+                                       "data_dir/linkage-model.json if it exists, else the built-in defaults.")
     alert_rules: Path | None = Field(None, description="Alert rules YAML (homicide reviews, hot spots); default "
                                      "the shipped hub/alerts/rules.yaml.")
     app_id: str = Field("svh-worker", description="Faust application id (consumer group) of the worker.")
@@ -159,6 +161,10 @@ class Settings(BaseSettings):
         if self.mart_url is not None:
             return self.mart_url.get_secret_value()
         return f"sqlite:///{(self.data_dir / 'mart.db').resolve()}"
+
+    @property
+    def linkage_model_path(self) -> Path:
+        return self.linkage_model or self.data_dir / "linkage-model.json"
 
     @property
     def keys_path(self) -> Path:

@@ -31,6 +31,10 @@ def topic_specs(settings: Settings, sources: Iterable[str], raw: bool = True) ->
         specs[name] = {"configs": {}}
     for spec in specs.values():
         spec.update(num_partitions=settings.topic_partitions, replication_factor=settings.topic_replication_factor)
+    # The restricted token store: kept (the link stage rebuilds its person index from it, and
+    # `hub linkage train` fits on it), one partition so candidate matches always meet.
+    specs[t.link_tokens] = {"configs": {"retention.ms": "-1"}, "num_partitions": 1,
+                            "replication_factor": settings.topic_replication_factor}
     return specs
 
 

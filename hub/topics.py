@@ -27,7 +27,14 @@ class Topics:
         return f"{self.prefix}.dlq.shared"
 
     @property
+    def link_tokens(self) -> str:
+        """Restricted: the persons' linkage tokens, split off the shared events; only the link stage reads it.
+        One partition, so every candidate match meets on it (see docs/linkage.md, Scale-out)."""
+        return f"{self.prefix}.link.tokens"
+
+    @property
     def linked(self) -> str:
+        """Person ids per mention and merges, from the link stage (no token)."""
         return f"{self.prefix}.linked"
 
     @property

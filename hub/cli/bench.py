@@ -15,8 +15,13 @@ IncidentsOpt = Annotated[int | None, typer.Option(help="size of the synthetic ex
 
 def show(figures: dict[str, float]) -> None:
     for name, value in figures.items():
-        print(f"{name:>28}: {value:,.1f}" if abs(value) >= 10 or value == 0 else f"{name:>28}: {value:.3f}",
-              flush=True)
+        if 0 < abs(value) < 0.01:
+            shown = f"{value:.3g}"
+        elif abs(value) >= 10 or value == 0:
+            shown = f"{value:,.1f}"
+        else:
+            shown = f"{value:.4f}"
+        print(f"{name:>44}: {shown}", flush=True)
 
 
 @app.command(help="the pseudonymisation boundary per event, in process")
@@ -41,10 +46,22 @@ def pipeline(
                        latency_rate, latency_seconds, long_run, latency_workers, emit=show)
 
 
-@app.command(help="person linkage against the synthetic ground truth")
-def linkage(incidents: IncidentsOpt = None) -> None:
-    from hub.bench import linkage as bench_linkage
-    show(bench_linkage.run(incidents or 3000))
+@app.command(help="person linkage against ground truth: police (one synthetic extract), febrl4 (the hub on "
+                  "tokens vs Splink on clear text; needs the bench extra), synthetic (police, probation, youth "
+                  "justice, schools, with the link stage's speed and memory)")
+def linkage(incidents: IncidentsOpt = None,
+            dataset: Annotated[str, typer.Option(help="police, febrl4 or synthetic")] = "police") -> None:
+    if dataset == "febrl4":
+        from hub.bench import febrl
+        show(febrl.run())
+    elif dataset == "synthetic":
+        from hub.bench import agencies
+        show(agencies.run(incidents or 2000))
+    elif dataset == "police":
+        from hub.bench import linkage as bench_linkage
+        show(bench_linkage.run(incidents or 3000))
+    else:
+        raise typer.BadParameter("police, febrl4 or synthetic", param_hint="--dataset")
 
 
 @app.command(help="false alarms per year of the hot-spot rule on spike-free synthetic years, against a Poisson year")

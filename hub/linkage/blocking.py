@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import product
 
 from hub.linkage.records import PersonRecord, key_id_of
 
@@ -29,17 +30,37 @@ class BlockingRule:
 
     name: str
     keys: tuple[tuple[str, ...], ...]
+    unordered: bool = False
+    """Tokens of a value are sorted, so (forename, surname) meets (surname, forename): swapped names."""
 
     def values(self, record: PersonRecord) -> set[BlockValue]:
-        """The record's block values under this rule: one per key id that makes all of a tuple's tokens."""
+        """The record's block values under this rule: for each key id that makes all of a tuple's match
+        keys, every combination of their tokens (a multi-valued key such as ``surname_del`` gives several)."""
         out: set[BlockValue] = set()
         for names in self.keys:
-            per_name = [{key_id_of(t): t for t in record.get(n)} for n in names]
-            if not all(per_name):
+            if record.one_key:  # the usual case: every token made with one key id
+                lists = [record.get(n) for n in names]
+                if all(lists):
+                    self._add(out, product(*lists))
                 continue
-            common = set(per_name[0]).intersection(*per_name[1:])
-            out.update((self.name, *(tokens[kid] for tokens in per_name)) for kid in common)
+            per_name: list[dict[str, list[str]]] = []
+            for n in names:
+                by_kid: dict[str, list[str]] = {}
+                for t in record.get(n):
+                    by_kid.setdefault(key_id_of(t), []).append(t)
+                if not by_kid:
+                    break
+                per_name.append(by_kid)
+            else:
+                for kid in set(per_name[0]).intersection(*per_name[1:]):
+                    self._add(out, product(*(tokens[kid] for tokens in per_name)))
         return out
+
+    def _add(self, out: set[BlockValue], combos: Iterable[tuple[str, ...]]) -> None:
+        if self.unordered:
+            out.update((self.name, *sorted(combo)) for combo in combos)
+        else:
+            out.update((self.name, *combo) for combo in combos)
 
 
 DEFAULT_RULES: tuple[BlockingRule, ...] = (
@@ -48,10 +69,17 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("forename_canonical+surname", (("forename_canonical", "surname"),)),
     BlockingRule("forename_phonetic+surname_phonetic", (("forename_phonetic", "surname_phonetic"),)),
     BlockingRule("name_pair", (("name_pair",),)),
+    BlockingRule("postcode+surname_del", (("postcode", "surname_del"),)),
+    BlockingRule("postcode+forename_del", (("postcode", "forename_del"),)),
+    BlockingRule("one_name_one_edit", (("forename_nbr", "surname_del"), ("forename_del", "surname_nbr")),
+                 unordered=True),
 )
 """Date of birth (or its transposition); sound of the surname within a birth year (catches surname
 typos); nickname-proof names and names by sound (catch a missing or mistyped date of birth); the
-order-free name pair (catches forename and surname swapped)."""
+order-free name pair (catches forename and surname swapped); the postcode with either name within one
+edit (catches a wrong date of birth and a typo); one name exact and the other within one edit, straight
+or crosswise (catches a missing date of birth with a typo, or swapped names with a typo). Each rule is
+cheap: a record has about 2 x (name length + 1) values for the neighbourhood rules, never their product."""
 
 MAX_BLOCK = 1000
 """A block value shared by more records than this (a placeholder name, a default date) stops taking
@@ -64,31 +92,45 @@ class BlockIndex:
 
     rules: Sequence[BlockingRule] = DEFAULT_RULES
     max_block: int = MAX_BLOCK
-    blocks: dict[BlockValue, list[str]] = field(default_factory=dict)
-    oversized: set[BlockValue] = field(default_factory=set)
+    blocks: dict[int, list[str]] = field(default_factory=dict)
+    """Hash of a block value -> record keys (a hash, not the tuple of tokens: a tenth of the memory; two
+    values colliding in 64 bits only add a candidate pair, which scoring then rejects)."""
+    oversized: set[int] = field(default_factory=set)
 
     def candidates(self, record: PersonRecord) -> dict[str, set[str]]:
         """Keys of indexed records sharing a block value with ``record``, each with the rules that met."""
+        return self._candidates(record, self._values(record))
+
+    def _values(self, record: PersonRecord) -> list[tuple[str, set[int]]]:
+        return [(rule.name, {hash(v) for v in rule.values(record)}) for rule in self.rules]
+
+    def _candidates(self, record: PersonRecord, values: list[tuple[str, set[int]]]) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
-        for rule in self.rules:
-            for value in rule.values(record):
-                for key in self.blocks.get(value, ()):
+        blocks = self.blocks
+        for name, rule_values in values:
+            for value in rule_values:
+                for key in blocks.get(value, ()):
                     if key != record.key:
-                        out.setdefault(key, set()).add(rule.name)
+                        met = out.get(key)
+                        if met is None:
+                            out[key] = {name}
+                        else:
+                            met.add(name)
         return out
 
     def add(self, record: PersonRecord) -> dict[str, set[str]]:
         """Index ``record`` and return its candidates among the records indexed before it."""
-        found = self.candidates(record)
-        for rule in self.rules:
-            for value in rule.values(record):
+        values = self._values(record)
+        found = self._candidates(record, values)
+        for _, rule_values in values:
+            for value in rule_values:
                 if value in self.oversized:
                     continue
                 members = self.blocks.setdefault(value, [])
                 if len(members) >= self.max_block:
                     self.oversized.add(value)
                     del self.blocks[value]
-                elif record.key not in members:
+                else:  # a record's values are a set: it is appended once (a replayed key never re-enters)
                     members.append(record.key)
         return found
 

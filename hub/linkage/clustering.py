@@ -101,3 +101,21 @@ def clusters_of(assignment: Mapping[str, str]) -> dict[str, set[str]]:
     for key, pid in assignment.items():
         out.setdefault(pid, set()).add(key)
     return out
+
+
+def one_to_one(scored: Iterable[ScoredPair], source_of: Mapping[str, str],
+               threshold: float = DEFAULT_THRESHOLD) -> list[tuple[str, str]]:
+    """Links for two-file linkage where each record matches at most one record of each other source.
+
+    Greedy by match probability (ties by key): a pair links only if neither record already links to a
+    record of the other's source. A duplicate within one file then cannot pull in a second partner.
+    """
+    taken: set[tuple[str, str]] = set()  # (record key, source it is already linked to)
+    out = []
+    for p in sorted((p for p in scored if p.probability >= threshold), key=lambda p: (-p.weight, p.a, p.b)):
+        sa, sb = source_of[p.a], source_of[p.b]
+        if (p.a, sb) in taken or (p.b, sa) in taken:
+            continue
+        taken.update({(p.a, sb), (p.b, sa)})
+        out.append((p.a, p.b))
+    return out

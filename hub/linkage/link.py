@@ -1,4 +1,9 @@
-"""Batch linkage: block, (optionally) estimate the model, score, cluster."""
+"""Batch linkage: block, (optionally) estimate the model, score, cluster.
+
+Modes: ``dedupe`` links any two records (one source or many); ``link`` links only records of different
+sources (two files, neither de-duplicated); ``one_to_one`` (with ``link``) lets each record match at most
+one record of each other source, the strongest first.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from hub.linkage.blocking import DEFAULT_RULES, MAX_BLOCK, BlockingRule, Candidates, candidate_pairs
-from hub.linkage.clustering import cluster
+from hub.linkage.clustering import connected_components, links_above, one_to_one
 from hub.linkage.records import PersonRecord
 from hub.linkage.scoring import (
     DEFAULT_MODEL,
@@ -42,18 +47,28 @@ def train(records: Sequence[PersonRecord], candidates: Candidates, model: MatchM
     return train_m(gammas, len(by_key), model)
 
 
+MODES = ("dedupe", "link")
+
+
 def link(records: Iterable[PersonRecord], model: MatchModel | None = None, *,
          rules: Sequence[BlockingRule] = DEFAULT_RULES, max_block: int = MAX_BLOCK,
          threshold: float = DEFAULT_THRESHOLD, term_frequencies: bool = True, u_pairs: int = 50_000,
-         seed: int = 0) -> Linkage:
+         seed: int = 0, mode: str = "dedupe", one_to_one_links: bool = False) -> Linkage:
     """Link a batch of records into persons. Without a ``model`` one is estimated from the records."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}")
     records = list(records)
     candidates = candidate_pairs(records, rules, max_block)
+    source_of = {r.key: r.source for r in records}
+    if mode == "link":
+        candidates = Candidates(frozenset(p for p in candidates.pairs if source_of[p[0]] != source_of[p[1]]),
+                                candidates.by_rule, candidates.oversized_blocks)
     training = None
     if model is None:
         training = train(records, candidates, u_pairs=u_pairs, seed=seed)
         model = training.model
     tf = TermFrequencies.from_records(records) if term_frequencies else None
     scored = score_pairs({r.key: r for r in records}, candidates.pairs, model, tf)
-    persons = cluster((r.key for r in records), scored, threshold)
+    links = one_to_one(scored, source_of, threshold) if one_to_one_links else links_above(scored, threshold)
+    persons = connected_components((r.key for r in records), links)
     return Linkage(model, candidates, scored, persons, training)

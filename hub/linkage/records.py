@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.pseudonymisation.tokens import KEY_SEP as KEY_ID_SEP
 from hub.pseudonymisation.tokens import match_key_name
 
 KEY_SEP = "/"
@@ -30,19 +31,35 @@ def key_id_of(token: str) -> str:
 
 @dataclass(frozen=True)
 class PersonRecord:
-    """One person appearance: record key, source, role and the keyed token map from the shared event."""
+    """One person appearance: record key, source, role, the keyed token map and the sex code (M, F, X)."""
 
     key: str
     source: str
     role: str
     tokens: Mapping[str, str]
+    sex: str | None = None
     by_name: Mapping[str, frozenset[str]] = field(init=False, repr=False, compare=False)
+    one_key: bool = field(init=False, repr=False, compare=False)
+    """All tokens made with one key id (no rotation overlap): blocking takes a fast path."""
 
     def __post_init__(self) -> None:
         grouped: dict[str, set[str]] = {}
         for entry, token in self.tokens.items():
             grouped.setdefault(match_key_name(entry), set()).add(token)
         object.__setattr__(self, "by_name", {name: frozenset(t) for name, t in grouped.items()})
+        object.__setattr__(self, "one_key", not any(KEY_ID_SEP in entry for entry in self.tokens))
+
+    def compact(self, strings: dict[str, str], sets: dict[frozenset[str], frozenset[str]]) -> PersonRecord:
+        """The same record holding only its grouped tokens, each token and token set shared through
+        ``strings`` and ``sets`` (birth years, months, common names recur): what an index keeps."""
+        slim = PersonRecord(self.key, self.source, self.role, {}, self.sex)
+        grouped = {}
+        for name, tokens in self.by_name.items():
+            shared = frozenset(strings.setdefault(t, t) for t in tokens)
+            grouped[strings.setdefault(name, name)] = sets.setdefault(shared, shared)
+        object.__setattr__(slim, "by_name", grouped)
+        object.__setattr__(slim, "one_key", self.one_key)
+        return slim
 
     @property
     def event_id(self) -> str:
@@ -70,8 +87,9 @@ def records_from_event(event: Mapping[str, Any]) -> list[PersonRecord]:
     for person in event.get("persons") or ():
         tokens = person.get("tokens") or {}
         if tokens:
+            sex = person.get("sex")
             out.append(PersonRecord(record_key(str(event["event_id"]), str(person["role"])), source,
-                                    str(person["role"]), dict(tokens)))
+                                    str(person["role"]), dict(tokens), str(sex) if sex else None))
     return out
 
 

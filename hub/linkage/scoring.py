@@ -23,6 +23,7 @@ import random
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from hub.linkage.blocking import Pair
@@ -33,41 +34,58 @@ Gamma = tuple[int, ...]
 NULL = -1
 
 LEVELS: dict[str, tuple[str, ...]] = {
-    "forename": ("exact", "swapped", "canonical", "phonetic", "prefix", "else"),
-    "surname": ("exact", "phonetic", "prefix", "else"),
-    "dob": ("exact", "transposed", "year", "month_day", "else"),
+    "forename": ("exact", "swapped", "canonical", "one_edit", "phonetic", "prefix", "else"),
+    "surname": ("exact", "one_edit", "phonetic", "prefix", "else"),
+    "dob": ("exact", "transposed", "two_parts", "year", "else"),
+    "postcode": ("exact", "sector", "else"),
+    "sex": ("exact", "else"),
 }
 _F = {name: i for i, name in enumerate(LEVELS["forename"])}
 _S = {name: i for i, name in enumerate(LEVELS["surname"])}
 _D = {name: i for i, name in enumerate(LEVELS["dob"])}
+_P = {name: i for i, name in enumerate(LEVELS["postcode"])}
 EXACT = 0  # every comparison's first level
 TF_KEYS = {"forename": "forename", "surname": "surname"}
 """Comparisons whose exact level gets a term-frequency adjustment, and the match key it counts.
 Not the date of birth: a prolific suspect's own records would make their date look common."""
+DOB_PARTS = ("dob_year", "dob_month", "dob_day")
+
+
+def _swapped_fuzzy(a: PersonRecord, b: PersonRecord) -> bool:
+    """Forename and surname swapped, with a typo: each name within one edit of the other's crosswise."""
+    return a.agrees(b, "forename_del", "surname_del") and a.agrees(b, "surname_del", "forename_del")
 
 
 def compare(a: PersonRecord, b: PersonRecord) -> Gamma:
-    """The comparison vector of two records (forename, surname, dob levels)."""
+    """The comparison vector of two records (forename, surname, dob, postcode, sex levels)."""
+    swapped_exact = False
     if a.get("forename") and b.get("forename"):
         if a.agrees(b, "forename"):
             forename = _F["exact"]
         elif a.agrees(b, "name_pair"):
-            forename = _F["swapped"]
+            forename, swapped_exact = _F["swapped"], True
         elif a.agrees(b, "forename_canonical"):
             forename = _F["canonical"]
+        elif a.agrees(b, "forename_del"):
+            forename = _F["one_edit"]
         elif a.agrees(b, "forename_phonetic"):
             forename = _F["phonetic"]
         elif a.agrees(b, "forename_prefix"):
             forename = _F["prefix"]
+        elif a.get("surname") and b.get("surname") and not a.agrees(b, "surname") and _swapped_fuzzy(a, b):
+            forename = _F["swapped"]
         else:
             forename = _F["else"]
     else:
         forename = NULL
     if forename == _F["swapped"]:
-        surname = _S["exact"]  # name pairs agree, forenames do not: each surname is the other's forename
+        # Names swapped: each surname is the other's forename (exactly, or within one edit).
+        surname = _S["exact"] if swapped_exact else _S["one_edit"]
     elif a.get("surname") and b.get("surname"):
         if a.agrees(b, "surname"):
             surname = _S["exact"]
+        elif a.agrees(b, "surname_del"):
+            surname = _S["one_edit"]
         elif a.agrees(b, "surname_phonetic"):
             surname = _S["phonetic"]
         elif a.agrees(b, "surname_prefix"):
@@ -76,20 +94,37 @@ def compare(a: PersonRecord, b: PersonRecord) -> Gamma:
             surname = _S["else"]
     else:
         surname = NULL
+    return (forename, surname, _compare_dob(a, b), _compare_postcode(a, b), _compare_sex(a, b))
+
+
+def _compare_dob(a: PersonRecord, b: PersonRecord) -> int:
     if a.get("dob") and b.get("dob"):
         if a.agrees(b, "dob"):
-            dob = _D["exact"]
-        elif a.agrees(b, "dob_transposed", "dob") or b.agrees(a, "dob_transposed", "dob"):
-            dob = _D["transposed"]
-        elif a.agrees(b, "dob_year"):
-            dob = _D["year"]
-        elif a.agrees(b, "dob_month_day"):
-            dob = _D["month_day"]
-        else:
-            dob = _D["else"]
-    else:
-        dob = NULL
-    return (forename, surname, dob)
+            return _D["exact"]
+        if a.agrees(b, "dob_transposed", "dob") or b.agrees(a, "dob_transposed", "dob"):
+            return _D["transposed"]
+    elif not any(a.get(p) for p in DOB_PARTS) or not any(b.get(p) for p in DOB_PARTS):
+        return NULL
+    year, month, day = (a.agrees(b, p) for p in DOB_PARTS)
+    if year + month + day >= 2:
+        return _D["two_parts"]
+    if year:
+        return _D["year"]
+    return _D["else"]
+
+
+def _compare_postcode(a: PersonRecord, b: PersonRecord) -> int:
+    if not a.get("postcode") or not b.get("postcode"):
+        return NULL
+    if a.agrees(b, "postcode"):
+        return _P["exact"]
+    return _P["sector"] if a.agrees(b, "postcode_sector") else _P["else"]
+
+
+def _compare_sex(a: PersonRecord, b: PersonRecord) -> int:
+    if a.sex not in ("M", "F") or b.sex not in ("M", "F"):
+        return NULL
+    return EXACT if a.sex == b.sex else 1
 
 
 @dataclass(frozen=True)
@@ -108,9 +143,19 @@ class Comparison:
             if any(not 0 < p <= 1 for p in probs) or abs(sum(probs) - 1) > 1e-6:
                 raise ValueError(f"{self.name}: {label} probabilities must be in (0, 1] and sum to 1")
 
+    @cached_property
+    def weights(self) -> tuple[float, ...]:
+        """Each level's weight, constrained: no level weighs more than a level before it (levels are in
+        order of trust, so an exact agreement never weighs less than a fuzzy one, whatever EM says)."""
+        out: list[float] = []
+        for m, u in zip(self.m, self.u, strict=True):
+            w = math.log2(m / u)
+            out.append(min(w, out[-1]) if out else w)
+        return tuple(out)
+
     def weight(self, level: int) -> float:
-        """log2(m / u) of a level; 0 for null."""
-        return 0.0 if level == NULL else math.log2(self.m[level] / self.u[level])
+        """The constrained log2(m / u) of a level; 0 for null."""
+        return 0.0 if level == NULL else self.weights[level]
 
 
 def _comparison(name: str, m: Sequence[float], u: Sequence[float]) -> Comparison:
@@ -118,15 +163,21 @@ def _comparison(name: str, m: Sequence[float], u: Sequence[float]) -> Comparison
 
 
 DEFAULT_COMPARISONS: tuple[Comparison, ...] = (
-    #                         exact  swapped canonical phonetic prefix else
-    _comparison("forename", (0.85, 0.005, 0.03, 0.04, 0.03, 0.045),
-                            (0.012, 0.0002, 0.002, 0.008, 0.03, 0.9478)),
-    #                         exact  phonetic prefix else
-    _comparison("surname", (0.88, 0.05, 0.03, 0.04),
-                           (0.005, 0.005, 0.02, 0.97)),
-    #                      exact    transposed year   month_day else
-    _comparison("dob", (0.90, 0.02, 0.04, 0.02, 0.02),
-                       (0.00005, 0.00005, 0.017, 0.0027, 0.9802)),
+    #                         exact  swapped canonical one_edit phonetic prefix else
+    _comparison("forename", (0.83, 0.005, 0.03, 0.06, 0.02, 0.02, 0.035),
+                            (0.012, 0.0002, 0.002, 0.003, 0.006, 0.03, 0.9468)),
+    #                         exact  one_edit phonetic prefix else
+    _comparison("surname", (0.85, 0.07, 0.02, 0.02, 0.04),
+                           (0.005, 0.002, 0.004, 0.02, 0.969)),
+    #                      exact    transposed two_parts year  else
+    _comparison("dob", (0.88, 0.02, 0.07, 0.01, 0.02),
+                       (0.00005, 0.00005, 0.006, 0.017, 0.97690)),
+    #                          exact  sector else
+    _comparison("postcode", (0.80, 0.08, 0.12),
+                            (0.001, 0.01, 0.989)),
+    #                     exact else
+    _comparison("sex", (0.98, 0.02),
+                       (0.5, 0.5)),
 )
 """Defaults for police records: m from the error rates such records show (about one name in seven with a
 typo, nickname, case or swap; 3% of dates of birth with day and month transposed, a few with other
@@ -192,13 +243,18 @@ class MatchModel:
         if not 0 < self.prior < 1:
             raise ValueError("prior must be in (0, 1)")
 
-    @property
+    @cached_property
     def prior_weight(self) -> float:
         return math.log2(self.prior / (1 - self.prior))
 
+    @cached_property
+    def _tables(self) -> tuple[tuple[float, ...], ...]:
+        # Each comparison's constrained weights with 0.0 appended, so index NULL (-1) weighs nothing.
+        return tuple((*c.weights, 0.0) for c in self.comparisons)
+
     def weight(self, gamma: Gamma) -> float:
         """Total match weight: prior log2 odds plus each comparison's level weight."""
-        return self.prior_weight + sum(c.weight(level) for c, level in zip(self.comparisons, gamma, strict=True))
+        return self.prior_weight + sum(t[level] for t, level in zip(self._tables, gamma, strict=True))
 
     def explain(self, gamma: Gamma) -> dict[str, float]:
         """Each term of the total weight, by comparison (plus ``prior``)."""
@@ -254,7 +310,9 @@ def score_pair(a: PersonRecord, b: PersonRecord, model: MatchModel,
     if tf is not None:
         for comparison, level in zip(model.comparisons, gamma, strict=True):
             if level == EXACT:
-                weight += tf.adjustment(comparison, a, b)
+                # Never below the next level: a common name agreeing exactly still beats a typo of it.
+                weights = comparison.weights
+                weight += max(tf.adjustment(comparison, a, b), weights[1] - weights[0])
     return ScoredPair(a.key, b.key, gamma, weight, probability(weight))
 
 

@@ -260,3 +260,4 @@ def count_events(engine: Engine, source: str | None = None) -> int:
         stmt = stmt.where(models.event.c.source == source)
     with engine.connect() as conn:
         return int(conn.execute(stmt).scalar_one())
+

@@ -4,8 +4,16 @@ A token is ``<key id>:<32 hex digits>`` (128 bits; hex because it is fast and ca
 its key so keys can rotate; it is never a plain hash, so a ten-digit NHS number cannot be recovered
 by enumerating all of them.
 Match keys follow the ONS "derive and conquer" idea: several tokens per person (exact, phonetic,
-prefix, canonical form of a nickname, date-of-birth parts and transposition, name pair in either
-order) so that a typo or a nickname in one field still leaves others that agree.
+prefix, canonical form of a nickname, the one-deletion neighbourhood of each name, date-of-birth parts
+and transposition, name pair in either order, full postcode and sector) so that a typo or a nickname
+in one field still leaves others that agree.
+
+Multi-valued match keys: the one-deletion neighbourhood (SymSpell-style: the name and every string one
+letter shorter) gives several tokens; they are entries ``forename_del#0``, ``forename_del#1``, ... of one
+match key ``forename_del``. Two names one edit apart (a deletion, an insertion, a substitution, or two
+adjacent letters swapped) share at least one of them, so a typo stays comparable after hashing.
+A date of birth that is impossible as a whole (month 13, day 42) still gives the tokens of its valid
+parts (year, month, day on their own).
 
 Rotation: while the key ring holds a previous key in its overlap, every match key is also emitted
 under that key as ``<match key>@<previous key id>``. A record tokenised before the rotation and
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -127,6 +136,8 @@ class Tokeniser:
 
 
 KEY_SEP = "@"
+MULTI_SEP = "#"
+"""``forename_del#3``: the fourth token of the multi-valued match key ``forename_del``."""
 
 
 def _token(keyed: KeyedHash, key_id: str, domain: str, value: str) -> str:
@@ -149,8 +160,8 @@ def name_pair_keys(forename: str | None, surname: str | None) -> dict[str, tuple
 
 
 def match_key_name(entry: str) -> str:
-    """``surname@k2025`` -> ``surname``: the match key an entry of a token map belongs to."""
-    return entry.split(KEY_SEP, 1)[0]
+    """``surname@k2025`` -> ``surname``, ``forename_del#2@k1`` -> ``forename_del``: an entry's match key."""
+    return entry.split(KEY_SEP, 1)[0].split(MULTI_SEP, 1)[0]
 
 
 def shared_match_keys(a: Mapping[str, str], b: Mapping[str, str]) -> set[str]:
@@ -183,6 +194,20 @@ def event_id_with_key(key: bytes, source: str, record_id: str) -> str:
     return "ev-" + mac[:15].hex()
 
 
+def deletion_neighbourhood(name: str) -> list[str]:
+    """The name and every string one letter shorter (distinct, sorted): SymSpell's distance-1 deletes.
+
+    Names of three letters or fewer give only themselves: their deletes (two letters) agree by chance.
+    """
+    if len(name) <= 3:
+        return [name]
+    return sorted({name} | {name[:i] + name[i + 1:] for i in range(len(name))})
+
+
+def _multi(name: str, domain: str, values: list[str]) -> dict[str, tuple[str, str]]:
+    return {f"{name}{MULTI_SEP}{i}": (domain, v) for i, v in enumerate(values)}
+
+
 class EventIds:
     """``event_id`` for one source with the key's states hashed once (a compiled plan holds one)."""
 
@@ -203,36 +228,98 @@ def _forename(value: object) -> dict[str, tuple[str, str]]:
     n = normalise.forename(value if isinstance(value, str) else None)
     if not n:
         return {}
-    return {"forename": ("name", n), "forename_phonetic": ("name_phonetic", jellyfish.metaphone(n)),
-            "forename_prefix": ("name_prefix", n[:3]),
-            "forename_canonical": ("name_canonical", given_names.canonical(n))}
+    out = {"forename": ("name", n), "forename_phonetic": ("name_phonetic", jellyfish.metaphone(n)),
+           "forename_prefix": ("name_prefix", n[:3]),
+           "forename_canonical": ("name_canonical", given_names.canonical(n))}
+    # The neighbourhood, and the name itself in its domain (``forename_nbr``), so blocking can pair a name
+    # with the other's neighbourhood (one edit apart) without every pair of the two neighbourhoods.
+    out.update(_multi("forename_del", "name_del", deletion_neighbourhood(n)))  # one domain: compared crosswise
+    out["forename_nbr"] = ("name_del", n)
+    return out
 
 
 def _surname(value: object) -> dict[str, tuple[str, str]]:
     n = normalise.surname(value if isinstance(value, str) else None)
     if not n:
         return {}
-    return {"surname": ("name", n), "surname_phonetic": ("name_phonetic", jellyfish.metaphone(n)),
-            "surname_prefix": ("name_prefix", n[:3])}
+    out = {"surname": ("name", n), "surname_phonetic": ("name_phonetic", jellyfish.metaphone(n)),
+           "surname_prefix": ("name_prefix", n[:3])}
+    out.update(_multi("surname_del", "name_del", deletion_neighbourhood(n)))
+    out["surname_nbr"] = ("name_del", n)
+    return out
+
+
+_DOB_TEXT = (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), re.compile(r"^(\d{4})(\d{2})(\d{2})$"))
+_DOB_TEXT_DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+
+
+def dob_parts(value: object) -> tuple[int | None, int | None, int | None]:
+    """(year, month, day) of a date of birth, each None where it is missing or impossible on its own.
+
+    Accepts a date or text (``YYYY-MM-DD``, ``YYYYMMDD``, ``DD/MM/YYYY``), so a date that is impossible
+    as a whole (``1985-13-42``) still yields its valid year.
+    """
+    if isinstance(value, date):
+        valid = normalise.dob(value)
+        return (valid.year, valid.month, valid.day) if valid else (None, None, None)
+    if not isinstance(value, str):
+        return (None, None, None)
+    text = value.strip()
+    parts: tuple[str, str, str] | None = None
+    for pattern in _DOB_TEXT:
+        if m := pattern.match(text):
+            parts = (m.group(1), m.group(2), m.group(3))
+    if m := _DOB_TEXT_DMY.match(text):
+        parts = (m.group(3), m.group(2), m.group(1))
+    if parts is None:
+        return (None, None, None)
+    y, mo, dd = (int(p) for p in parts)
+    year = y if 1901 <= y <= date.today().year else None
+    return (year, mo if 1 <= mo <= 12 else None, dd if 1 <= dd <= 31 else None)
 
 
 def _dob(value: object) -> dict[str, tuple[str, str]]:
-    d = normalise.dob(value if isinstance(value, date) else None)
+    year, month, day = dob_parts(value)
+    out: dict[str, tuple[str, str]] = {}
+    if year is not None:
+        out["dob_year"] = ("dob_year", str(year))
+    if month is not None:
+        out["dob_month"] = ("dob_month", str(month))
+    if day is not None:
+        out["dob_day"] = ("dob_day", str(day))
+    if month is not None and day is not None:
+        out["dob_month_day"] = ("dob_month_day", f"{month:02d}-{day:02d}")
+    if year is None or month is None or day is None:
+        return out
+    try:
+        d = normalise.dob(date(year, month, day))
+    except ValueError:  # 31 February: the parts stand, the whole does not
+        return out
     if d is None:
-        return {}
-    out = {"dob": ("dob", d.isoformat()), "dob_year": ("dob_year", str(d.year)),
-           "dob_month_day": ("dob_month_day", f"{d.month:02d}-{d.day:02d}")}
+        return out
+    out["dob"] = ("dob", d.isoformat())
     # Day and month keyed in swapped: the transposed record's dob token meets this one.
     if d.day <= 12 and d.day != d.month:
         out["dob_transposed"] = ("dob", date(d.year, d.day, d.month).isoformat())
     return out
 
 
+_OTHER_POSTCODE = re.compile(r"^\d{4,5}$")
+
+
 def _postcode(value: object) -> dict[str, tuple[str, str]]:
-    p = normalise.postcode(value if isinstance(value, str) else None)
-    if not p:
-        return {}
-    return {"postcode": ("postcode", p), "postcode_sector": ("postcode_sector", p[:-2])}
+    """UK postcode and sector; a four- or five-digit postcode (other countries' test data) and all but
+    its last digit."""
+    text = value if isinstance(value, str) else None
+    p = normalise.postcode(text)
+    if p:
+        return {"postcode": ("postcode", p), "postcode_sector": ("postcode_sector", p[:-2])}
+    digits = text.strip() if text else ""
+    if _OTHER_POSTCODE.match(digits):
+        return {"postcode": ("postcode", digits), "postcode_sector": ("postcode_sector", digits[:-1])}
+    return {}
+
+
 
 
 def _simple(norm: Callable[[str | None], str | None], domain: str) -> Deriver:

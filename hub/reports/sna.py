@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy import Connection, Engine, inspect, select, text
 
 from hub.mart import models
 from hub.mart.audit import ReleaseContext
@@ -27,6 +27,7 @@ from hub.reports.html import Page, audit_note, count_cell, figure, not_available
 from hub.reports.releases import Period, Released, Tally, grouped, not_sensitive, release, sensitive_only
 
 REPORT = "sna"
+LINKED_UNTIL = "the link stage has written person mentions to the mart (hub worker with the link stage)"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 FLAGS = ("knife", "firearm", "alcohol", "domestic_abuse")
 VIOLENCE_SOURCE = "police_incident"
@@ -93,7 +94,9 @@ class SnaBuilder:
         self.spots = hotspots_between(self.engine, self.period.start, self.period.end)
         self.area_names = area_names(self.engine)
         with self.engine.connect() as conn:
-            self.linked = _table_exists(conn, "person_mention")
+            # Linked persons exist once the link stage has written mentions (the table alone is not enough).
+            self.linked = _table_exists(conn, "person_mention") and conn.execute(
+                text("SELECT 1 FROM person_mention LIMIT 1")).first() is not None
 
     def _release(self, conn: Connection, name: str, dims: tuple[str, ...], counts: Mapping[Any, Any],
                  sensitive: bool = False, **params: Any) -> Released:
@@ -293,7 +296,7 @@ class SnaBuilder:
             parts.append(table(["agencies", "people"], [[td(lv), count_cell(rel.cells.get((lv,)))] for lv in levels]))
         else:
             parts.append(not_available("The cohort known to two or more agencies comes from person linkage.",
-                                       "the person index of the linkage stage (issue #7) is in the mart"))
+                                       LINKED_UNTIL))
         parts.append(audit_note(ids))
         page.section("who", "Who: victims, suspects and patients", *parts)
 
@@ -306,7 +309,7 @@ class SnaBuilder:
         if not self.linked:
             page.section("why", "Why: causal factors in the linked cohort", intro, not_available(
                 "Prevalence in the linked cohort needs each person's events across agencies.",
-                "the person and mention tables of the linkage stage (issue #7) are in the mart"))
+                LINKED_UNTIL))
             return
         from hub.reports.cohort import FACTORS, cohort_tallies
         _, factors, size = cohort_tallies(self.cohort)

@@ -1,4 +1,9 @@
-"""The Faust worker: pseudonymise raw events into shared events, and sink shared events into the mart.
+"""The Faust worker: pseudonymise raw events into shared events, link persons, sink into the mart.
+
+The pseudonymise stage splits each event: the shared event (no token) goes to ``svh.shared``, the
+persons' linkage tokens to the restricted ``svh.link.tokens`` that only the link stage reads. The link
+stage gives every person mention a pseudonymous person id (``svh.linked``); the sink writes events and,
+from ``svh.linked``, person mentions and merges into the restricted layer of the mart.
 
 One actor per agent (faust#606 loses messages with concurrency > 1); scale with partitions.
 Values are raw bytes and decoded in the agent, so a bad payload becomes a dead letter with its
@@ -22,13 +27,16 @@ from sqlalchemy.exc import DataError, IntegrityError
 from hub import logs, metrics
 from hub.config import Settings
 from hub.dead_letters import dead_letter_headers
-from hub.mart import store
+from hub.linkage.messages import LINK_TOKENS, LINKED_EVENT, linked_event, split_tokens
+from hub.linkage.model_file import ModelFile
+from hub.mart import persons, store
 from hub.policy import Agreement, NoAgreementError
 from hub.pseudonymisation import PseudonymisationError, Pseudonymiser
 from hub.schemas import RAW_SCHEMAS, SHARED_EVENT, SchemaError, SchemaRepository
 from hub.streams import membership
 from hub.streams.batch import BatchSender, Outgoing
 from hub.streams.credentials import broker_credentials
+from hub.streams.link import LinkState, replay
 from hub.topics import Topics
 
 log = logs.get(__name__)
@@ -37,6 +45,8 @@ PSEUDONYMISE_BATCH = 500
 PSEUDONYMISE_WITHIN_S = 0.2
 SINK_BATCH = 500
 SINK_WITHIN_S = 0.5
+LINK_BATCH = 500
+LINK_WITHIN_S = 0.2
 PRODUCER_BATCH_BYTES = 512 * 1024
 """Record batch size per partition: a 500-event batch of ~1.5 kB events goes in a few record batches, not
 dozens of 16 kB ones (each waits for the one before on its partition). The broker's message.max.bytes
@@ -47,7 +57,8 @@ class StreamWorker:
     """Builds the Faust app for the given stages; holds the pure core objects the agents use."""
 
     def __init__(self, settings: Settings, agreement: Agreement, pseudonymiser: Pseudonymiser,
-                 schemas: SchemaRepository, stages: Sequence[str] = ("pseudonymise", "sink")) -> None:
+                 schemas: SchemaRepository, stages: Sequence[str] = ("pseudonymise", "sink"),
+                 linkage_model: ModelFile | None = None) -> None:
         self.settings = settings
         self.agreement = agreement
         self.pseudonymiser = pseudonymiser
@@ -78,10 +89,19 @@ class StreamWorker:
         self._dlq_topics = {s: self.topics.dlq(s) for s in self.sources}
         self._shared = self._topic(self.topics.shared)
         self.sender = BatchSender(self.app)
+        self._link_tokens = self._topic(self.topics.link_tokens)
+        self._linked = self._topic(self.topics.linked)
+        self.link_state: LinkState | None = None
+        if "link" in stages:
+            if linkage_model is None:
+                raise ValueError("the link stage needs a linkage model")
+            self.link_state = LinkState(linkage_model, schemas)
+            self.app.agent(self._link_tokens, name="link", concurrency=1)(self._link)
         if "pseudonymise" in stages:
             self.app.agent(self._topic(*self._raw_to_source), name="pseudonymise", concurrency=1)(self._pseudonymise)
         if "sink" in stages:
             self.app.agent(self._shared, name="sink", concurrency=1)(self._sink)
+            self.app.agent(self._linked, name="sink_persons", concurrency=1)(self._sink_persons)
         self.alert_stage: Any = None  # hub.streams.alerts.AlertStage, added by hub.streams.worker.build
 
     def _topic(self, *names: str) -> Any:
@@ -126,8 +146,8 @@ class StreamWorker:
 
     def _pseudonymise_one(self, source: str, msg: Any, out: list[Outgoing],
                           withheld: Counter[tuple[str, str]]) -> str:
-        """Handle one raw message, adding the one message it sends (event or dead letter) to ``out``;
-        returns the outcome."""
+        """Handle one raw message, adding what it sends to ``out``: the shared event and, if any person has
+        tokens, the link-tokens message (both keyed by event id), or one dead letter; returns the outcome."""
         payload: bytes = msg.value or b""
         try:
             _, record = self.schemas.decode(payload, expect=RAW_SCHEMAS.get(source, source))
@@ -139,12 +159,16 @@ class StreamWorker:
             return self._dead_letter(source, msg, "policy", exc, "no_agreement", out)
         except PseudonymisationError as exc:
             return self._dead_letter(source, msg, "pseudonymise", exc, "unpseudonymisable", out)
+        shared, tokens = split_tokens(shared)  # tokens never travel beside analysts' attributes
         try:
             value = self.schemas.encode(SHARED_EVENT, shared)
+            token_value = self.schemas.encode(LINK_TOKENS, tokens) if tokens is not None else None
         except SchemaError as exc:
             return self._dead_letter(source, msg, "encode", exc, "schema_mismatch", out)
-        out.append(Outgoing(self.topics.shared, msg.partition, shared["event_id"].encode(), value,
-                            [("svh.source", source.encode())]))
+        key = shared["event_id"].encode()
+        out.append(Outgoing(self.topics.shared, msg.partition, key, value, [("svh.source", source.encode())]))
+        if token_value is not None:  # one partition: every candidate match meets there
+            out.append(Outgoing(self.topics.link_tokens, 0, key, token_value, [("svh.source", source.encode())]))
         for name in fields_withheld:
             withheld[source, name] += 1
         return "emitted"
@@ -166,6 +190,81 @@ class StreamWorker:
                                                        "topic": msg.topic, "partition": msg.partition,
                                                        "offset": msg.offset})
         return "dead_lettered"
+
+    # -- link ---------------------------------------------------------------------------------------
+
+    async def _link(self, stream: Any) -> None:
+        # Rebuild the person index from the token topic up to the committed offset before taking any
+        # message (see hub/streams/link.py): a restarted worker carries on from exactly where it was.
+        state = self.link_state
+        assert state is not None
+        await asyncio.to_thread(replay, state, self.settings, self.topics.link_tokens, self.settings.app_id)
+        async for batch in stream.take_events(LINK_BATCH, within=LINK_WITHIN_S):
+            started = time.perf_counter()
+            out: list[Outgoing] = []
+            for event in batch:
+                msg = event.message
+                try:
+                    message = state.decode(msg.value or b"")
+                except SchemaError as exc:
+                    out.append(self._link_dead_letter(msg, exc, "undecodable"))
+                    continue
+                source = str(message["source"])
+                metrics.STAGE_CONSUMED.labels("link", source).inc()
+                linked = linked_event(message, state.link(message), state.model.version)
+                # Partition 0 of svh.linked, like the token topic: linked events keep the link stage's order.
+                out.append(Outgoing(self.topics.linked, 0, msg.key, self.schemas.encode(LINKED_EVENT, linked),
+                                    [("svh.source", source.encode())]))
+                metrics.STAGE_PROCESSED.labels("link", source, "emitted").inc()
+            await confirm_delivery(await self.sender.send(out), "link")
+            metrics.STAGE_SECONDS.labels("link").observe(time.perf_counter() - started)
+            metrics.LAST_EVENT.labels("link").set_to_current_time()
+
+    def _link_dead_letter(self, msg: Any, exc: Exception, kind: str) -> Outgoing:
+        # The value holds linkage tokens: the dead letter is a notice without it (svh.dlq.shared is not
+        # restricted); the message stays on the restricted token topic.
+        position = f"{msg.topic}[{msg.partition}]@{msg.offset}"
+        headers = dead_letter_headers(source="shared", stage="link", error_class=type(exc).__name__,
+                                      message=f"{kind}: {type(exc).__name__}", position=position, error_kind=kind,
+                                      topic=msg.topic, partition=msg.partition, offset=msg.offset)
+        metrics.dead_lettered("shared", "link", kind)
+        metrics.STAGE_CONSUMED.labels("link", "unknown").inc()
+        metrics.STAGE_PROCESSED.labels("link", "unknown", "dead_lettered").inc()
+        return Outgoing(self.topics.shared_dlq, msg.partition, msg.key, None, headers)
+
+    async def _sink_persons(self, stream: Any) -> None:
+        async for batch in stream.take_events(SINK_BATCH, within=SINK_WITHIN_S):
+            out: list[Outgoing] = []
+            linked: list[dict[str, Any]] = []
+            for event in batch:
+                msg = event.message
+                try:
+                    _, record = self.schemas.decode(msg.value or b"", expect=LINKED_EVENT)
+                except SchemaError as exc:
+                    out.append(self._sink_dead_letter(msg, exc, "undecodable"))
+                    continue
+                linked.append(record)
+            if linked:
+                await self._write_persons(linked)
+            await confirm_delivery(await self.sender.send(out), "sink")
+
+    async def _write_persons(self, linked: list[dict[str, Any]]) -> None:
+        """Persons, mentions and merges into the restricted layer; an outage is retried, never dropped."""
+        assert self.engine is not None
+        delay = 0.5
+        while True:
+            try:
+                written = await _finish_in_thread(persons.upsert_linked, self.engine, linked)
+                metrics.MART_ROWS.labels("person_mention").inc(written)
+                return
+            except Exception as exc:  # noqa: BLE001 - an outage: retried, never dropped
+                log.error("mart write failed; retrying", extra={"stage": "sink", "error": type(exc).__name__,
+                                                                "seconds": delay})
+                try:
+                    await asyncio.sleep(delay)
+                except asyncio.CancelledError:
+                    die("sink", "stopped while the mart was unavailable; the batch will be redelivered")
+                delay = min(delay * 2, 30.0)
 
     # -- sink ---------------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 class WorkerProcess:
-    def __init__(self, settings: Settings, log_path: Path, stages: str = "pseudonymise,sink") -> None:
+    def __init__(self, settings: Settings, log_path: Path, stages: str = "pseudonymise,link,sink") -> None:
         self.settings = settings
         self.log_path = log_path
         self.stages = stages

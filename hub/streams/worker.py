@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from hub import kafka_admin, logs, metrics
 from hub.config import Settings
+from hub.linkage.model_file import load_model
 from hub.mart import store
 from hub.policy import load_agreement
 from hub.pseudonymisation import PostcodeLookup, Pseudonymiser, load_keyring
@@ -23,18 +24,23 @@ def build(settings: Settings, stages: Sequence[str]) -> StreamWorker:
     ring = load_keyring(settings.keys_path, settings.key_environment())
     lookup = PostcodeLookup.from_csv(settings.postcode_lookup) if settings.postcode_lookup else None
     pseudonymiser = Pseudonymiser(agreement, ring, lookup)
-    worker = StreamWorker(settings, agreement, pseudonymiser, schemas, stages)
+    model = load_model(settings.linkage_model_path) if "link" in stages else None
+    worker = StreamWorker(settings, agreement, pseudonymiser, schemas, stages, model)
     if worker.engine is not None:
         store.init(worker.engine)
     if "alerts" in stages:  # its agents join the app before it starts (the alert stage imports the app, not back)
         from hub.streams.alerts import AlertStage
         worker.alert_stage = AlertStage(worker)
     log.info("worker configured", extra={"agreement": agreement.id, "version": agreement.version,
-                                         "key_id": ring.active, "stage": ",".join(stages)})
+                                         "key_id": ring.active, "stage": ",".join(stages),
+                                         "file": model.version if model else None})
     return worker
 
 
-def run(settings: Settings, stages: Sequence[str] = ("pseudonymise", "sink")) -> None:
+STAGES = ("pseudonymise", "link", "sink")
+
+
+def run(settings: Settings, stages: Sequence[str] = STAGES) -> None:
     import faust
 
     logs.setup(settings.log_level)
