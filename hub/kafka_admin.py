@@ -73,6 +73,21 @@ def ensure_topics(settings: Settings, sources: Iterable[str], timeout_s: float =
         admin.close()
 
 
+def ensure_internal_topics(settings: Settings, configs: dict[str, dict[str, str]]) -> list[str]:
+    """Create a worker stage's internal topics (the worker may not declare topics itself); returns those created."""
+    admin = KafkaAdminClient(**settings.kafka_python_kwargs(), client_id="svh-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = {name: {"configs": cfg, "num_partitions": settings.topic_partitions, "replication_factor": 1}
+                   for name, cfg in configs.items() if name not in existing}
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(missing, wait_for_metadata=True)
+        return sorted(missing)
+    finally:
+        admin.close()
+
+
 def delete_topics(settings: Settings, sources: Iterable[str]) -> None:
     """Remove a run's topics (the demo cleans up after itself); missing topics are ignored."""
     admin = KafkaAdminClient(**settings.kafka_python_kwargs(), client_id="svh-admin")

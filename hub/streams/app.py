@@ -106,6 +106,7 @@ class StreamWorker:
         if "sink" in stages:
             self.app.agent(self._shared, name="sink", concurrency=1)(self._sink)
             self.app.agent(self._linked, name="sink_persons", concurrency=1)(self._sink_persons)
+        self.alert_stage: Any = None  # hub.streams.alerts.AlertStage, added by hub.streams.worker.build
 
     def _topic(self, *names: str) -> Any:
         return self.app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw",
