@@ -140,3 +140,16 @@ def test_the_search_looks_in_the_right_place(outcome: Outcome) -> None:
         assert len(seen) == len(cols), source  # every canary reached the restricted side
 
 
+
+
+def test_linkage_tokens_never_sit_beside_analysts_attributes(outcome: Outcome) -> None:
+    """Finding 9: birth-year, month-day, prefix and postcode-sector tokens beside age band, date and LSOA let
+    an analyst pin tokens to values without the key; they travel only on the restricted link-token topic."""
+    t = Topics(outcome.settings.topic_prefix)
+    repo = default_repository()
+    shared = [repo.decode(m.value or b"")[1] for m in read_topic(outcome.settings, t.shared)]
+    assert shared and all(not p.get("tokens") for ev in shared for p in ev["persons"])
+    linked = [m for m in read_topic(outcome.settings, t.linked) if m.value]
+    assert all(b"dob_year" not in (m.value or b"") and b"postcode_sector" not in (m.value or b"") for m in linked)
+    tokens = [m for m in read_topic(outcome.settings, t.link_tokens) if m.value]
+    assert tokens and any(b"dob_year" in (m.value or b"") for m in tokens)  # they exist, on the restricted topic
