@@ -44,7 +44,7 @@ def topic_specs(settings: Settings, sources: Iterable[str], raw: bool = True) ->
         specs[t.at_source(source)] = {"configs": restricted}  # unchecked until the worker validates it
     retention = shared_retention_ms(settings)
     shared = {"retention.ms": str(retention)} if retention else {}
-    for name in (t.shared, t.shared_dlq, t.linked, t.alerts, t.audit):
+    for name in (t.shared, t.shared_dlq, t.linked, t.alerts):  # linked: the link stage's; alerts: hot spots'
         specs[name] = {"configs": dict(shared)}
     for spec in specs.values():
         spec.update(num_partitions=settings.topic_partitions, replication_factor=settings.topic_replication_factor)
@@ -93,6 +93,21 @@ def ensure_topics(settings: Settings, sources: Iterable[str], timeout_s: float =
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(missing, wait_for_metadata=True)
             log.info("created topics", extra={"count": len(missing)})
+        return sorted(missing)
+    finally:
+        admin.close()
+
+
+def ensure_internal_topics(settings: Settings, configs: dict[str, dict[str, str]]) -> list[str]:
+    """Create a worker stage's internal topics (the worker may not declare topics itself); returns those created."""
+    admin = KafkaAdminClient(**settings.kafka_python_kwargs(), client_id="svh-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = {name: {"configs": cfg, "num_partitions": settings.topic_partitions, "replication_factor": 1}
+                   for name, cfg in configs.items() if name not in existing}
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(missing, wait_for_metadata=True)
         return sorted(missing)
     finally:
         admin.close()

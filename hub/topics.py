@@ -45,7 +45,3 @@ class Topics:
     @property
     def alerts(self) -> str:
         return f"{self.prefix}.alerts"
-
-    @property
-    def audit(self) -> str:
-        return f"{self.prefix}.audit"

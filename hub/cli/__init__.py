@@ -33,6 +33,9 @@ GROUPS = (
     "synth",
     "demo",
     "bench",
+    "linkage",
+    "report",
+    "reviews",
 )
 
 KAFKA_UNAVAILABLE = 69  # EX_UNAVAILABLE: a service the command needs is down; retrying later may work

@@ -30,6 +30,9 @@ def build(settings: Settings, stages: Sequence[str]) -> StreamWorker:
     worker = StreamWorker(settings, agreement, pseudonymiser, schemas, stages, model)
     if worker.engine is not None:
         store.init(worker.engine)
+    if "alerts" in stages:  # its agents join the app before it starts (the alert stage imports the app, not back)
+        from hub.streams.alerts import AlertStage
+        worker.alert_stage = AlertStage(worker)
     log.info("worker configured", extra={"agreement": agreement.id, "version": agreement.version,
                                          "key_id": ring.active, "stage": ",".join(stages),
                                          "file": model.version if model else None})
@@ -45,6 +48,9 @@ def run(settings: Settings, stages: Sequence[str] = STAGES) -> None:
     logs.setup(settings.log_level)
     worker = build(settings, stages)
     kafka_admin.ensure_topics(settings, RAW_SCHEMAS)
+    if "alerts" in stages:
+        from hub.streams.alerts import internal_topics
+        kafka_admin.ensure_internal_topics(settings, internal_topics(settings, worker.alert_stage.rules))
     metrics.serve(settings.metrics_port, settings.metrics_host)
     lag_metrics.start(settings, worker.app)
     faust.Worker(worker.app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False,

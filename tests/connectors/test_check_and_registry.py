@@ -96,3 +96,10 @@ def test_check_of_a_source_pseudonymised_at_source_shows_the_shared_event(tmp_pa
     assert "Quillfeather" not in text and "943 476 5919" not in text  # identifiers never leave, not even here
     assert any("pseudonymised at the source" in line for line in lines)
     assert not (tmp_path / "state" / "quarantine").exists()  # check leaves nothing behind
+
+
+def test_check_without_a_sample_says_where_the_mode_finds_one(tmp_path: Path) -> None:
+    code, lines = check(write_config(tmp_path, "file_drop", SOURCE))
+    assert code == 0
+    assert lines[-1] == ("no sample: give SAMPLE (a CSV extract, or a .json list of records) or drop a file into "
+                         "the inbox")

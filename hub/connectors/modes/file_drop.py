@@ -67,6 +67,8 @@ class FileChanged(RuntimeError):
 
 
 class FileDrop(Mode, mode="file_drop", settings=FileDropConfig):
+    sample_hint = " or drop a file into the inbox"
+
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime)
         self.cfg = cfg = runtime.config.section(FileDropConfig)
