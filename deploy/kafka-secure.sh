@@ -33,7 +33,9 @@ PROPS="$STATE/server.properties"
 PID_FILE="$STATE/kafka.pid"
 LOG_FILE="$STATE/kafka.log"
 LOG4J_OPT="-Dlog4j2.configurationFile=$HERE/kafka/log4j2.properties"
-SOURCES="police_incident ed_attendance ambulance_callout probation_event youth_justice_event school_exclusion"
+# Every source the hub knows (one connector principal each); the hub's own list when its Python is at hand.
+SOURCES="$("$PY" -c 'from hub.schemas import RAW_SCHEMAS; print(" ".join(sorted(RAW_SCHEMAS)))' 2>/dev/null ||
+  echo police_incident ed_attendance ambulance_callout probation_event youth_justice_event school_exclusion)"
 
 say() { printf 'kafka-secure: %s\n' "$*"; }
 die() { printf 'kafka-secure: error: %s\n' "$*" >&2; exit 1; }

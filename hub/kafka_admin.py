@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Iterator
 
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -54,11 +55,35 @@ def topic_specs(settings: Settings, sources: Iterable[str], raw: bool = True) ->
     return specs
 
 
+class KafkaUnavailable(ConnectionError):
+    """Kafka did not answer in time: one line for the person at the terminal, not a library's retries."""
+
+
+@contextlib.contextmanager
+def _quiet_kafka_client() -> Iterator[None]:
+    """kafka-python logs every failed connection attempt (dozens a minute); while we wait with a deadline of
+    our own, only our one line at the end says what happened."""
+    logger = logging.getLogger("kafka")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def ensure_topics(settings: Settings, sources: Iterable[str], timeout_s: float = 60.0, raw: bool = True) -> list[str]:
-    """Create missing topics and wait for their leaders; returns the names created."""
+    """Create missing topics and wait for their leaders; returns the names created. Raises
+    ``KafkaUnavailable`` (one clear line) if the broker does not answer within ``timeout_s``."""
     connect = Retrying(retry=retry_if_exception_type(KafkaError), stop=stop_after_delay(timeout_s),
                        wait=wait_fixed(0.5), reraise=True)  # the broker may still be starting
-    admin = connect(KafkaAdminClient, **settings.kafka_python_kwargs(), client_id="svh-admin")
+    try:
+        with _quiet_kafka_client():
+            admin = connect(KafkaAdminClient, **settings.kafka_python_kwargs(), client_id="svh-admin")
+    except KafkaError as exc:
+        raise KafkaUnavailable(f"Kafka at {settings.kafka_bootstrap} did not answer within {timeout_s:.0f} s "
+                               f"({type(exc).__name__}); is it running, and are HUB_KAFKA_BOOTSTRAP and the "
+                               "security settings right?") from None
     try:
         specs = topic_specs(settings, sources, raw)
         existing = set(admin.list_topics())

@@ -5,7 +5,8 @@ Built on typer. Each command group lives in its own module here (``hub/cli/<grou
 (Kafka, Faust, SQLAlchemy) happen inside the commands, so ``hub --help`` stays quick.
 
 Exit codes: 0 success; 2 for bad input, usage errors and refusals (one ``error:`` line on stderr,
-never a traceback); other codes only where a command documents them (``hub demo``: 1 if a check failed).
+never a traceback); 69 (EX_UNAVAILABLE) when Kafka does not answer; other codes only where a command
+documents them (``hub demo``: 1 if a check failed).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ GROUPS = (
     "reviews",
 )
 
+KAFKA_UNAVAILABLE = 69  # EX_UNAVAILABLE: a service the command needs is down; retrying later may work
+
 app = typer.Typer(name="hub", help="Serious Violence Data Hub", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False)
 
@@ -60,8 +63,9 @@ for _name in GROUPS:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``hub`` with ``argv`` (default: the process's arguments) and return the exit code."""
     from hub.config import SettingsError
+    from hub.kafka_admin import KafkaUnavailable
     from hub.mart.store import MartNotInitialised
-    from hub.policy import ConfigError, ReleaseRefused
+    from hub.policy import ConfigError, NoAgreementError, ReleaseRefused
     from hub.pseudonymisation import GeographyError, KeyRingError
 
     try:
@@ -71,6 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReleaseRefused as exc:
         print(f"error: release refused: {exc}", file=sys.stderr)
         return 2
+    except NoAgreementError as exc:  # e.g. an unknown or misspelt source name
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KafkaUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return KAFKA_UNAVAILABLE
     except (SettingsError, ConfigError, KeyRingError, GeographyError, MartNotInitialised) as exc:
         for line in str(exc).splitlines():  # a config file's problems come all at once, one per line
             print(f"error: {line}", file=sys.stderr)

@@ -46,7 +46,7 @@ def load(source: Annotated[str, typer.Argument(help="source name, e.g. police_in
         fail(f"mapping {field_mapping.path} is for source {field_mapping.source}, not {source}")
     from hub.connectors.load import check_file
     check_file(file, field_mapping, max_faulty_percent)  # before Kafka: a bad file is refused at once
-    kafka_admin.ensure_topics(s, [source])
+    kafka_admin.ensure_topics(s, [source], timeout_s=15)  # one clear line if Kafka is down, not minutes
     if metrics:
         hub_metrics.serve(s.metrics_port, s.metrics_host)
     with counting(f"publishing {file.name}") as update:

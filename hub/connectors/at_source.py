@@ -139,7 +139,7 @@ class AtSourcePublisher(KafkaPublisher):
     def _reject(self, rec: SourceRecord, stage: str, kind: str, column: str | None, reason: str) -> None:
         """Quarantine the row here; tell the hub only that (and where, and why) a row was rejected."""
         self.quarantine.add(rec, source=self.source, stage=stage, kind=kind, column=column, reason=reason)
-        notice = f"{rec.position}: {kind}" + (f" in {column}" if column else "") + "; quarantined at the source"
+        notice = f"{kind}" + (f" in {column}" if column else "") + "; quarantined at the source"  # position: own header
         headers = dead_letter_headers(source=self.source, stage=stage, error_class="QuarantinedAtSource",
                                       message=notice, position=rec.position, error_kind=kind, column=column)
         self._send(self.dlq_topic, None, b"", headers)

@@ -120,8 +120,10 @@ def check(config_path: Path, sample: Path | None = None, rows: int = 5) -> tuple
                      + mode_class(config.mode).sample_hint)
     elif counts["read"]:
         errors = {k.removeprefix("error:"): v for k, v in sorted(counts.items()) if k.startswith("error:")}
+        kinds = ", ".join(f"{n} {kind}" for kind, n in errors.items())
         lines.append(f"sample: {counts['read']} records read: {counts['published']} would be published, "
-                     f"{counts['dead_lettered']} dead-lettered {errors if errors else ''}".rstrip())
+                     f"{counts['dead_lettered']} would be dead-lettered" + (f" ({kinds})" if kinds else "")
+                     + "; nothing was sent")
         if dead:
             lines.append("dead-lettered rows beyond those shown:")
             lines.extend(f"  {d}" for d in dead)

@@ -48,7 +48,8 @@ def test_check_shows_what_would_be_published_and_dead_lettered(tmp_path: Path, f
     second = next(line for line in lines if line.startswith("x.csv row 2"))
     assert "WOULD BE DEAD-LETTERED" in second and "unknown_offence_code field HOOffenceCode" in second
     assert "ZZ9" not in second
-    assert "sample: 3 records read: 2 would be published, 1 dead-lettered" in out
+    assert ("sample: 3 records read: 2 would be published, 1 would be dead-lettered (1 unknown_offence_code); "
+            "nothing was sent") in out
     assert (tmp_path / "inbox" / "x.csv").exists()  # nothing moved, nothing checkpointed
     assert not (tmp_path / "state" / "file_drop.json").exists()
 
