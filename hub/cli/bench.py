@@ -38,12 +38,13 @@ def pipeline(
     latency_rate: Annotated[float, typer.Option(help="steady publish rate for the latency run (events/s)")] = 1000.0,
     latency_seconds: Annotated[float, typer.Option(help="length of the latency run; 0 skips it")] = 60.0,
     latency_workers: Annotated[int, typer.Option(help="worker processes during the latency run")] = 2,
+    stages: Annotated[str | None, typer.Option(help="worker stages (default: the worker's own)")] = None,
     long_run: Annotated[int, typer.Option(help="only publish this many events through one worker and print "
                                                "its RSS at 100k and at the end")] = 0,
 ) -> None:
     from hub.bench import pipeline as bench_pipeline
     bench_pipeline.run(settings(), incidents or 20000, tuple(int(n) for n in workers.split(",")), partitions,
-                       latency_rate, latency_seconds, long_run, latency_workers, emit=show)
+                       latency_rate, latency_seconds, long_run, latency_workers, emit=show, stages=stages)
 
 
 @app.command(help="person linkage against ground truth: police (one synthetic extract), febrl4 (the hub on "
@@ -65,6 +66,12 @@ def linkage(incidents: IncidentsOpt = None,
         show(bench_linkage.run(incidents or 3000))
     else:
         raise typer.BadParameter("police, febrl4, synthetic or incidents", param_hint="--dataset")
+
+
+@app.command(help="false alarms per year of the hot-spot rule on spike-free synthetic years, against a Poisson year")
+def hotspots(incidents: IncidentsOpt = None, years: Annotated[int, typer.Option(help="synthetic years")] = 5) -> None:
+    from hub.bench import hotspots as bench_hotspots
+    show(bench_hotspots.run(incidents or 3000, years=years))
 
 
 def register(root: typer.Typer) -> None:
