@@ -153,6 +153,8 @@ class Measure:
     include: Callable[[Fact], bool] = field(default=lambda f: True)
     periods: Callable[[Fact, str], list[str]] = field(default=_event_period)
     periods_allowed: tuple[str, ...] = ("week", "month")
+    explicit_only: bool = False
+    """Released only when asked for by name, never in the every-measure release."""
 
     @property
     def default_breakdown(self) -> str:
@@ -166,6 +168,11 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
     Measure("ed_assault_attendances", "ed_attendance",
             "Emergency department attendances after an assault (incident area, else residence area)",
             {"weapon": _weapon, "age_band": _age, "total": _total}),
+    Measure("ed_assaults_without_police", "ed_attendance",
+            "Emergency department assault attendances with no matching police incident (Cardiff Model; "
+            "matched by time, area, age band, sex and method; incident area, else residence area)",
+            {"weapon": _weapon, "age_band": _age, "total": _total},
+            include=lambda f: not f.flag("police_matched"), periods_allowed=("month",), explicit_only=True),
     Measure("ambulance_assault_callouts", "ambulance_callout", "Ambulance call-outs to assaults",
             {"category": _attr("callout_category"), "age_band": _age, "total": _total}),
     Measure("probation_new_starts", "probation_event", "Probation sentences and orders started (residence area)",
@@ -210,7 +217,7 @@ LINKABLE_SOURCES = ("police_incident", "probation_event", "youth_justice_event",
 
 
 def measures_for_sources(sources: Sequence[str]) -> list[Measure]:
-    return [m for m in MEASURES.values() if m.source in sources]
+    return [m for m in MEASURES.values() if m.source in sources and not m.explicit_only]
 
 
 def cohorts_allowed(sources: Sequence[str]) -> bool:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 
 from sqlalchemy import Connection, Engine, select
@@ -332,6 +332,11 @@ def release(engine: Engine, ctx: ReleaseContext, measure: str | None = None, geo
     pairs = plan(ctx, measure, breakdown, filt)  # refuse before reading anything
     with engine.begin() as conn:
         facts = load_facts(conn, sorted({m.source for m, _ in pairs}))
+        if any(m.name == "ed_assaults_without_police" for m, _ in pairs):
+            from hub.mart.incident_matches import matched_ed_events
+            matched = matched_ed_events(conn)
+            facts = [replace(f, flags={**f.flags, "police_matched": True}) if f.event_id in matched else f
+                     for f in facts]
         if any(m.source == LINKED_PERSONS for m, _ in pairs):
             from hub.mart.persons import cohort_rows
             facts += [Fact.from_row(row) for row in cohort_rows(conn, ctx.sources)]

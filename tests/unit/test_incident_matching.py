@@ -52,3 +52,32 @@ def test_matching_on_synthetic_truth_floors() -> None:
     correct = sum(data.truth.get(m.ed_event_id) == m.police_event_id for m in matches)
     assert correct / len(matches) >= 0.9 and correct / len(data.truth) >= 0.85  # measured ~0.96 and ~0.92
     assert 0 < data.unplaced < len(data.ed) // 4
+
+
+def test_matches_are_stored_restricted_and_released_only_protected(tmp_path: object, agreement: object) -> None:
+    from datetime import date
+    from pathlib import Path
+
+    from hub.mart import store
+    from hub.mart.audit import ReleaseContext
+    from hub.mart.incident_matches import incident_match, refresh
+    from hub.mart.release import release
+
+    assert isinstance(tmp_path, Path)
+    engine = store.connect(f"sqlite:///{tmp_path / 'mart.db'}")
+    store.init(engine)
+
+    def event(eid: str, source: str, role: str, hour: int) -> dict[str, object]:
+        return {"event_id": eid, "source": source, "agreement_id": "a", "agreement_version": "1", "key_id": "k",
+                "occurred_date": date(2025, 6, 7), "occurred_hour": hour, "occurred_month": "2025-06",
+                "lsoa_code": "E01990001", "msoa_code": "E02990001", "flags": {}, "attributes": {},
+                "persons": [{"role": role, "age_band": "18-24", "sex": "M"}]}
+    store.upsert_events(engine, [event("ed1", "ed_attendance", "patient", 23),
+                                 event("ed2", "ed_attendance", "patient", 3),
+                                 event("p1", "police_incident", "victim", 23)])
+    assert refresh(engine) == 1
+    with engine.connect() as conn:
+        assert [tuple(r) for r in conn.execute(incident_match.select())][0][:2] == ("ed1", "p1")
+    ctx = ReleaseContext.create(agreement, "sna", "partnership", "t", environ={})  # type: ignore[arg-type]
+    table = release(engine, ctx, "ed_assaults_without_police", "lsoa", "month", breakdown="total")
+    assert table.rows and all(r.value is None for r in table.rows)  # one attendance: suppressed
