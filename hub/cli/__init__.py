@@ -32,6 +32,7 @@ GROUPS = (
     "synth",
     "demo",
     "bench",
+    "linkage",
     "report",
     "reviews",
 )

@@ -157,7 +157,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Itera
     run_dir.mkdir()
     hub_keys, agency_keys = run_dir / "keys.json", base / "agency" / "keys.json"
     save_key_file(KeyRing.generate(), hub_keys)
-    save_key_file(KeyRing.generate(), agency_keys)  # the trusts' own key: the hub's never leaves the hub
+    save_key_file(KeyRing.generate(holder="agency:example-hospitals"), agency_keys)  # the hub's never leaves it
     settings = load_settings({}, data_dir=run_dir, kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix,
                              app_id=f"{prefix}-worker", metrics_port=free_port(), keys_file=hub_keys,
                              postcode_lookup=lookup_csv)
@@ -182,7 +182,8 @@ def run(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Itera
     try:
         t = Topics(prefix)
         wait_until_drained(settings, settings.app_id,
-                           [t.raw(s) for s in extracts if s not in at_source] + [t.shared], 120)
+                           [t.raw(s) for s in extracts if s not in at_source]
+                           + [t.at_source(s) for s in at_source] + [t.shared], 120)
         yield AllSources(settings, extracts, reports, at_source, quarantine, connector_log, connector_metrics,
                          after_connectors, police_truth, worker)
     finally:
