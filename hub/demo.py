@@ -65,15 +65,17 @@ def publish_other_sources(settings: Settings, run_dir: Path, manifest: SynthMani
     schemas = default_repository()
     agreement = load_agreement(settings.agreement_file(), schemas)
     lookup = PostcodeLookup.from_csv(manifest.lookup_csv)
-    ring = load_keyring(settings.keys_path)  # the demo's agencies share the hub's key file
+    agency_ring = KeyRing.generate(holder="agency:example-hospitals")  # the hub's key never leaves the hub
+    hub_ring = load_keyring(settings.keys_path)
     reports: dict[str, RunReport] = {}
-    for source, generate in SOURCE_GENERATORS.items():
-        arg, size = OTHER_SIZES[source]
+    for source, (arg, size) in OTHER_SIZES.items():  # the five agencies besides the police
+        generate = SOURCE_GENERATORS[source]
         kwargs: dict[str, object] = {"seed": seed, arg: size}
         if source in ("probation_event", "youth_justice_event", "school_exclusion"):
             kwargs.update(police_seed=seed, police_incidents=incidents)
         extract = generate(run_dir / "data" / source, **kwargs)
         mapping = load_mapping(default_mapping_path(source), lookup)
+        ring = agency_ring if agreement.source(source).pseudonymise_at == "source" else hub_ring
         publisher = make_publisher(settings, source, schemas, agreement, ring, lookup, run_dir / "quarantine")
         for rec in CsvFileConnector(extract.extract_csv, mapping).records():
             publisher.publish(rec)
@@ -99,8 +101,8 @@ def run_demo(base: Settings, incidents: int = 3000, seed: int = 2026) -> int:
 
     say(f"[2/6] creating topics {prefix}.* on Kafka at {settings.kafka_bootstrap}")
     agreement = load_agreement(settings.agreement_file())
-    at_source = [s for s in SOURCE_GENERATORS if agreement.source(s).pseudonymise_at == "source"]
-    at_hub = [SOURCE] + [s for s in SOURCE_GENERATORS if s not in at_source]
+    at_source = [s for s in OTHER_SIZES if agreement.source(s).pseudonymise_at == "source"]
+    at_hub = [SOURCE] + [s for s in OTHER_SIZES if s not in at_source]
     try:
         kafka_admin.ensure_topics(settings, at_hub, timeout_s=30)
         kafka_admin.ensure_topics(settings, at_source, timeout_s=30, raw=False)
