@@ -83,22 +83,30 @@ def problems(layout: Layout = Layout(), generators: Iterable[str] | None = None)
     for source in names:
         mapping = layout.mappings / f"{source}.yaml"
         if not mapping.exists():
-            out.append(f"source {source}: hub/schemas/{source}.avsc has no standard field mapping: add "
-                       f"hub/connectors/mappings/{source}.yaml")
+            out.append(
+                f"source {source}: hub/schemas/{source}.avsc has no standard field mapping: add "
+                f"hub/connectors/mappings/{source}.yaml"
+            )
         elif layout.check_contents:
             try:
                 load_mapping(mapping)  # also checks the code lists it names exist
             except ConfigError as exc:
                 out.append(f"source {source}: its standard mapping does not load: {exc}")
         if source not in made:
-            out.append(f"source {source}: no synthetic generator: add a module to hub/synth/ declaring "
-                       f"GENERATOR = Generator({source!r}, ...)")
+            out.append(
+                f"source {source}: no synthetic generator: add a module to hub/synth/ declaring "
+                f"GENERATOR = Generator({source!r}, ...)"
+            )
         if not (layout.fixtures / f"{source}.csv").exists():
-            out.append(f"source {source}: no conformance fixture: add tests/connectors/fixtures/{source}.csv "
-                       "(a header and a few good rows, in the mapping's columns)")
+            out.append(
+                f"source {source}: no conformance fixture: add tests/connectors/fixtures/{source}.csv "
+                "(a header and a few good rows, in the mapping's columns)"
+            )
         if layout.check_contents and source not in covered:
-            out.append(f"source {source}: the example agreement has no terms for it: add sources.{source} to "
-                       "hub/policy/agreements/example-county.yaml")
+            out.append(
+                f"source {source}: the example agreement has no terms for it: add sources.{source} to "
+                "hub/policy/agreements/example-county.yaml"
+            )
     for path in sorted(layout.mappings.glob("*.yaml")):
         if path.stem not in names:
             out.append(f"mapping {path.name}: no raw schema hub/schemas/{path.stem}.avsc for it")

@@ -32,6 +32,9 @@ GROUPS = (
     "synth",
     "demo",
     "bench",
+    "linkage",
+    "report",
+    "reviews",
 )
 
 app = typer.Typer(name="hub", help="Serious Violence Data Hub", no_args_is_help=True, add_completion=False,

@@ -21,6 +21,7 @@ REFUSED = 2  # bad input, a refused release, an unusable setting (README: exit c
 def settings() -> Settings:
     """The process's settings (``HUB_*`` variables, ``HUB_CONFIG`` YAML), loaded when a command needs them."""
     from hub.config import load_settings
+
     return load_settings()
 
 

@@ -117,7 +117,7 @@ def check(config_path: Path, sample: Path | None = None, rows: int = 5) -> tuple
     lines.extend(source_lines)
     if not counts["read"] and not source_lines:
         lines.append("no sample: give SAMPLE (a CSV extract, or a .json list of records)"
-                     + (" or drop a file into the inbox" if config.mode == "file_drop" else ""))
+                     + mode_class(config.mode).sample_hint)
     elif counts["read"]:
         errors = {k.removeprefix("error:"): v for k, v in sorted(counts.items()) if k.startswith("error:")}
         lines.append(f"sample: {counts['read']} records read: {counts['published']} would be published, "

@@ -37,6 +37,7 @@ class Mode(ABC):
     name: ClassVar[str]
     settings_model: ClassVar[type[ModeSettings]]
     pull: ClassVar[bool] = True
+    sample_hint: ClassVar[str] = ""  # how else ``hub connector check`` could find a sample, e.g. " or drop ..."
 
     def __init_subclass__(cls, mode: str = "", settings: type[ModeSettings] | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -108,7 +108,7 @@ def _truth_by_mention(settings: Settings, truth: dict[tuple[str, str], dict[str,
 
 @pytest.fixture(scope="module")
 def link_run(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Iterator[LinkRun]:
-    from tests.integration.conftest import free_port, unique
+    from tests.plugins.services import free_port, unique
 
     base = tmp_path_factory.mktemp("linkage")
     files, lookup, truth = _generate(base / "data")

@@ -5,22 +5,27 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from hub.cli import GROUPS, main
 
-COMMANDS = {"worker", "connector", "mart", "reference", "audit", "dlq", "keys", "policy", "synth", "demo", "bench"}
+COMMANDS = {"worker", "connector", "mart", "reference", "audit", "dlq", "keys", "policy", "synth", "demo", "bench",
+            "linkage", "report", "reviews"}
 SUBCOMMANDS = {
     "connector": {"load", "run", "check", "token"},
     "mart": {"init", "counts", "export", "report", "dictionary", "purge"},
-    "reference": {"load"},
     "audit": {"list"},
     "dlq": {"list", "show", "replay"},
     "keys": {"init", "rotate", "show"},
     "policy": {"check"},
-    "synth": {"police"},
-    "bench": {"core", "pipeline", "linkage"},
+    "synth": {"police", "extract"},
+    "bench": {"core", "pipeline", "linkage", "hotspots"},
+    "linkage": {"train", "link"},
+    "report": {"sna", "assurance", "screenshot", "sample-mart"},
+    "reviews": {"list", "status", "rules"},
+    "reference": {"load"},
 }
 
 
@@ -58,3 +63,12 @@ def test_python_m_hub_is_the_same_command() -> None:
     done = subprocess.run([sys.executable, "-m", "hub", "connector", "--help"], capture_output=True, text=True,
                           timeout=60, check=False)
     assert done.returncode == 0 and listed(done.stdout) == SUBCOMMANDS["connector"]
+
+
+def test_python_m_hub_synth_is_hub_synth_extract(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "hub.synth", str(tmp_path), "--source", "ed_attendance", "--rows",
+                           "10", "--malformed", "1"], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and done.stdout.strip().endswith("11 rows (10 valid, 1 malformed)")
+    refused = subprocess.run([sys.executable, "-m", "hub.synth", str(tmp_path), "--source", "gp_records"],
+                             capture_output=True, text=True, timeout=120, check=False)
+    assert refused.returncode == 2 and refused.stderr.startswith("error: no synthetic generator for source 'gp_")
