@@ -30,6 +30,7 @@ from typing import Any
 
 from hub import logs
 from hub.config import Settings
+from hub.connectors.csv_rows import FAULT_KINDS
 from hub.connectors.mapping import FieldMapping, RowError
 from hub.connectors.publisher import make_producer
 from hub.dead_letters import CSV_HEADER, REPLAYED, REPLAYED_TO, headers_dict
@@ -38,6 +39,10 @@ from hub.schemas import RAW_SCHEMAS, SchemaError, SchemaRepository
 from hub.topics import Topics
 
 log = logs.get(__name__)
+
+# Rows the connector could not even split into the file's columns: what the dead letter keeps (the mapped
+# columns, padded or cut) no longer lines up with the header, so no mapping fix can make them right.
+DAMAGED_ROW = frozenset({"wrong_column_count", *FAULT_KINDS})
 
 
 class DeadLetterError(ValueError):
@@ -286,6 +291,8 @@ def _plan(letter: DeadLetter, topics: Topics, schemas: SchemaRepository,
     if "topic" in letter.info:  # rejected by the worker: the same bytes, back to the topic it came from
         return letter.info["topic"], m.key, m.value, [("svh.source", letter.source.encode()),
                                                       ("svh.replayed.from", origin)]
+    if letter.kind in DAMAGED_ROW:
+        return f"not replayable: the row itself is damaged ({letter.kind}); the agency must send it again"
     columns = _columns(letter)
     if columns is None:
         return "not replayable: no column header recorded with the row"
