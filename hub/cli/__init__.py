@@ -32,6 +32,7 @@ GROUPS = (
     "synth",
     "demo",
     "bench",
+    "linkage",
 )
 
 app = typer.Typer(name="hub", help="Serious Violence Data Hub", no_args_is_help=True, add_completion=False,

@@ -38,30 +38,34 @@ def pipeline(
     latency_rate: Annotated[float, typer.Option(help="steady publish rate for the latency run (events/s)")] = 1000.0,
     latency_seconds: Annotated[float, typer.Option(help="length of the latency run; 0 skips it")] = 60.0,
     latency_workers: Annotated[int, typer.Option(help="worker processes during the latency run")] = 2,
+    stages: Annotated[str | None, typer.Option(help="worker stages (default: the worker's own)")] = None,
     long_run: Annotated[int, typer.Option(help="only publish this many events through one worker and print "
                                                "its RSS at 100k and at the end")] = 0,
 ) -> None:
     from hub.bench import pipeline as bench_pipeline
     bench_pipeline.run(settings(), incidents or 20000, tuple(int(n) for n in workers.split(",")), partitions,
-                       latency_rate, latency_seconds, long_run, latency_workers, emit=show)
+                       latency_rate, latency_seconds, long_run, latency_workers, emit=show, stages=stages)
 
 
 @app.command(help="person linkage against ground truth: police (one synthetic extract), febrl4 (the hub on "
                   "tokens vs Splink on clear text; needs the bench extra), synthetic (police, probation, youth "
-                  "justice, schools, with the link stage's speed and memory)")
+                  "justice, schools, with the link stage's speed and memory), incidents (ED-police matching)")
 def linkage(incidents: IncidentsOpt = None,
-            dataset: Annotated[str, typer.Option(help="police, febrl4 or synthetic")] = "police") -> None:
+            dataset: Annotated[str, typer.Option(help="police, febrl4, synthetic or incidents")] = "police") -> None:
     if dataset == "febrl4":
         from hub.bench import febrl
         show(febrl.run())
     elif dataset == "synthetic":
         from hub.bench import agencies
         show(agencies.run(incidents or 2000))
+    elif dataset == "incidents":
+        from hub.bench import incidents as bench_incidents
+        show(bench_incidents.run(incidents or 3000))
     elif dataset == "police":
         from hub.bench import linkage as bench_linkage
         show(bench_linkage.run(incidents or 3000))
     else:
-        raise typer.BadParameter("police, febrl4 or synthetic", param_hint="--dataset")
+        raise typer.BadParameter("police, febrl4, synthetic or incidents", param_hint="--dataset")
 
 
 def register(root: typer.Typer) -> None:

@@ -61,8 +61,7 @@ class PersonIndex:
         self._seq: dict[str, int] = {}  # record key -> arrival number
         self._label: dict[str, tuple[int, str]] = {}  # union-find root -> (founder's arrival, person id)
         self.merged: dict[str, str] = {}  # absorbed person id -> the person id it merged into
-        self._strings: dict[str, str] = {}  # shared token strings and sets (see PersonRecord.compact)
-        self._sets: dict[frozenset[str], frozenset[str]] = {}
+        self._sets: dict[frozenset[str], frozenset[str]] = {}  # shared token sets (PersonRecord.compact)
 
     def __len__(self) -> int:
         return len(self._seq)
@@ -70,7 +69,7 @@ class PersonIndex:
     def add(self, record: PersonRecord) -> Assignment:
         if record.key in self._seq:  # redelivered: the id it already has, nothing else changes
             return Assignment(self.person_of(record.key), [], new=False)
-        record = record.compact(self._strings, self._sets)
+        record = record.compact(self._sets)
         linker, sets = self.linker, self.linker.sets
         seq = len(self._seq)
         self._seq[record.key] = seq

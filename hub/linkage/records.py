@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 from hub.pseudonymisation.tokens import KEY_SEP as KEY_ID_SEP
@@ -49,14 +50,12 @@ class PersonRecord:
         object.__setattr__(self, "by_name", {name: frozenset(t) for name, t in grouped.items()})
         object.__setattr__(self, "one_key", not any(KEY_ID_SEP in entry for entry in self.tokens))
 
-    def compact(self, strings: dict[str, str], sets: dict[frozenset[str], frozenset[str]]) -> PersonRecord:
-        """The same record holding only its grouped tokens, each token and token set shared through
-        ``strings`` and ``sets`` (birth years, months, common names recur): what an index keeps."""
+    def compact(self, sets: dict[frozenset[str], frozenset[str]]) -> PersonRecord:
+        """The same record holding only its grouped tokens, each token set shared through ``sets`` (birth
+        years, months, common names recur): what an index keeps."""
         slim = PersonRecord(self.key, self.source, self.role, {}, self.sex)
-        grouped = {}
-        for name, tokens in self.by_name.items():
-            shared = frozenset(strings.setdefault(t, t) for t in tokens)
-            grouped[strings.setdefault(name, name)] = sets.setdefault(shared, shared)
+        # A token set seen before (a birth year, a common name) is shared whole; a new one is kept as is.
+        grouped = {intern(name): sets.setdefault(tokens, tokens) for name, tokens in self.by_name.items()}
         object.__setattr__(slim, "by_name", grouped)
         object.__setattr__(slim, "one_key", self.one_key)
         return slim

@@ -14,6 +14,7 @@ Splink and DuckDB are imported only when training runs: the stream needs only th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -121,6 +122,7 @@ TRAINING_BLOCKS = ('l."dob" = r."dob"', 'l."forename" = r."forename" and l."surn
                    'l."postcode" = r."postcode" and l."dob_year" = r."dob_year"')
 """EM sessions: each trains the comparisons it does not block on (date of birth trains the names,
 postcode and sex; the names train the date of birth; postcode within a birth year trains the rest)."""
+TRAINING_COLUMNS = (("dob",), ("forename", "surname"), ("postcode", "dob_year"))
 DETERMINISTIC = ('l."forename" = r."forename" and l."surname" = r."surname" and l."dob" = r."dob"',
                  'l."name_pair" = r."name_pair" and l."dob" = r."dob" and l."postcode" = r."postcode"')
 DETERMINISTIC_RECALL = 0.7
@@ -160,10 +162,21 @@ def train_with_splink(records: Sequence[PersonRecord], *, link_type: str = "dedu
     else:
         inputs = [db.register(part.reset_index(drop=True)) for _, part in frame.groupby("source_dataset")]
     linker = Linker(inputs, settings, log_level=logging.ERROR)  # it warns of levels no pair reached
-    linker.training.estimate_probability_two_random_records_match(list(DETERMINISTIC), recall=recall)
+    from splink.internals.exceptions import EMTrainingException
+
+    # ValueError: the rules found more pairs than the recall allows; the fallback prior stays.
+    with contextlib.suppress(ValueError):
+        linker.training.estimate_probability_two_random_records_match(list(DETERMINISTIC), recall=recall)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
-    for rule in TRAINING_BLOCKS:
-        linker.training.estimate_parameters_using_expectation_maximisation(rule, record_sample_proportion=1.0)
+    for rule, columns in zip(TRAINING_BLOCKS, TRAINING_COLUMNS, strict=True):
+        # A session with no pair (no postcodes at all) must not start: Splink would raise half-way, with
+        # the session's comparisons already taken out of the model.
+        if not frame.dropna(subset=list(columns)).duplicated(subset=list(columns)).any():
+            continue
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(rule, record_sample_proportion=1.0)
+        except EMTrainingException:
+            raise ValueError(f"Splink could not train on pairs agreeing on {' and '.join(columns)}") from None
     data = linker.misc.save_model_to_json()
     return SplinkFit(model_from_splink(data, fallback), data)
 
@@ -177,7 +190,8 @@ def model_from_splink(data: Mapping[str, Any], fallback: MatchModel = DEFAULT_MO
         m = [_prob(lv.get("m_probability"), d) for lv, d in zip(levels, default.m, strict=True)]
         u = [_prob(lv.get("u_probability"), d) for lv, d in zip(levels, default.u, strict=True)]
         out.append(Comparison(default.name, LEVELS[default.name], _normalised(m), _normalised(u)))
-    return MatchModel(tuple(out), float(data["probability_two_random_records_match"]))
+    prior = data.get("probability_two_random_records_match")
+    return MatchModel(tuple(out), float(prior) if isinstance(prior, int | float) and 0 < prior < 1 else fallback.prior)
 
 
 def _prob(value: object, default: float) -> float:

@@ -107,6 +107,10 @@ def _total(_f: Fact) -> list[str]:
     return ["all"]
 
 
+def _cohorts(f: Fact) -> list[str]:
+    return [str(c) for c in f.attributes.get("cohorts") or ()]
+
+
 def _tier(f: Fact) -> list[str]:
     code = str(f.attributes.get("outcome_type") or "").upper()
     outcomes = code_list("yjb_outcome_type")
@@ -176,6 +180,11 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
             "Youth justice outcomes (new starts on a disposal; residence area)",
             {"tier": _tier, "category": _category, "age_band": _age,
              "first_time_entrant": _flags(("first_time_entrant",), "not_first_time"), "total": _total}),
+    Measure("linked_person_cohorts", "linked_persons",
+            "Persons in cohorts found by linkage (known to 2+ agencies, victims later suspects, excluded then in "
+            "youth justice), by the area and month of their first mention; counts persons, not events",
+            {"cohort": _cohorts, "total": _total}, include=lambda f: bool(f.attributes.get("cohorts")),
+            periods_allowed=("month",)),
     Measure("school_exclusions", "school_exclusion",
             "Permanent exclusions and suspensions (pupil's residence area), by main reason",
             {"reason": _attr("reason_1"), "exclusion_type": _attr("exclusion_type"), "age_band": _age,
@@ -188,5 +197,15 @@ FLAG_FILTERS = ("knife", "firearm", "domestic_abuse", "alcohol", "first_time_ent
                 "violence", "weapon", "drugs_alcohol")
 
 
+LINKED_PERSONS = "linked_persons"
+"""Cohort facts are persons built from the mentions of the purpose's sources: released only when asked for
+by name, and only to a purpose allowing two or more sources whose people are linked."""
+LINKABLE_SOURCES = ("police_incident", "probation_event", "youth_justice_event", "school_exclusion")
+
+
 def measures_for_sources(sources: Sequence[str]) -> list[Measure]:
     return [m for m in MEASURES.values() if m.source in sources]
+
+
+def cohorts_allowed(sources: Sequence[str]) -> bool:
+    return len(set(sources) & set(LINKABLE_SOURCES)) >= 2

@@ -10,6 +10,7 @@ are answered only through disclosure-controlled releases (``hub.mart.cohorts``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -62,3 +63,68 @@ def upsert_linked(engine: Engine, linked: Iterable[Mapping[str, Any]]) -> int:
             conn.execute(person_merge.update().where(person_merge.c.into_person_id == row["person_id"])
                          .values(into_person_id=row["into_person_id"]))
     return len(mentions)
+
+
+LINKED_PERSONS = "linked_persons"
+"""The pseudo-source of cohort facts: one fact per person, built from the mentions of allowed sources."""
+COHORTS = ("known_to_2plus_agencies", "victim_then_suspect", "excluded_then_youth_justice")
+
+
+def cohorts_of(mentions: list[tuple[str, str, Any]]) -> list[str]:
+    """The cohorts of one person from their mentions (source, role, date), pure."""
+    out = []
+    if len({source for source, _, _ in mentions}) >= 2:
+        out.append("known_to_2plus_agencies")
+
+    def first(pred: Any) -> Any:
+        dates = [d for s, r, d in mentions if pred(s, r) and d is not None]
+        return min(dates) if dates else None
+
+    def last(pred: Any) -> Any:
+        dates = [d for s, r, d in mentions if pred(s, r) and d is not None]
+        return max(dates) if dates else None
+
+    victim = first(lambda s, r: s == "police_incident" and r == "victim")
+    suspect = last(lambda s, r: s == "police_incident" and r == "suspect")
+    if victim is not None and suspect is not None and suspect > victim:
+        out.append("victim_then_suspect")
+    excluded = first(lambda s, r: s == "school_exclusion")
+    youth = last(lambda s, r: s == "youth_justice_event")
+    if excluded is not None and youth is not None and youth >= excluded:
+        out.append("excluded_then_youth_justice")
+    return out
+
+
+def cohort_rows(conn: Any, sources: Iterable[str]) -> list[dict[str, Any]]:
+    """One row per current person with a cohort, in the shape of an ``event`` row (restricted: for the
+    release builder only): the person's first mention gives the month and the area."""
+    from sqlalchemy import select
+
+    from hub.mart.cellkey import record_key
+
+    ev = models.event
+    merged = dict(conn.execute(select(person_merge.c.person_id, person_merge.c.into_person_id)).all())
+    rows = conn.execute(select(person_mention.c.person_id, person_mention.c.source, person_mention.c.role,
+                               person_mention.c.occurred_date, ev.c.occurred_month, ev.c.occurred_week,
+                               ev.c.lsoa_code, ev.c.attributes_json)
+                        .join(ev, ev.c.event_id == person_mention.c.event_id, isouter=True)
+                        .where(person_mention.c.source.in_(list(sources))))
+    people: dict[str, list[Any]] = {}
+    for r in rows:
+        people.setdefault(merged.get(r.person_id, r.person_id), []).append(r)
+    out = []
+    for pid, mentions in people.items():
+        cohorts = cohorts_of([(m.source, m.role, m.occurred_date) for m in mentions])
+        if not cohorts:
+            continue
+        dated = [m for m in mentions if m.occurred_date is not None]
+        first = min(dated, key=lambda m: m.occurred_date) if dated else mentions[0]
+        # Area: the first mention's incident LSOA, else its residence LSOA (attributes); never a token.
+        attributes = json.loads(first.attributes_json or "{}")
+        out.append({"event_id": pid, "record_key": record_key(pid), "source": LINKED_PERSONS,
+                    "occurred_date": first.occurred_date, "occurred_week": first.occurred_week,
+                    "occurred_month": first.occurred_month, "lsoa_code": first.lsoa_code,
+                    "offence_code": None, "offence_category": None, "flags_json": "{}",
+                    "attributes_json": json.dumps({"residence_lsoa": attributes.get("residence_lsoa"),
+                                                   "cohorts": cohorts})})
+    return out

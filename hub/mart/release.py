@@ -42,7 +42,15 @@ from sqlalchemy import Connection, Engine, select
 from hub.mart import cellkey, models, released, store
 from hub.mart.areas import AreaIndex
 from hub.mart.audit import ReleaseContext, ReleaseRecord, record_release, utc_now
-from hub.mart.measures import MEASURES, Fact, Measure, is_sensitive, measures_for_sources
+from hub.mart.measures import (
+    LINKED_PERSONS,
+    MEASURES,
+    Fact,
+    Measure,
+    cohorts_allowed,
+    is_sensitive,
+    measures_for_sources,
+)
 from hub.policy import ReleaseProfile
 from hub.policy.agreement import GEOGRAPHY_LEVELS, Disclosure, SensitiveRules
 
@@ -256,7 +264,11 @@ def plan(ctx: ReleaseContext, measure: str | None, breakdown: str | None,
         if measure not in MEASURES:
             raise ReleaseError(f"unknown measure {measure!r}; measures: {', '.join(MEASURES)}")
         m = MEASURES[measure]
-        if m.source not in allowed:
+        if m.source == LINKED_PERSONS:
+            if not cohorts_allowed(sorted(allowed)):
+                raise ReleaseError(f"{measure} needs a purpose allowing two or more linked sources; "
+                                   f"{ctx.purpose!r} does not")
+        elif m.source not in allowed:
             raise ReleaseError(f"{measure} counts {m.source}, which purpose {ctx.purpose!r} may not use"
                                + (" (or the source filter excludes)" if filters.sources else ""))
         chosen = [m]
@@ -320,6 +332,9 @@ def release(engine: Engine, ctx: ReleaseContext, measure: str | None = None, geo
     pairs = plan(ctx, measure, breakdown, filt)  # refuse before reading anything
     with engine.begin() as conn:
         facts = load_facts(conn, sorted({m.source for m, _ in pairs}))
+        if any(m.source == LINKED_PERSONS for m, _ in pairs):
+            from hub.mart.persons import cohort_rows
+            facts += [Fact.from_row(row) for row in cohort_rows(conn, ctx.sources)]
         built = build_release(facts, area_index(conn), ctx, measure, geography, period, filt, breakdown)
         rid = record_release(conn, ctx, ReleaseRecord(
             kind=kind, name="counts" if measure is None else measure, parameters=built.parameters,

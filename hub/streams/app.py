@@ -215,7 +215,7 @@ class StreamWorker:
                 out.append(Outgoing(self.topics.linked, 0, msg.key, self.schemas.encode(LINKED_EVENT, linked),
                                     [("svh.source", source.encode())]))
                 metrics.STAGE_PROCESSED.labels("link", source, "emitted").inc()
-            await confirm_delivery(await self.sender.send(out), "link")
+            await deliver(self.sender, out, "link")
             metrics.STAGE_SECONDS.labels("link").observe(time.perf_counter() - started)
             metrics.LAST_EVENT.labels("link").set_to_current_time()
 
@@ -245,7 +245,7 @@ class StreamWorker:
                 linked.append(record)
             if linked:
                 await self._write_persons(linked)
-            await confirm_delivery(await self.sender.send(out), "sink")
+            await deliver(self.sender, out, "sink")
 
     async def _write_persons(self, linked: list[dict[str, Any]]) -> None:
         """Persons, mentions and merges into the restricted layer; an outage is retried, never dropped."""

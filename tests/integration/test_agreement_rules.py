@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from hub.config import Settings
 from hub.dead_letters import headers_dict
 from hub.demo import SOURCE
 from hub.kafka_read import Message, read_topic
+from hub.linkage.messages import LINK_TOKENS
 from hub.mart import connect
 from hub.policy import example_agreement_path, load_agreement
 from hub.schemas import SHARED_EVENT, default_repository
@@ -64,6 +66,7 @@ class Outcome:
     manifest: SynthManifest
     shared: list[dict[str, Any]]
     metrics: str
+    link_tokens: list[dict[str, Any]] = dataclass_field(default_factory=list)  # the restricted token topic
 
     def mart(self, sql: str) -> list[tuple[Any, ...]]:
         with connect(self.settings.mart).connect() as conn:
@@ -84,7 +87,9 @@ def run_pipeline(settings: Settings, base: Path, agreement: Path, seed: int = 5)
     repo = default_repository()
     shared = [repo.decode(m.value or b"", expect=SHARED_EVENT)[1]
               for m in read_topic(settings, Topics(settings.topic_prefix).shared)]
-    return Outcome(settings, manifest, shared, metrics)
+    tokens = [repo.decode(m.value or b"", expect=LINK_TOKENS)[1]
+              for m in read_topic(settings, Topics(settings.topic_prefix).link_tokens)]
+    return Outcome(settings, manifest, shared, metrics, tokens)
 
 
 def second_settings(settings: Settings, tmp_path: Path, name: str) -> Settings:
@@ -165,12 +170,16 @@ def test_changing_the_agreement_changes_what_flows(settings: Settings, tmp_path:
     def victims(out: Outcome) -> list[dict[str, Any]]:
         return [p for ev in out.shared for p in ev["persons"] if p["role"] == "victim"]
 
+    def victim_tokens(out: Outcome) -> list[str]:  # tokens travel only on the restricted token topic
+        return [k for ev in out.link_tokens for p in ev["persons"] if p["role"] == "victim" for k in p["tokens"]]
+
     # ... but victims' age bands and date-of-birth tokens flowed before and do not now,
     assert any(p["age_band"] for p in victims(baseline))
-    assert any(k.startswith("dob") for p in victims(baseline) for k in p["tokens"])
+    assert any(k.startswith("dob") for k in victim_tokens(baseline))
     assert not [p for p in victims(changed) if p["age_band"]]
-    assert not [k for p in victims(changed) for k in p["tokens"] if k.startswith("dob")]
-    assert [k for p in victims(changed) for k in p["tokens"] if k.startswith("surname")]  # names still tokenised
+    assert not [k for k in victim_tokens(changed) if k.startswith("dob")]
+    assert [k for k in victim_tokens(changed) if k.startswith("surname")]  # names still tokenised
+    assert not [p for out in (baseline, changed) for ev in out.shared for p in ev["persons"] if p["tokens"]]
     # suspects' are untouched (the rule changed for victim_dob only),
     assert any(p["age_band"] for ev in changed.shared for p in ev["persons"] if p["role"] == "suspect")
     # and the offence columns are empty in the changed mart only.

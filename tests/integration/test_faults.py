@@ -72,6 +72,7 @@ def publish_in_background(settings: Settings, manifest: SynthManifest) -> tuple[
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # about 3 min on an idle 2-core machine; 12 on one shared with six other builds
 def test_ten_sigkills_during_100k_events(tmp_path: Path, kafka_bootstrap: str, postgres_schema_url: str) -> None:
     seed = 2026
     rng = random.Random(seed)

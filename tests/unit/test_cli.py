@@ -11,7 +11,8 @@ import pytest
 
 from hub.cli import GROUPS, main
 
-COMMANDS = {"worker", "connector", "mart", "reference", "audit", "dlq", "keys", "policy", "synth", "demo", "bench"}
+COMMANDS = {"worker", "connector", "mart", "reference", "audit", "dlq", "keys", "policy", "synth", "demo", "bench",
+            "linkage"}
 SUBCOMMANDS = {
     "connector": {"load", "run", "check", "token"},
     "mart": {"init", "counts", "export", "report", "dictionary", "purge"},
@@ -22,6 +23,7 @@ SUBCOMMANDS = {
     "policy": {"check"},
     "synth": {"police", "extract"},
     "bench": {"core", "pipeline", "linkage"},
+    "linkage": {"train", "link"},
 }
 
 

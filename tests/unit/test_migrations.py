@@ -115,3 +115,11 @@ def test_record_keys_are_written_with_events(tmp_path: Path) -> None:
                                   "agreement_version": "1", "key_id": "k"}])
     with engine.connect() as conn:
         assert conn.execute(select(models.event.c.record_key)).scalar_one() == cellkey.record_key("abc")
+
+
+def test_role_statements_grant_the_analyst_the_released_schema_only() -> None:
+    sql = store.role_statements("svh", store.Layout("released", "svh_writer", "svh_analyst"))
+    analyst = [s for s in sql if "svh_analyst" in s and s.startswith(("GRANT", "ALTER DEFAULT"))]
+    assert analyst and all('"released"' in s for s in analyst)  # never a grant on the restricted schema
+    assert 'REVOKE ALL ON ALL TABLES IN SCHEMA "svh" FROM svh_analyst' in sql
+    assert 'REVOKE UPDATE, DELETE, TRUNCATE ON "svh".audit_release FROM svh_writer' in sql
