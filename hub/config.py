@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     postcode_lookup: Path | None = Field(None, description="NSPL/ONSPD-style postcode to LSOA lookup CSV.")
     linkage_model: Path | None = Field(None, description="Linkage model JSON from `hub linkage train`; default "
                                        "data_dir/linkage-model.json if it exists, else the built-in defaults.")
+    alert_rules: Path | None = Field(None, description="Alert rules YAML (homicide reviews, hot spots); default "
+                                     "the shipped hub/alerts/rules.yaml.")
     app_id: str = Field("svh-worker", description="Faust application id (consumer group) of the worker.")
     worker_instance: str | None = Field(
         None, pattern=r"^[A-Za-z0-9._-]{1,100}$",
@@ -128,7 +130,7 @@ class Settings(BaseSettings):
                                                                 and self.sasl_password):
             raise ValueError(f"security_protocol {self.security_protocol} needs sasl_mechanism, sasl_username "
                              "and sasl_password (HUB_SASL_*)")
-        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "postcode_lookup"):
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "postcode_lookup", "alert_rules"):
             path = getattr(self, name)
             if path is not None and not Path(path).is_file():
                 raise ValueError(f"{name}: {path} is not a file")

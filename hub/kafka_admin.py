@@ -16,9 +16,22 @@ from hub.topics import Topics
 log = logs.get(__name__)
 
 
+def shared_retention_ms(settings: Settings) -> int | None:
+    """How long topics after the boundary keep events: the longest ``retention_days`` the agreement gives any
+    source (one topic holds every source; the mart purge enforces each source's own period). None if the
+    agreement cannot be read here (the broker's default then applies, and the mart purge still runs)."""
+    from hub.policy import load_agreement
+    try:
+        agreement = load_agreement(settings.agreement_file())
+    except Exception:  # noqa: BLE001 - a process that does not use the agreement still creates its topics
+        return None
+    days = [s.retention_days for s in agreement.sources.values()]
+    return max(days) * 86_400_000 if days else None
+
+
 def topic_specs(settings: Settings, sources: Iterable[str], raw: bool = True) -> dict[str, dict[str, object]]:
-    """Raw and raw dead-letter topics keep identifiers: short retention. Shared topics are compactable
-    by event id only in a later version; for now they keep the retention the operator sets on the broker.
+    """Raw and raw dead-letter topics keep identifiers: short retention. Topics after the boundary keep the
+    agreement's longest retention (``shared_retention_ms``), never the broker's default of forever-ish.
     ``raw=False`` leaves out the raw topics (sources pseudonymised at the source have none)."""
     t = Topics(settings.topic_prefix)
     restricted = {"retention.ms": str(settings.raw_retention_hours * 3600 * 1000)}
@@ -27,8 +40,11 @@ def topic_specs(settings: Settings, sources: Iterable[str], raw: bool = True) ->
         if raw:
             specs[t.raw(source)] = {"configs": restricted}
         specs[t.dlq(source)] = {"configs": restricted}
+        specs[t.at_source(source)] = {"configs": restricted}  # unchecked until the worker validates it
+    retention = shared_retention_ms(settings)
+    shared = {"retention.ms": str(retention)} if retention else {}
     for name in (t.shared, t.shared_dlq, t.linked, t.alerts):  # linked: the link stage's; alerts: hot spots'
-        specs[name] = {"configs": {}}
+        specs[name] = {"configs": dict(shared)}
     for spec in specs.values():
         spec.update(num_partitions=settings.topic_partitions, replication_factor=settings.topic_replication_factor)
     # The restricted token store: kept (the link stage rebuilds its person index from it, and
@@ -52,6 +68,21 @@ def ensure_topics(settings: Settings, sources: Iterable[str], timeout_s: float =
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(missing, wait_for_metadata=True)
             log.info("created topics", extra={"count": len(missing)})
+        return sorted(missing)
+    finally:
+        admin.close()
+
+
+def ensure_internal_topics(settings: Settings, configs: dict[str, dict[str, str]]) -> list[str]:
+    """Create a worker stage's internal topics (the worker may not declare topics itself); returns those created."""
+    admin = KafkaAdminClient(**settings.kafka_python_kwargs(), client_id="svh-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = {name: {"configs": cfg, "num_partitions": settings.topic_partitions, "replication_factor": 1}
+                   for name, cfg in configs.items() if name not in existing}
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(missing, wait_for_metadata=True)
         return sorted(missing)
     finally:
         admin.close()

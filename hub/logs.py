@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -18,19 +17,26 @@ CONTEXT_KEYS = frozenset({
 
 
 # Libraries (Faust, aiokafka, SQLAlchemy) format values into their own messages, e.g. Faust's
-# "_on_published error ... message <FutureMessage ... value=b'...'>" or "Crashed reason=ValueError('...')".
-# Their text is kept only up to the first quoted or bytes literal, and never longer than this.
-THIRD_PARTY_MAX = 200
-_LITERAL = re.compile(r"""b?(['"]).*""", re.S)
+# "_on_published error ... message <FutureMessage ... value=b'...'>", "Crashed reason=ValueError('...')",
+# or an unquoted value in an f-string. No redaction of free text can be trusted, so a library's record keeps
+# its logger, level and exception class, and its message becomes fixed text: one of the known, value-free
+# events below if the record is one of them, else THIRD_PARTY_WITHHELD. Raise the library's own log level
+# (or read its source) to diagnose it; the hub's own messages are written whole.
+THIRD_PARTY_WITHHELD = "library message withheld"
+KNOWN_LIBRARY_EVENTS = ("Worker ready", "Ready", "Starting...", "Stopping...", "Has not committed")
+"""Fixed texts that libraries log without values (matched at the start of the message, after mode's
+``[^Service]:`` prefix); only the matched fixed text is kept, never what follows it."""
 
 
 def third_party_message(record: logging.LogRecord) -> str:
-    """A library's log message without anything quoted in it (values, reprs of messages or exceptions)."""
-    text = record.getMessage()
-    cut = _LITERAL.search(text)
-    if cut:
-        text = text[:cut.start()] + "[redacted]"
-    return text if len(text) <= THIRD_PARTY_MAX else text[:THIRD_PARTY_MAX] + "[truncated]"
+    """A library's record as a fixed message: a known event's fixed text, else ``THIRD_PARTY_WITHHELD``."""
+    template = record.msg if isinstance(record.msg, str) else ""
+    if template.startswith("[^"):
+        template = template.partition("]: ")[2]
+    for event in KNOWN_LIBRARY_EVENTS:
+        if template.startswith(event):
+            return event.strip()
+    return THIRD_PARTY_WITHHELD
 
 
 class JsonFormatter(logging.Formatter):

@@ -75,3 +75,12 @@ LAG_LAST_CHECK = Gauge("svh_consumer_lag_last_check_timestamp_seconds",
                        "Unix time the consumer lag was last read from Kafka", registry=REGISTRY)
 MART_WRITE_FAILURES = Counter("svh_mart_write_failures", "Mart writes that failed and are retried (an outage, "
                               "not a rejected row)", ["table"], registry=REGISTRY)
+
+# Alerts (hub/streams/alerts.py): counted when Kafka acknowledged the alert on svh.alerts, once per case or
+# area-week; the ops alert rules watch these names.
+HOMICIDE_REVIEW_ALERTS = Counter("svh_homicide_review_alerts",
+                                 "Offensive Weapons Homicide Review triggers raised (one per case)", registry=REGISTRY)
+HOTSPOT_ALERTS = Counter("svh_hotspot_alerts", "Emerging hot-spot alerts raised (one per area and week)",
+                         ["area_level"], registry=REGISTRY)
+ALERT_NOTIFY_FAILURES = Counter("svh_alert_notify_failures", "Notify hook deliveries that failed, by alert kind",
+                                ["kind"], registry=REGISTRY)

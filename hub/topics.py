@@ -17,6 +17,11 @@ class Topics:
         """Restricted: dead letters from before the boundary hold the original (identifying) bytes."""
         return f"{self.prefix}.dlq.{source}"
 
+    def at_source(self, source: str) -> str:
+        """Events pseudonymised inside an agency, not yet trusted: the worker checks each against the agreement
+        before it joins the shared stream, and each at-source connector may write only its own."""
+        return f"{self.prefix}.atsource.{source}"
+
     @property
     def shared(self) -> str:
         return f"{self.prefix}.shared"

@@ -33,6 +33,8 @@ GROUPS = (
     "demo",
     "bench",
     "linkage",
+    "report",
+    "reviews",
 )
 
 app = typer.Typer(name="hub", help="Serious Violence Data Hub", no_args_is_help=True, add_completion=False,

@@ -68,5 +68,11 @@ def linkage(incidents: IncidentsOpt = None,
         raise typer.BadParameter("police, febrl4, synthetic or incidents", param_hint="--dataset")
 
 
+@app.command(help="false alarms per year of the hot-spot rule on spike-free synthetic years, against a Poisson year")
+def hotspots(incidents: IncidentsOpt = None, years: Annotated[int, typer.Option(help="synthetic years")] = 5) -> None:
+    from hub.bench import hotspots as bench_hotspots
+    show(bench_hotspots.run(incidents or 3000, years=years))
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(app)

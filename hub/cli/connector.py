@@ -21,7 +21,10 @@ def load(source: Annotated[str, typer.Argument(help="source name, e.g. police_in
              help="field mapping YAML (default: the source's standard mapping)")] = None,
          lookup: Annotated[Path | None, typer.Option(help="postcode lookup CSV to validate postcodes against")]
          = None,
-         metrics: Annotated[bool, typer.Option("--metrics", help="serve /metrics while loading")] = False) -> None:
+         metrics: Annotated[bool, typer.Option("--metrics", help="serve /metrics while loading")] = False,
+         max_faulty_percent: Annotated[float, typer.Option(
+             min=0, max=100, help="refuse the whole file if more than this share of its rows cannot be read as "
+                                  "CSV (default 50); below it each such row is dead-lettered")] = 50.0) -> None:
     from hub import kafka_admin, logs
     from hub import metrics as hub_metrics
     from hub.connectors import default_mapping_path, load_mapping
@@ -41,11 +44,13 @@ def load(source: Annotated[str, typer.Argument(help="source name, e.g. police_in
     field_mapping = load_mapping(mapping or default_mapping_path(source), postcodes)
     if field_mapping.source != source:
         fail(f"mapping {field_mapping.path} is for source {field_mapping.source}, not {source}")
+    from hub.connectors.load import check_file
+    check_file(file, field_mapping, max_faulty_percent)  # before Kafka: a bad file is refused at once
     kafka_admin.ensure_topics(s, [source])
     if metrics:
         hub_metrics.serve(s.metrics_port, s.metrics_host)
     with counting(f"publishing {file.name}") as update:
-        report = publish_file(s, field_mapping, file, on_progress=update)
+        report = publish_file(s, field_mapping, file, on_progress=update, max_faulty_percent=max_faulty_percent)
         update(report.read)
     print(json.dumps(report.as_dict()))
 

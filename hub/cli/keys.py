@@ -20,14 +20,17 @@ def _path(file: Path | None) -> Path:
 
 
 @app.command(help="create a key file (mode 600)")
-def init(file: FileOpt = None, force: Annotated[bool, typer.Option("--force", hidden=True)] = False) -> None:
+def init(file: FileOpt = None,
+         agency: Annotated[str | None, typer.Option(
+             help="party id: a key for that agency's at-source connector, never the hub's")] = None,
+         force: Annotated[bool, typer.Option("--force", hidden=True)] = False) -> None:
     from hub.pseudonymisation import KeyRing, save_key_file
     path = _path(file)
     if path.exists() and not force:
         fail(f"{path} exists; keys are never overwritten (use 'hub keys rotate')")
-    ring = KeyRing.generate()
+    ring = KeyRing.generate(holder=f"agency:{agency}" if agency else "hub")
     save_key_file(ring, path)
-    print(f"wrote key file {path} (mode 600) with active key id {ring.active}")
+    print(f"wrote key file {path} (mode 600) with active key id {ring.active}, held by {ring.holder}")
 
 
 @app.command(help="add a new active key; old keys stay for re-tokenising")

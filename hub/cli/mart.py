@@ -25,7 +25,9 @@ Period = Literal["week", "month"]
 ProfileOpt = Annotated[str, typer.Option(help="release profile of the agreement")]
 PurposeOpt = Annotated[str | None, typer.Option(
     help="the purpose of this release; must be one the agreement declares")]
-UserOpt = Annotated[str | None, typer.Option(help="who is releasing (default: HUB_AUDIT_USER, else the OS user)")]
+UserOpt = Annotated[str | None, typer.Option(
+    help="a name to note beside your identity (recorded as stated_user; the audit trail's user is your database "
+         "role and OS account, never this)")]
 GeographyOpt = Annotated[Geography | None, typer.Option(
     help="area level (never finer than the profile allows; default: the profile's finest)")]
 PeriodOpt = Annotated[Period, typer.Option()]
@@ -165,7 +167,7 @@ def dictionary() -> None:
 @app.command(help="delete events older than each source's retention_days (audited)")
 def purge(dry_run: Annotated[bool, typer.Option("--dry-run", help="count and audit, delete nothing")] = False,
           user: Annotated[str | None, typer.Option(
-              help="who runs the purge (default: HUB_AUDIT_USER, else the OS user)")] = None,
+              help="a name to state (the audit trail records your database role and OS account)")] = None,
           today: Annotated[str | None, typer.Option(hidden=True)] = None) -> None:
     from hub.mart.audit import resolve_user
     from hub.mart.retention import purge as purge_events

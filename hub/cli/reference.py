@@ -1,4 +1,4 @@
-"""``hub reference load population FILE``: the ONS mid-year LSOA population estimates behind rates per 1,000."""
+"""``hub reference load population|boundaries FILE``: reference data in the mart (populations, area boundaries)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 from hub.cli.common import fail, group, settings
 
-app = group("reference", "reference data in the mart (areas, populations)")
+app = group("reference", "reference data in the mart (areas, populations, boundaries)")
 load = group("load", "load a reference file into the mart")
 app.add_typer(load)
 
@@ -30,6 +30,18 @@ def population(file: Annotated[Path, typer.Argument(help="the ONS LSOA populatio
     except PopulationFileError as exc:
         fail(str(exc))
     print(f"loaded {n} LSOAs from {file} into the mart's areas and populations")
+
+
+@load.command(help="an ONS boundary file (GeoJSON, GeoPackage, shapefile; BNG or WGS84), for the reports' maps")
+def boundaries(file: Annotated[Path, typer.Argument(help="the boundary file")]) -> None:
+    from hub.mart.store import open_mart
+    from hub.reports.boundaries import BoundaryError, load_boundaries
+    try:
+        loaded = load_boundaries(open_mart(settings().mart), file)
+    except BoundaryError as exc:
+        fail(str(exc))
+    print(f"loaded {loaded.areas} {loaded.level.upper()} boundaries ({loaded.with_population} with a population) "
+          f"from {loaded.path}")
 
 
 def register(root: typer.Typer) -> None:

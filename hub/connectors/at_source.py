@@ -2,9 +2,11 @@
 
 PCSC Act 2022 s.16(4) gives a health body no power to disclose patient or personal information, so for a
 source whose agreement says ``pseudonymise_at: source`` the connector applies the hub's own
-``Pseudonymiser`` before anything leaves and publishes shared events straight to ``<prefix>.shared``:
-no raw topic exists for the source. A row that fails a check never leaves either: it is written with
-its reason to a local quarantine file (JSON lines, mode 600) inside the agency, and the hub gets only a
+``Pseudonymiser`` before anything leaves and publishes shared events to its own topic
+``<prefix>.atsource.<source>``: no raw topic exists for the source, and the hub's worker checks every
+event there against the agreement before it joins ``<prefix>.shared`` (a producer's word is never
+trusted). A row that fails a check never leaves either: it is written with its reason to a local
+quarantine file (JSON lines, mode 600) inside the agency, and the hub gets only a
 notice on ``<prefix>.dlq.<source>`` (empty value; headers say stage, kind, field and position) so that
 read = published + dead-lettered still adds up at the hub.
 """
@@ -27,6 +29,7 @@ from hub.connectors.publisher import KafkaPublisher, Publisher
 from hub.dead_letters import dead_letter_headers
 from hub.policy import Agreement, SourcePolicy
 from hub.pseudonymisation import KeyRing, PostcodeLookup, PseudonymisationError, Pseudonymiser
+from hub.pseudonymisation.keys import KeyCustodyError, require_holder
 from hub.schemas import SHARED_EVENT, SchemaError, SchemaRepository
 from hub.topics import Topics
 
@@ -100,10 +103,14 @@ class AtSourcePublisher(KafkaPublisher):
                  keyring: KeyRing, lookup: PostcodeLookup | None, quarantine_dir: Path,
                  producer: KafkaProducer | None = None) -> None:
         check_at_source(agreement.source(source))
+        try:
+            require_holder(keyring, agency=True)  # the hub's key never leaves the hub
+        except KeyCustodyError as exc:
+            raise AtSourceError(str(exc)) from None
         super().__init__(settings, source, producer)
         self.schemas = schemas
         self.pseudonymiser = Pseudonymiser(agreement, keyring, lookup, at="source")
-        self.shared_topic = Topics(settings.topic_prefix).shared
+        self.shared_topic = Topics(settings.topic_prefix).at_source(source)
         self.quarantine = Quarantine(quarantine_dir, source)
         log.info("pseudonymising at the source", extra={"source": source, "path": str(self.quarantine.path)})
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from hub.connectors import csv_rows
 from hub.connectors.base import Connector, SourceRecord
 from hub.connectors.mapping import FieldMapping, RowError
 from hub.yamlsource import ConfigError
@@ -56,46 +57,51 @@ class Inspection:
     """The result of reading a whole file before publishing any of it."""
 
     sha256: str
-    rows: int
+    rows: int  # records after the header, blank ones included
     problem: str | None = None  # why the file must be refused; names lines and columns, never values
+    faulty: int = 0  # rows that cannot be read as CSV (bytes, quotes, sizes): each becomes a dead letter
+    blank: int = 0  # blank or whitespace-only rows: counted (and dead-lettered), never silently skipped
 
 
-def inspect_csv(path: Path, mapping: FieldMapping) -> Inspection:
-    """Read ``path`` completely: decodable in the mapping's encoding, well-formed CSV, a header with every
-    mapped column and no duplicates, no NUL characters. Nothing is published from a file that fails."""
+DEFAULT_MAX_FAULTY_PERCENT = 50.0
+"""Like Kafka Connect's ``errors.tolerance``: a file with more unreadable rows than this share is refused
+whole (it is most likely the wrong file or the wrong encoding), else each faulty row is dead-lettered."""
+
+
+def inspect_csv(path: Path, mapping: FieldMapping,
+                max_faulty_percent: float = DEFAULT_MAX_FAULTY_PERCENT) -> Inspection:
+    """Read ``path`` completely before anything is published: a readable header with every mapped column and
+    no duplicates; the rows that cannot be read as CSV are counted, and the file is refused only if they
+    are more than ``max_faulty_percent`` of its rows. Never raises on bad bytes."""
     digest = hashlib.sha256()
-    rows = 0
-    line = 0
-
-    def refuse(problem: str) -> Inspection:
-        return Inspection(_file_sha256(path), rows, problem)  # the whole file's hash, for the log
-
-    try:
-        with open_text(path, mapping, digest) as fh:
-            reader = csv.reader(fh, delimiter=mapping.delimiter, strict=True)
-            try:
-                header = [h.strip() for h in next(reader)]
-            except StopIteration:
-                return refuse("the file is empty: it has no header line")
-            line = reader.line_num
-            missing = missing_columns(header, mapping)
-            if missing:
-                return refuse(f"the header lacks mapped column(s) {', '.join(missing)} (mapping {mapping.path})")
-            duplicated = sorted({h for h in header if header.count(h) > 1 and h in mapping.columns})
-            if duplicated:
-                return refuse(f"the header names column(s) {', '.join(duplicated)} more than once")
-            for cells in reader:
-                line = reader.line_num
-                if any("\x00" in c for c in cells):
-                    return refuse(f"line {line} holds a NUL character: not a text CSV file")
-                if any(c.strip() for c in cells):
-                    rows += 1
-    except UnicodeDecodeError as exc:
-        return refuse(f"not readable as {mapping.encoding} (byte {exc.start} of a chunk after line {line}); "
-                      "check the mapping's format.encoding")
-    except csv.Error as exc:
-        return refuse(f"not well-formed CSV at line {line + 1}: {exc}")
-    return Inspection(digest.hexdigest(), rows)
+    count = faulty = blank = 0
+    with path.open("rb") as raw:
+        it = csv_rows.rows(raw, text_encoding(mapping), mapping.delimiter, digest)
+        head = next(it, None)
+        if head is None:
+            return Inspection(digest.hexdigest(), 0, "the file is empty: it has no header line")
+        if head.fault or not head.cells:
+            return Inspection(_file_sha256(path), 0, f"the header line cannot be read: {head.message}")
+        header = [h.strip() for h in head.cells]
+        missing = missing_columns(header, mapping)
+        if missing:
+            return Inspection(_file_sha256(path), 0,
+                              f"the header lacks mapped column(s) {', '.join(missing)} (mapping {mapping.path})")
+        duplicated = sorted({h for h in header if header.count(h) > 1 and h in mapping.columns})
+        if duplicated:
+            return Inspection(_file_sha256(path), 0,
+                              f"the header names column(s) {', '.join(duplicated)} more than once")
+        for row in it:
+            count += 1
+            if row.fault == "blank_row":
+                blank += 1
+            elif row.fault:
+                faulty += 1
+    problem = None
+    if faulty and faulty * 100 > max_faulty_percent * count:
+        problem = (f"{faulty} of {count} rows cannot be read as CSV in {mapping.encoding} (more than "
+                   f"{max_faulty_percent:g}%): check the mapping's format.encoding and delimiter")
+    return Inspection(digest.hexdigest(), count, problem, faulty, blank)
 
 
 def _header_line(header: list[str]) -> bytes:
@@ -129,7 +135,7 @@ class CsvFileConnector(Connector):
     def _original(self, cells: list[str]) -> bytes:
         buf = io.StringIO()
         csv.writer(buf, delimiter=self.mapping.delimiter, lineterminator="\n").writerow(cells)
-        return buf.getvalue().encode(self.mapping.encoding)
+        return buf.getvalue().encode(self.mapping.encoding, "surrogateescape")  # undecodable bytes kept as read
 
     def check_header(self, header: list[str]) -> None:
         missing = missing_columns(header, self.mapping)
@@ -138,23 +144,32 @@ class CsvFileConnector(Connector):
                               f"(mapping {self.mapping.path}); nothing was published")
 
     def records(self) -> Iterator[SourceRecord]:
-        with open_text(self.path, self.mapping, self.digest) as fh:
-            reader = csv.reader(fh, delimiter=self.mapping.delimiter)
-            try:
-                header = [h.strip() for h in next(reader)]
-            except StopIteration:
+        """Every row after the header as a record; a row that cannot be read (bad bytes, a NUL, an unbalanced
+        quote, an oversized field, a blank row) is a record with its error, and reading goes on."""
+        with self.path.open("rb") as raw:
+            it = csv_rows.rows(raw, text_encoding(self.mapping), self.mapping.delimiter, self.digest)
+            head = next(it, None)
+            if head is None:
                 return
+            if head.fault or not head.cells:
+                raise ConfigError(f"{self.path}: the header line cannot be read ({head.message}); "
+                                  "nothing was published")
+            header = [h.strip() for h in head.cells]
             self.check_header(header)
             id_col = header.index(self.mapping.record_id_column())
-            header_line = _header_line(header)  # one bytes object shared by every record of the file
-            for number, cells in enumerate(reader, start=1):
-                if not any(c.strip() for c in cells):
-                    continue  # blank line, not a record
-                position = f"{self.path.name} row {number}"
+            # A dead letter keeps only what the agreement's mapping reads: an unmapped column (notes, say) was
+            # never agreed to be shared, so it is not copied anywhere, not even to the restricted topic.
+            mapped = [header.index(c) for c in self.mapping.columns]
+            header_line = _header_line([header[i] for i in mapped])  # shared by every record of the file
+            for row in it:
+                position = f"{self.path.name} row {row.number}"
+                cells = row.cells or []
                 record_id = cells[id_col].strip() if len(cells) > id_col and cells[id_col].strip() else None
-                rec = SourceRecord(position=position, original=self._original(cells), record_id=record_id,
-                                   header=header_line)
-                if len(cells) != len(header):
+                original = self._original([cells[i] if i < len(cells) else "" for i in mapped]) if cells else b""
+                rec = SourceRecord(position=position, original=original, record_id=record_id, header=header_line)
+                if row.fault:
+                    rec.error = RowError(f"line {row.line}: {row.message}", None, row.fault)
+                elif len(cells) != len(header):
                     rec.error = RowError(f"row has {len(cells)} columns, the header has {len(header)}",
                                          None, "wrong_column_count")
                 else:

@@ -16,9 +16,10 @@ from hub.connectors.mapping import FieldMapping, RowError
 def json_record(obj: Any, mapping: FieldMapping, position: str) -> SourceRecord:
     """One posted object as a ``SourceRecord``: refused if it is not an object of scalars keyed by mapped
     columns; otherwise the mapping applied (a column left out counts as empty)."""
-    original = json.dumps(obj, sort_keys=True, default=str).encode("utf-8")
-    if not isinstance(obj, dict):
-        return SourceRecord(position, original, error=RowError("record is not a JSON object", None, "not_an_object"))
+    if not isinstance(obj, dict):  # nothing of it is a mapped column: the dead letter holds none of it
+        return SourceRecord(position, b"", error=RowError("record is not a JSON object", None, "not_an_object"))
+    original = json.dumps({k: v for k, v in obj.items() if k in mapping.columns}, sort_keys=True,
+                          default=str).encode("utf-8")  # mapped columns only: the rest was never agreed
     id_value = obj.get(mapping.record_id_column())
     rec = SourceRecord(position, original, record_id=str(id_value).strip() or None if id_value is not None else None)
     known = set(mapping.columns)
@@ -26,8 +27,7 @@ def json_record(obj: Any, mapping: FieldMapping, position: str) -> SourceRecord:
     if unknown:
         # The key itself is not echoed: a sender's key can be a value (an object keyed by a name), and this
         # message travels in dead-letter headers, even from a health body's connector to the hub.
-        rec.error = RowError(f"{len(unknown)} key(s) that are not columns of the mapping {mapping.path}",
-                             None, "unknown_column")
+        rec.error = RowError(f"{len(unknown)} key(s) that are not columns of the mapping", None, "unknown_column")
         return rec
     for key, value in obj.items():
         if value is not None and not isinstance(value, (str, int, float, bool)):

@@ -7,19 +7,37 @@ from pathlib import Path
 
 from hub.config import Settings
 from hub.connectors.base import RunReport
-from hub.connectors.csv_file import CsvFileConnector
+from hub.connectors.csv_file import DEFAULT_MAX_FAULTY_PERCENT, CsvFileConnector, inspect_csv
 from hub.connectors.mapping import FieldMapping
 from hub.connectors.publisher import Publisher
 from hub.schemas import default_repository
+from hub.yamlsource import ConfigError
+
+
+class FileRefused(ConfigError):
+    """The whole file is refused before anything is published (header, or too many unreadable rows)."""
+
+
+def check_file(path: Path, mapping: FieldMapping, max_faulty_percent: float = DEFAULT_MAX_FAULTY_PERCENT) -> None:
+    """Read ``path`` completely first; ``FileRefused`` (one clear line) if it must be refused whole."""
+    if not path.is_file():
+        raise FileRefused(f"{path}: no such file")
+    inspection = inspect_csv(path, mapping, max_faulty_percent)
+    if inspection.problem:
+        raise FileRefused(f"{path}: {inspection.problem}; nothing was published")
 
 
 def publish_file(settings: Settings, mapping: FieldMapping, path: Path,
-                 on_progress: Callable[[int], None] | None = None, every: int = 1000) -> RunReport:
+                 on_progress: Callable[[int], None] | None = None, every: int = 1000,
+                 max_faulty_percent: float = DEFAULT_MAX_FAULTY_PERCENT) -> RunReport:
     """Validate every row of ``path`` and publish it raw to the hub (or dead-letter it); returns the counts.
 
-    Only for sources pseudonymised at the hub: a health body's source goes through ``hub connector run``,
-    which pseudonymises inside the agency.
+    The file is read completely first (``check_file``): a file refused whole publishes nothing, and a row
+    that cannot be read is a dead letter, never an exception half-way through. Only for sources
+    pseudonymised at the hub: a health body's source goes through ``hub connector run``, which
+    pseudonymises inside the agency.
     """
+    check_file(path, mapping, max_faulty_percent)
     publisher = Publisher(settings, mapping.source, default_repository())
     for n, rec in enumerate(CsvFileConnector(path, mapping).records(), start=1):
         publisher.publish(rec)

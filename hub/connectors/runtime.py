@@ -129,7 +129,7 @@ class Runtime:
         self.keyring = (load_keyring(self.settings.keys_path, self.settings.key_environment()) if self.at_source
                         else None)
         self.quarantine_dir = config.pseudonymisation.quarantine or config.state_dir / "quarantine"
-        self.output_topic = self.topics.shared if self.at_source else self.topics.raw(config.source)
+        self.output_topic = self.topics.at_source(config.source) if self.at_source else self.topics.raw(config.source)
         self.output_schema = SHARED_EVENT if self.at_source else RAW_SCHEMAS[config.source]
 
     def sink(self) -> RecordSink:

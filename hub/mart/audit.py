@@ -8,15 +8,15 @@ Both tables are append-only; the database refuses UPDATE and DELETE on them (see
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
+import pwd
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, select, text
 
 from hub.mart import models
 from hub.policy import Agreement, ReleaseProfile
@@ -25,16 +25,34 @@ AUDIT_USER_ENV = "HUB_AUDIT_USER"
 RELEASE_KINDS = ("query", "export", "report")
 
 
+def os_user() -> str:
+    """The operating-system account running this process, from the kernel's uid (never from $USER or
+    $LOGNAME, which anyone can set)."""
+    uid = os.geteuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # no passwd entry (some containers)
+        return f"uid:{uid}"
+
+
+def identity(conn: Connection) -> str:
+    """Who is acting, as the systems themselves know it: on PostgreSQL the authenticated login role
+    (``session_user``) and the OS account; on SQLite, which has no roles, the OS account. This, not a name
+    given on the command line, is what the audit trail records as the user."""
+    if conn.dialect.name == "postgresql":
+        role = conn.execute(text("SELECT session_user")).scalar_one()
+        return f"{role} (os:{os_user()})"[:128]
+    return os_user()[:128]
+
+
 def resolve_user(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """Who is releasing: ``--user``, else ``HUB_AUDIT_USER``, else the operating-system user."""
+    """A name the caller *states* (``--user``, else ``HUB_AUDIT_USER``), else the OS account. It is recorded
+    beside the identity as ``stated_user`` when it differs; it never replaces the identity."""
     env = os.environ if environ is None else environ
     for candidate in (explicit, env.get(AUDIT_USER_ENV)):
         if candidate and candidate.strip():
             return candidate.strip()
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (some containers)
-        return f"uid:{os.getuid()}"
+    return os_user()
 
 
 def utc_now() -> datetime:
@@ -80,9 +98,13 @@ def record_release(conn: Connection, ctx: ReleaseContext, rec: ReleaseRecord) ->
     """Append one row to ``audit_release``; returns its id. Call inside the release's transaction."""
     if rec.kind not in RELEASE_KINDS:
         raise ValueError(f"release kind must be one of {', '.join(RELEASE_KINDS)}")
+    who = identity(conn)
+    parameters = dict(rec.parameters)
+    if ctx.user and ctx.user not in (who, os_user()):
+        parameters["stated_user"] = ctx.user  # a claim, kept beside the identity, never instead of it
     result = conn.execute(models.audit_release.insert().values(
-        released_at=rec.released_at, user_name=ctx.user, kind=rec.kind, name=rec.name,
-        parameters_json=json.dumps(rec.parameters, sort_keys=True, default=str), purpose=ctx.purpose,
+        released_at=rec.released_at, user_name=who, kind=rec.kind, name=rec.name,
+        parameters_json=json.dumps(parameters, sort_keys=True, default=str), purpose=ctx.purpose,
         profile=ctx.profile.name, audience=ctx.profile.audience[:256], agreement_id=ctx.agreement.id,
         agreement_version=ctx.agreement.version, sources=",".join(sorted(rec.sources)),
         rows_released=rec.rows_released, cells_suppressed=rec.cells_suppressed, destination=rec.destination))
@@ -103,7 +125,8 @@ class PurgeRow:
 def record_purge(conn: Connection, run_id: str, run_at: datetime, user: str, agreement: Agreement,
                  rows: Sequence[PurgeRow], dry_run: bool) -> None:
     """Append one ``audit_purge`` row per source of a purge run (a run with no sources still leaves one)."""
-    base = {"run_id": run_id, "run_at": run_at, "user_name": user, "agreement_id": agreement.id,
+    # ``user`` is what the caller stated; the trail records who the database and the OS say is acting.
+    base = {"run_id": run_id, "run_at": run_at, "user_name": identity(conn), "agreement_id": agreement.id,
             "agreement_version": agreement.version, "dry_run": dry_run}
     items = [dict(base, source=r.source, retention_days=r.retention_days, cutoff_date=r.cutoff_date,
                   events_deleted=r.events_deleted, persons_deleted=r.persons_deleted,

@@ -189,6 +189,12 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
             "Permanent exclusions and suspensions (pupil's residence area), by main reason",
             {"reason": _attr("reason_1"), "exclusion_type": _attr("exclusion_type"), "age_band": _age,
              "total": _total}),
+    Measure("referrals", "referral", "Referrals of people at risk of serious violence (residence area), by reason",
+            {"reason": _attr("reason"), "routed_to": _attr("routed_to"), "referrer": _attr("referrer_agency"),
+             "age_band": _age, "total": _total}),
+    Measure("intervention_places", "intervention_activity",
+            "Places started on the partnership's interventions (participant's area), by programme",
+            {"programme": _attr("programme"), "status": _attr("status"), "age_band": _age, "total": _total}),
 )}
 """Every measure the mart releases. Youth justice caseload is not among them: the youth justice extract
 has no order end date, so a live caseload cannot be counted (docs/analyst.md)."""

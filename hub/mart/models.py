@@ -101,6 +101,20 @@ audit_purge = Table(
     comment="Append-only: one row per source per retention purge run",
 )
 
+ref_boundary = Table(
+    "ref_boundary", metadata,
+    Column("level", String(8), primary_key=True, comment="lsoa, msoa or lad"),
+    Column("code", String(9), primary_key=True, comment="ONS area code"),
+    Column("name", String(128), comment="ONS area name"),
+    Column("msoa_code", String(9), comment="Parent MSOA, where the file gives it"),
+    Column("lad_code", String(9), comment="Parent local authority district, where the file gives it"),
+    Column("population", Integer, comment="Residents, where the file gives them"),
+    Column("geometry_json", Text, nullable=False, comment="GeoJSON geometry, WGS84"),
+    Column("source_file", String(256), nullable=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False),
+    comment="Reference: area boundaries (hub reference load boundaries FILE), for maps",
+)
+
 AUDIT_TABLES = ("audit_release", "audit_purge")
 
 FLAG_COLUMNS = ("domestic_abuse", "knife", "firearm", "alcohol")

@@ -19,6 +19,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData, Table
 
 from hub.mart import models, persons  # noqa: F401 - persons registers person_mention and person_merge
+from hub.mart import reviews as _reviews  # noqa: F401 - homicide review register, hot-spot alert log
 
 # Area modules that define restricted tables register themselves by being imported here.
 

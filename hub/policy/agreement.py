@@ -8,7 +8,7 @@ token for linkage, generalise). Anything the agreement does not grant is dropped
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from hub.policy.coded import kept_rule, schema_problem
 from hub.schemas import RAW_SCHEMAS, SchemaRepository, default_repository
 from hub.yamlsource import load_located, located_problems
 
@@ -252,7 +253,8 @@ def load_agreement(path: Path | str, schemas: SchemaRepository | None = None,
                 problems.append((fkey, f"not a field of {schema.name}; fields are {', '.join(schema.field_names)}"))
                 continue
             treatments = part(FieldRule, rule, fkey, kind=_avro_kind(schema.field(fname)["type"]),
-                              identifier=fname in schema.identifier_fields())
+                              identifier=fname in schema.identifier_fields(), field=schema.field(fname),
+                              record_id=isinstance(raw, dict) and raw.get("record_id") == fname)
             if treatments is not None:
                 fields[fname] = tuple(t.output() for t in treatments.root)
         if spec is None:
@@ -597,7 +599,25 @@ class FieldRule(RootModel[list[TreatmentSpec]]):
                 raise ValueError("is a direct identifier: it may be dropped, tokenised or generalised, never kept")
             if any(t.generalise in ("date", "week", "month", "year") for t in self.root):
                 raise ValueError("is a direct identifier: generalise it to age_band or an area, not a date")
+        context = _context(info)
+        if "field" in context:
+            problem = _coded_problem(context["field"], bool(context.get("record_id")),
+                                     tuple(t.output() for t in self.root))
+            if problem:
+                raise ValueError(problem)
         return self
+
+
+def _coded_problem(field: Mapping[str, Any], is_record_id: bool, outputs: tuple[Output, ...]) -> str | None:
+    """Why an agreement may not share this field as it asks: a record id, or free text kept as it is."""
+    if is_record_id and any(o.treatment != "drop" for o in outputs):
+        return "is the record id (e.g. the crime reference): it only derives the keyed event id, so drop it"
+    if any(o.treatment == "keep" for o in outputs):
+        if kept_rule(field, _avro_kind(field["type"])) is None:
+            return ("is free text: only a field with a code list or a pattern in its schema may be kept "
+                    "(drop it, or generalise it)")
+        return schema_problem(field)
+    return None
 
 
 def _context(info: ValidationInfo) -> dict[str, Any]:

@@ -24,10 +24,25 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 KEY_BYTES = 32
+HUB_HOLDER = "hub"
+AGENCY_PREFIX = "agency:"
 
 
 class KeyRingError(Exception):
     """A key file or key setting that cannot be used (the message never contains key material)."""
+
+
+class KeyCustodyError(KeyRingError):
+    """Key material in the wrong hands: the hub's key at an agency, or an agency's key at the hub."""
+
+
+def require_holder(ring: KeyRing, *, agency: bool) -> None:
+    """Refuse a ring held by the wrong side (see docs/governance.md, "Key custody")."""
+    if agency and not ring.for_agency:
+        raise KeyCustodyError("this key file is the hub's (holder 'hub'): an at-source connector must use its "
+                              "agency's own key, created with: hub keys init --agency <party id>")
+    if not agency and ring.for_agency:
+        raise KeyCustodyError(f"this key file belongs to {ring.holder}: the hub's worker needs the hub's own key")
 
 
 @dataclass
@@ -40,6 +55,9 @@ class KeyRing:
     created: dict[str, str] = field(default_factory=dict)
     overlap: dict[str, datetime] = field(default_factory=dict)
     """Previous key id -> until when (UTC) tokens are also made with it, so linkage survives rotation."""
+    holder: str = HUB_HOLDER
+    """Who holds this ring: ``hub``, or ``agency:<party id>`` for an at-source connector's own key. An agency
+    must never hold the hub's key (it could reverse any token by dictionary), nor the hub an agency's."""
 
     def __post_init__(self) -> None:
         for kid in (self.active, self.event_key, *self.overlap):
@@ -51,17 +69,24 @@ class KeyRing:
         for kid, secret in self.keys.items():
             if len(secret) < 16:
                 raise KeyRingError(f"key {kid!r} is shorter than 16 bytes")
+        if self.holder != HUB_HOLDER and not (self.holder.startswith(AGENCY_PREFIX) and
+                                              len(self.holder) > len(AGENCY_PREFIX)):
+            raise KeyRingError(f"key holder must be {HUB_HOLDER!r} or '{AGENCY_PREFIX}<party id>'")
 
     def purpose_key(self, purpose: str, key_id: str | None = None) -> bytes:
         kid = key_id or self.active
         master = self.keys[kid]
         return hmac.new(master, b"svh-purpose\x1f" + purpose.encode(), hashlib.sha256).digest()
 
+    @property
+    def for_agency(self) -> bool:
+        return self.holder.startswith(AGENCY_PREFIX)
+
     @classmethod
-    def generate(cls, key_id: str | None = None) -> KeyRing:
+    def generate(cls, key_id: str | None = None, holder: str = HUB_HOLDER) -> KeyRing:
         kid = key_id or new_key_id()
         return cls(keys={kid: secrets.token_bytes(KEY_BYTES)}, active=kid, event_key=kid,
-                   created={kid: _now()})
+                   created={kid: _now()}, holder=holder)
 
     def rotate(self, key_id: str | None = None, overlap_days: float = 0,
                now: datetime | None = None) -> str:
@@ -96,6 +121,7 @@ class KeyRing:
     def to_json(self) -> str:
         return json.dumps({
             "format": 1,
+            "holder": self.holder,
             "active": self.active,
             "event_key": self.event_key,
             "keys": {kid: {"secret": base64.b64encode(k).decode(), "created": self.created.get(kid, "")}
@@ -131,7 +157,7 @@ def load_key_file(path: Path) -> KeyRing:
         created = {kid: str(v.get("created", "")) for kid, v in data["keys"].items()}
         overlap = {kid: datetime.fromisoformat(until) for kid, until in (data.get("overlap") or {}).items()}
         return KeyRing(keys=keys, active=data["active"], event_key=data.get("event_key", data["active"]),
-                       created=created, overlap=overlap)
+                       created=created, overlap=overlap, holder=str(data.get("holder", HUB_HOLDER)))
     except KeyRingError:
         raise
     except (ValueError, KeyError, TypeError) as exc:
@@ -163,6 +189,8 @@ def _env_secret(env: Mapping[str, str], name: str) -> bytes:
 def load_keyring(path: Path | None, environ: Mapping[str, str] | None = None) -> KeyRing:
     """From ``HUB_MASTER_KEY`` (base64) and ``HUB_KEY_ID`` in the environment, else from the key file.
 
+    ``HUB_KEY_HOLDER`` says whose key an environment key is (``hub``, the default, or ``agency:<party>``).
+
     After a rotation, a secret store supplies the previous key as ``HUB_PREVIOUS_MASTER_KEY`` and
     ``HUB_PREVIOUS_KEY_ID``, with ``HUB_PREVIOUS_KEY_UNTIL`` (ISO UTC date-time) for the overlap and
     ``HUB_EVENT_KEY_ID`` naming the key that keeps making event ids (default: the active key).
@@ -182,7 +210,8 @@ def load_keyring(path: Path | None, environ: Mapping[str, str] | None = None) ->
                     overlap[prev] = datetime.fromisoformat(env["HUB_PREVIOUS_KEY_UNTIL"])
                 except ValueError:
                     raise KeyRingError("HUB_PREVIOUS_KEY_UNTIL is not an ISO date-time") from None
-        return KeyRing(keys=keys, active=kid, event_key=env.get("HUB_EVENT_KEY_ID") or kid, overlap=overlap)
+        return KeyRing(keys=keys, active=kid, event_key=env.get("HUB_EVENT_KEY_ID") or kid, overlap=overlap,
+                       holder=env.get("HUB_KEY_HOLDER") or HUB_HOLDER)
     if path is None:
         raise KeyRingError("no key configured: set HUB_KEYS_FILE (or keys_file) or HUB_MASTER_KEY")
     return load_key_file(path)

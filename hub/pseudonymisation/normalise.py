@@ -2,6 +2,12 @@
 
 Every function is idempotent (normalising twice changes nothing) and returns ``None`` for a value
 that carries no usable identity (empty, placeholder, failed check digit).
+
+Text is folded before anything else: format characters (zero-width spaces, soft hyphens, joiners,
+bidi marks) are deleted, apostrophe look-alikes become one apostrophe, and every letter is
+transliterated to ASCII with anyascii (``Ł`` -> ``L``, ``ø`` -> ``o``, ``Дмитрий`` -> ``Dmitriy``), so a
+letter that does not decompose is never deleted and a non-Latin name gets tokens. A Cyrillic or Greek
+letter that looks like a Latin one, inside a word with Latin letters, is read as that Latin letter.
 """
 
 from __future__ import annotations
@@ -10,30 +16,53 @@ import re
 import unicodedata
 from datetime import date
 
+from anyascii import anyascii
+
 TITLES = frozenset({"MR", "MRS", "MS", "MISS", "MX", "DR", "PROF", "REV", "SIR", "DAME", "LORD", "LADY", "MASTER"})
-PLACEHOLDERS = frozenset({"UNKNOWN", "NK", "NOTKNOWN", "NONE", "NULL", "NA", "ZZZ", "XXX", "UNK", "UNIDENTIFIED",
-                          "ANON", "ANONYMOUS", "MALE", "FEMALE"})
-"""Words records systems put where a name is not known: never identity, so never tokenised."""
+PLACEHOLDERS = frozenset({
+    "UNKNOWN", "NK", "NOTKNOWN", "NONE", "NULL", "NA", "NIL", "ZZZ", "XXX", "UNK", "UNIDENTIFIED", "UNNAMED",
+    "ANON", "ANONYMOUS", "MALE", "FEMALE", "BABY", "BABYOF", "INFANT", "NEWBORN", "TWIN", "REFUSED",
+    "WITHHELD", "DECLINED", "NOTGIVEN", "NOTSTATED", "NOTRECORDED", "NOTPROVIDED", "NOFORENAME", "NOSURNAME",
+    "TEST", "TESTPATIENT", "DUMMY", "PATIENT", "PERSON", "VICTIM", "SUSPECT", "OFFENDER", "REDACTED", "OF",
+})
+"""Words records systems put where a name is not known (or kept back): never identity, so never tokenised."""
+SENTINEL_DOBS = frozenset({date(1970, 1, 1), date(1900, 1, 1), date(1901, 1, 1), date(1899, 12, 31),
+                           date(1800, 1, 1), date(1111, 11, 11)})
+"""Dates systems write when a date of birth is not known (epoch, the 1900 default and the like)."""
+OLDEST_AGE = 120
 _NOT_NAMES = TITLES | PLACEHOLDERS
+_LOOK_ALIKES = str.maketrans(
+    "АВЕКМНОРСТХУаеорсухіјѕІЈЅ" "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧοκρχ",
+    "ABEKMHOPCTXYaeopcyxijsIJS" "ABEZHIKMNOPTYXokpx")
+"""Cyrillic and Greek letters that look like Latin ones, for words that mix them with Latin letters."""
+_LATIN = re.compile(r"[A-Za-z]")
+_APOSTROPHES = "'\u2018\u2019\u201b\u2032\u00b4\u0060\u02b9\u02bb\u02bc\u02bd\u02c8\u055a\uff07"
+_APOSTROPHE = re.compile(f"[{re.escape(_APOSTROPHES)}]")
 _NON_ALPHA = re.compile(r"[^A-Z ]+")
+_NON_ALNUM = re.compile(r"[^A-Z0-9]")
+_NON_DIGIT = re.compile(r"[^0-9]")
 _SPACES = re.compile(r"\s+")
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
-_PNC = re.compile(r"^(\d{2}|\d{4})/?(\d{1,7})([A-Z])$")
+_PNC = re.compile(r"^([0-9]{2}|[0-9]{4})/?([0-9]{1,7})([A-Z])$")
 
 
-def _ascii_upper(value: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", value)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
+def fold(value: str) -> str:
+    """ASCII text of ``value``: format characters deleted, apostrophes unified, letters transliterated."""
+    text = "".join(c for c in unicodedata.normalize("NFC", value) if unicodedata.category(c) != "Cf")
+    # A look-alike letter inside a Latin word is a typing slip or a spoof, not a Cyrillic name: read it as the
+    # Latin letter it looks like (anyascii alone would read Cyrillic С as S, so Cоx would not be Cox).
+    words = [w.translate(_LOOK_ALIKES) if _LATIN.search(w) else w for w in text.split(" ")]
+    return anyascii(_APOSTROPHE.sub("'", " ".join(words)))
 
 
 def name(value: str | None) -> str | None:
-    """Upper-case ASCII words, titles and punctuation removed, hyphens and apostrophes joined.
+    """Upper-case ASCII words, titles, placeholders and punctuation removed, hyphens and apostrophes joined.
 
-    ``"  Mrs. Zoë O'Brien-Smith "`` -> ``"ZOE OBRIENSMITH"``.
+    ``"  Mrs. Zoë O'Brien-Smith "`` -> ``"ZOE OBRIENSMITH"``; ``"D´Arcy"`` -> ``"DARCY"``.
     """
     if value is None:
         return None
-    text = _ascii_upper(value).replace("'", "").replace("\u2019", "").replace("-", "")
+    text = fold(value).upper().replace("'", "").replace("-", "")
     text = _NON_ALPHA.sub(" ", text)
     words = [w for w in _SPACES.split(text.strip()) if w and w not in _NOT_NAMES]
     joined = " ".join(words)
@@ -43,23 +72,29 @@ def name(value: str | None) -> str | None:
 
 
 def surname(value: str | None) -> str | None:
-    """A surname as one token: spaces, hyphens and apostrophes removed (``SMITH JONES`` = ``SMITH-JONES``)."""
+    """A surname as one token: spaces, hyphens and apostrophes removed (``SMITH JONES`` = ``SMITH-JONES``).
+
+    One letter is an initial, not a surname."""
     n = name(value)
     joined = n.replace(" ", "") if n else None
-    return joined if joined and joined not in _NOT_NAMES else None
+    return joined if joined and len(joined) > 1 and joined not in _NOT_NAMES else None
 
 
 def forename(value: str | None) -> str | None:
-    """The first given name only: middle names are recorded inconsistently across agencies."""
+    """The first given name only (middle names are recorded inconsistently across agencies).
+
+    An initial is not a forename: a one-letter token would join every J. Smith with every other.
+    """
     n = name(value)
-    return n.split(" ")[0] if n else None  # words of name() are never titles or placeholders
+    first = n.split(" ")[0] if n else None  # words of name() are never titles or placeholders
+    return first if first and len(first) > 1 else None
 
 
 def postcode(value: str | None) -> str | None:
     """UK postcode in the single-space form (``pcds``), or ``None`` if it is not postcode-shaped."""
     if value is None:
         return None
-    compact = re.sub(r"[^A-Z0-9]", "", value.upper())
+    compact = _NON_ALNUM.sub("", fold(value).upper())
     m = _POSTCODE.match(compact)
     return f"{m.group(1)} {m.group(2)}" if m else None
 
@@ -68,7 +103,7 @@ def nhs_number(value: str | None) -> str | None:
     """Ten digits passing the NHS modulus 11 check, else ``None``."""
     if value is None:
         return None
-    digits = re.sub(r"\D", "", value)
+    digits = _NON_DIGIT.sub("", fold(value))
     if len(digits) != 10 or len(set(digits)) == 1:
         return None
     total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
@@ -84,7 +119,7 @@ def pnc_id(value: str | None) -> str | None:
     """PNC id as ``YYYY/NNNNNNNL`` (two-digit years widened, serial zero-padded to 7), else ``None``."""
     if value is None:
         return None
-    compact = re.sub(r"\s", "", value.upper())
+    compact = _SPACES.sub("", fold(value).upper())
     m = _PNC.match(compact)
     if not m:
         return None
@@ -95,15 +130,25 @@ def pnc_id(value: str | None) -> str | None:
 
 
 def reference(value: str | None) -> str | None:
-    """Any other identifier (CRN, youth-justice id, crime reference): upper case, no spaces."""
+    """A person's identifier for linkage (CRN, youth-justice id, UPN): upper case, no spaces."""
     if value is None:
         return None
-    compact = re.sub(r"\s", "", value.upper())
+    compact = _SPACES.sub("", fold(value).upper())
     return compact or None
 
 
-def dob(value: date | None) -> date | None:
-    """Dates of birth outside 1900..today are placeholders (01/01/1900 and the like)."""
-    if value is None or value.year < 1901 or value > date.today():
+def record_id(value: str | None) -> str | None:
+    """A record's own id, for its event id: exact (``ab 12`` and ``AB12`` are two records), outer spaces aside."""
+    if value is None:
+        return None
+    exact = unicodedata.normalize("NFC", value).strip()
+    return exact or None
+
+
+def dob(value: date | None, today: date | None = None) -> date | None:
+    """Dates of birth that are placeholders (1970-01-01, 1900-01-01, ...), in the future, or more than
+    120 years back carry no identity."""
+    today = today or date.today()
+    if value is None or value in SENTINEL_DOBS or value > today or value.year < today.year - OLDEST_AGE:
         return None
     return value

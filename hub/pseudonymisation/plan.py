@@ -54,6 +54,7 @@ class PlanContext:
     offences: Mapping[str, Offence]
     tokeniser_for: Callable[[str], Tokeniser]  # purpose -> tokeniser (keys per purpose)
     token_purpose: str
+    conformance: Callable[[dict[str, Any]], list[str]] | None = None  # the agreement's check of the output
 
 
 def _target(target: str) -> tuple[int, str, str]:
@@ -118,6 +119,7 @@ class SourcePlan:
                         f"the agreement has {source} pseudonymised at the {policy.pseudonymise_at}, "
                         f"not at the {ctx.at}")
         self.geography = ctx.geography
+        self.conformance = ctx.conformance
         self.event_ids = EventIds(ctx.event_key, source)
         token_tokeniser = ctx.tokeniser_for(ctx.token_purpose)
         self.pair_tokeniser = token_tokeniser
@@ -125,8 +127,10 @@ class SourcePlan:
         self.head = {"source": source, "agreement_id": ctx.agreement_id, "agreement_version": ctx.agreement_version,
                      "key_id": self.key_id}
         self.fields: dict[str, tuple[tuple[Any, ...], ...]] = {}
+        linked = ctx.token_purpose in policy.purposes  # tokens serve linkage only: none for a source not linked
         for name, outputs in policy.fields.items():
-            ops = tuple(op for out in outputs if (op := self._compile(name, out, ctx, token_tokeniser)))
+            ops = tuple(op for out in outputs if (out.treatment != "token" or linked)
+                        and (op := self._compile(name, out, ctx, token_tokeniser)))
             if ops:
                 self.fields[name] = ops
 
@@ -223,4 +227,7 @@ class SourcePlan:
         shared["persons"] = out_persons
         withheld.sort()
         shared["withheld_fields"] = list(withheld)
+        if self.conformance is not None and (problems := self.conformance(shared)):
+            # a name typed into a coded field, say: refused here, never published
+            raise PseudonymisationError("the event does not conform to the agreement: " + "; ".join(problems))
         return shared, withheld

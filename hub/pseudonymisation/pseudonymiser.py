@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.policy import Agreement
+from hub.policy.conformance import EventRules
 from hub.pseudonymisation.geography import PostcodeLookup
 from hub.pseudonymisation.keys import KeyRing
 from hub.pseudonymisation.plan import SEX_CODES, PlanContext, PseudonymisationError, SourcePlan
@@ -45,10 +46,12 @@ class Pseudonymiser:
         self.tokeniser = Tokeniser(ring)
         self._tokenisers: dict[str, Tokeniser] = {LINKAGE: self.tokeniser}
         self.offences = offence_codes()
+        self.rules = EventRules(agreement)  # every output is checked against the agreement before it leaves
         self._context = PlanContext(
             agreement_id=agreement.id, agreement_version=agreement.version, at=at,
             event_key=ring.purpose_key(EVENT_ID, ring.event_key),  # derived once, not per event
-            geography=geography, offences=self.offences, tokeniser_for=self.tokeniser_for, token_purpose=LINKAGE)
+            geography=geography, offences=self.offences, tokeniser_for=self.tokeniser_for, token_purpose=LINKAGE,
+            conformance=lambda shared: self.rules.problems(shared, at=at))
         self._plans: dict[str, SourcePlan] = {}
 
     def tokeniser_for(self, purpose: str) -> Tokeniser:

@@ -186,8 +186,11 @@ def event_id(ring: KeyRing, source: str, record_id: str) -> str:
 
 
 def event_id_with_key(key: bytes, source: str, record_id: str) -> str:
-    """``event_id`` with the event-id purpose key already derived (the per-event hot path caches it)."""
-    ref = normalise.reference(record_id)
+    """``event_id`` with the event-id purpose key already derived (the per-event hot path caches it).
+
+    The record id is taken exactly (outer spaces aside): ``ab 12`` and ``AB12`` are two records, and
+    folding them together would let one overwrite the other in the mart."""
+    ref = normalise.record_id(record_id)
     if not ref:
         raise ValueError("record id is empty")
     mac = hmac.digest(key, f"{source}\x1f{ref}".encode(), "sha256")  # one-shot
@@ -218,7 +221,7 @@ class EventIds:
         self._source = source
 
     def __call__(self, record_id: str) -> str:
-        ref = normalise.reference(record_id)
+        ref = normalise.record_id(record_id)  # exact: "ab 12" and "AB12" are two records
         if not ref:
             raise ValueError("record id is empty")
         return "ev-" + self._hash.digest(self._source, ref.encode())[:15].hex()

@@ -31,6 +31,7 @@ from hub.linkage.messages import LINK_TOKENS, LINKED_EVENT, linked_event, split_
 from hub.linkage.model_file import ModelFile
 from hub.mart import persons, store
 from hub.policy import Agreement, NoAgreementError
+from hub.policy.conformance import EventRules
 from hub.pseudonymisation import PseudonymisationError, Pseudonymiser
 from hub.schemas import RAW_SCHEMAS, SHARED_EVENT, SchemaError, SchemaRepository
 from hub.streams import membership
@@ -85,6 +86,8 @@ class StreamWorker:
             **membership.faust_options(settings),
         )
         self._raw_to_source = {self.topics.raw(s): s for s in self.sources}
+        self._at_source_topics = {self.topics.at_source(s): s for s in self.sources}
+        self.rules = EventRules(agreement, schemas)  # a producer's word is never trusted
         self._at_source = {name for name, src in agreement.sources.items() if src.pseudonymise_at == "source"}
         self._dlq_topics = {s: self.topics.dlq(s) for s in self.sources}
         self._shared = self._topic(self.topics.shared)
@@ -98,10 +101,12 @@ class StreamWorker:
             self.link_state = LinkState(linkage_model, schemas)
             self.app.agent(self._link_tokens, name="link", concurrency=1)(self._link)
         if "pseudonymise" in stages:
-            self.app.agent(self._topic(*self._raw_to_source), name="pseudonymise", concurrency=1)(self._pseudonymise)
+            inputs = self._topic(*self._raw_to_source, *self._at_source_topics)
+            self.app.agent(inputs, name="pseudonymise", concurrency=1)(self._pseudonymise)
         if "sink" in stages:
             self.app.agent(self._shared, name="sink", concurrency=1)(self._sink)
             self.app.agent(self._linked, name="sink_persons", concurrency=1)(self._sink_persons)
+        self.alert_stage: Any = None  # hub.streams.alerts.AlertStage, added by hub.streams.worker.build
 
     def _topic(self, *names: str) -> Any:
         return self.app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw",
@@ -123,7 +128,7 @@ class StreamWorker:
             withheld: Counter[tuple[str, str]] = Counter()
             for event in batch:
                 msg = event.message
-                source = self._raw_to_source.get(msg.topic, "unknown")
+                source = self._raw_to_source.get(msg.topic) or self._at_source_topics.get(msg.topic, "unknown")
                 started = clock()
                 try:
                     outcome = self._pseudonymise_one(source, msg, out, withheld)
@@ -148,6 +153,8 @@ class StreamWorker:
         """Handle one raw message, adding what it sends to ``out``: the shared event and, if any person has
         tokens, the link-tokens message (both keyed by event id), or one dead letter; returns the outcome."""
         payload: bytes = msg.value or b""
+        if msg.topic in self._at_source_topics:
+            return self._admit_one(source, msg, out)
         try:
             _, record = self.schemas.decode(payload, expect=RAW_SCHEMAS.get(source, source))
         except SchemaError as exc:
@@ -170,6 +177,26 @@ class StreamWorker:
             out.append(Outgoing(self.topics.link_tokens, 0, key, token_value, [("svh.source", source.encode())]))
         for name in fields_withheld:
             withheld[source, name] += 1
+        return "emitted"
+
+    def _admit_one(self, source: str, msg: Any, out: list[Outgoing]) -> str:
+        """An event pseudonymised at a source joins the shared stream only if the agreement lets that source
+        be pseudonymised there, it was not made with the hub's key, and every value conforms; otherwise it is
+        dead-lettered with the reason (on the source's restricted dead-letter topic)."""
+        try:
+            _, event = self.schemas.decode(msg.value or b"", expect=SHARED_EVENT)
+        except SchemaError as exc:
+            return self._dead_letter(source, msg, "deserialise", exc, "undecodable", out)
+        problems = self.rules.problems(event, at="source")
+        if event.get("key_id") in self.pseudonymiser.ring.keys:
+            problems.append("it was made with the hub's key, which no agency may hold")
+        if event.get("source") != source:
+            problems.insert(0, f"it names another source than its topic's ({source})")
+        if problems:
+            refused = PseudonymisationError("; ".join(problems))
+            return self._dead_letter(source, msg, "policy", refused, "nonconforming", out)
+        out.append(Outgoing(self.topics.shared, msg.partition, event["event_id"].encode(), msg.value,
+                            [("svh.source", source.encode())]))
         return "emitted"
 
     def _dead_letter(self, source: str, msg: Any, stage: str, exc: Exception, kind: str, out: list[Outgoing],
@@ -279,6 +306,12 @@ class StreamWorker:
                 except SchemaError as exc:
                     out.append(self._sink_dead_letter(msg, exc, "undecodable"))
                     continue
+                problems = self.rules.problems(record)
+                if problems:  # forged or mis-produced: never written, and its bytes (which may hold anything)
+                    refused = PseudonymisationError("; ".join(problems))  # stay off the dead-letter topic
+                    out.append(self._sink_dead_letter(msg, refused, "nonconforming", message=str(refused),
+                                                      keep_value=False))
+                    continue
                 good.append((record, msg))
             written = await self._write_with_retry(good, out)
             await deliver(self.sender, out, "sink")
@@ -333,14 +366,15 @@ class StreamWorker:
         metrics.MART_ROWS.labels("event").inc(len(written))
         return written
 
-    def _sink_dead_letter(self, msg: Any, exc: Exception, kind: str) -> Outgoing:
+    def _sink_dead_letter(self, msg: Any, exc: Exception, kind: str, message: str | None = None,
+                          keep_value: bool = True) -> Outgoing:
         # After the boundary: pseudonymised bytes only. Database messages quote values: class only.
         position = f"{msg.topic}[{msg.partition}]@{msg.offset}"
         headers = dead_letter_headers(source="shared", stage="sink", error_class=type(exc).__name__,
-                                      message=f"{kind}: {type(exc).__name__}", position=position, error_kind=kind,
-                                      topic=msg.topic, partition=msg.partition, offset=msg.offset)
+                                      message=message or f"{kind}: {type(exc).__name__}", position=position,
+                                      error_kind=kind, topic=msg.topic, partition=msg.partition, offset=msg.offset)
         metrics.dead_lettered("shared", "sink", kind)
-        return Outgoing(self.topics.shared_dlq, msg.partition, msg.key, msg.value, headers)
+        return Outgoing(self.topics.shared_dlq, msg.partition, msg.key, msg.value if keep_value else None, headers)
 
 
 EXIT_REDELIVER = 75  # EX_TEMPFAIL: the supervisor restarts the worker and Kafka redelivers the batch

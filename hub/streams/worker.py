@@ -10,6 +10,7 @@ from hub.linkage.model_file import load_model
 from hub.mart import store
 from hub.policy import load_agreement
 from hub.pseudonymisation import PostcodeLookup, Pseudonymiser, load_keyring
+from hub.pseudonymisation.keys import require_holder
 from hub.schemas import RAW_SCHEMAS, default_repository
 from hub.streams import lag_metrics
 from hub.streams.app import StreamWorker
@@ -22,12 +23,16 @@ def build(settings: Settings, stages: Sequence[str]) -> StreamWorker:
     schemas = default_repository()
     agreement = load_agreement(settings.agreement_file(), schemas)
     ring = load_keyring(settings.keys_path, settings.key_environment())
+    require_holder(ring, agency=False)  # an agency's key file at the hub is a mix-up: refuse it
     lookup = PostcodeLookup.from_csv(settings.postcode_lookup) if settings.postcode_lookup else None
     pseudonymiser = Pseudonymiser(agreement, ring, lookup)
     model = load_model(settings.linkage_model_path) if "link" in stages else None
     worker = StreamWorker(settings, agreement, pseudonymiser, schemas, stages, model)
     if worker.engine is not None:
         store.init(worker.engine)
+    if "alerts" in stages:  # its agents join the app before it starts (the alert stage imports the app, not back)
+        from hub.streams.alerts import AlertStage
+        worker.alert_stage = AlertStage(worker)
     log.info("worker configured", extra={"agreement": agreement.id, "version": agreement.version,
                                          "key_id": ring.active, "stage": ",".join(stages),
                                          "file": model.version if model else None})
@@ -43,6 +48,9 @@ def run(settings: Settings, stages: Sequence[str] = STAGES) -> None:
     logs.setup(settings.log_level)
     worker = build(settings, stages)
     kafka_admin.ensure_topics(settings, RAW_SCHEMAS)
+    if "alerts" in stages:
+        from hub.streams.alerts import internal_topics
+        kafka_admin.ensure_internal_topics(settings, internal_topics(settings, worker.alert_stage.rules))
     metrics.serve(settings.metrics_port, settings.metrics_host)
     lag_metrics.start(settings, worker.app)
     faust.Worker(worker.app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False,

@@ -83,13 +83,14 @@ def test_check_reports_config_errors_with_file_and_line(tmp_path: Path, capsys: 
 def test_check_of_a_source_pseudonymised_at_source_shows_the_shared_event(tmp_path: Path) -> None:
     from hub.pseudonymisation import KeyRing, save_key_file
     from tests.connectors.harness import FIXTURES
-    save_key_file(KeyRing.generate(), tmp_path / "keys.json")
+    save_key_file(KeyRing.generate(holder="agency:example-hospitals"), tmp_path / "keys.json")
     path = write_config(tmp_path, "file_drop", "ed_attendance",
                         extra={"pseudonymisation": {"keys_file": str(tmp_path / "keys.json")}})
     code, lines = check(path, FIXTURES / "ed_attendance.csv", rows=10)
     assert code == 0
     published = [line for line in lines if "WOULD PUBLISH" in line]
-    assert published and all("the pseudonymised shared event to svh.shared" in line for line in published)
+    assert published and all("the pseudonymised shared event to svh.atsource.ed_attendance" in line
+                             for line in published)
     text = "\n".join(lines)
     assert "Quillfeather" not in text and "943 476 5919" not in text  # identifiers never leave, not even here
     assert any("pseudonymised at the source" in line for line in lines)

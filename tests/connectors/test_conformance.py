@@ -103,13 +103,13 @@ class Case:
         self.settings: Settings = load_settings({}, kafka_bootstrap=bootstrap, topic_prefix=prefix)
         self.at_source = load_agreement(example_agreement_path()).source(source).pseudonymise_at == "source"
         keys = root / "keys.json"
-        save_key_file(KeyRing.generate(), keys)
+        save_key_file(KeyRing.generate(holder="agency:conformance" if self.at_source else "hub"), keys)
         self.extra = {"checkpoint_every": 3, "pseudonymisation": {"keys_file": str(keys)}}
         self.config_path = self.config(root / "a")
         self.mapping = load_config(self.config_path).load_mapping()
         self.bad: list[BadInput] = [b for b in bad_inputs(self.fixture, self.mapping) if mode in b.modes]
         topics = Topics(prefix)
-        self.output = topics.shared if self.at_source else topics.raw(source)
+        self.output = topics.at_source(source) if self.at_source else topics.raw(source)
         self.dlq = topics.dlq(source)
         self.token = make_tokens(root / "a") if mode == "http" else ""
 

@@ -68,7 +68,7 @@ def test_the_same_file_dropped_again_is_skipped(tmp_path: Path, fixture: Fixture
 
 
 @pytest.mark.parametrize("payload,reason", [
-    (b"\xff\xfe\x00garbage\x00", "not readable as utf-8"),
+    (b"\xff\xfe\x00garbage\x00", "the header line cannot be read"),
     (b"", "the file is empty"),
     (b'CrimeRef,HOOffenceCode\nZZ/1,"8N\n', "the header lacks mapped column"),
 ], ids=["undecodable", "empty", "wrong-header"])
@@ -84,16 +84,21 @@ def test_a_bad_file_is_rejected_with_a_reason_and_nothing_published(tmp_path: Pa
     assert reason in text and "nothing from it was published" in text
 
 
-def test_malformed_csv_and_nul_bytes_are_rejected(tmp_path: Path, fixture: Fixture) -> None:
+def test_an_unbalanced_quote_or_a_nul_costs_its_row_not_the_file(tmp_path: Path, fixture: Fixture) -> None:
     producer = RecordingProducer()
     good = csv_bytes(fixture.header, fixture.rows)
     drop_file(inbox(tmp_path), "quote.csv", good + b'ZZ/9,"unterminated\n')
+    run_once(runtime(tmp_path, producer))
+    assert len(producer.on(f"svh.raw.{SOURCE}")) == len(fixture.rows)
+    [dead] = producer.on(f"svh.dlq.{SOURCE}")
+    assert dict(dead.headers)["svh.errors.kind"] == b"unbalanced_quote"
+    producer = RecordingProducer()
     drop_file(inbox(tmp_path), "nul.csv", good.replace(b"Assault", b"Ass\x00ault", 1))
     run_once(runtime(tmp_path, producer))
-    assert producer.sent == []  # not even the good rows before the fault
-    reasons = {p.name: p.read_text() for p in (inbox(tmp_path) / "rejected").glob("*.reason")}
-    assert "not well-formed CSV" in reasons["quote.csv.reason"]
-    assert "NUL character" in reasons["nul.csv.reason"]
+    assert len(producer.on(f"svh.raw.{SOURCE}")) == len(fixture.rows) - 1
+    [dead] = producer.on(f"svh.dlq.{SOURCE}")
+    assert dict(dead.headers)["svh.errors.kind"] == b"nul_byte"
+    assert not list((inbox(tmp_path) / "rejected").glob("*.reason"))
 
 
 def test_bad_rows_are_dead_lettered_and_the_file_still_archived(tmp_path: Path, fixture: Fixture) -> None:

@@ -150,7 +150,8 @@ def test_query_records_one_audit_row_and_stores_the_cells(engine: Engine, agreem
     row = rows[0]
     assert row["release_id"] == table.release_id
     assert (row["user_name"], row["kind"], row["name"], row["purpose"], row["profile"]) == (
-        "analyst.one", "query", "police_incidents", "sna", "partnership")
+        who(engine), "query", "police_incidents", "sna", "partnership")
+    assert json.loads(row["parameters_json"])["stated_user"] == "analyst.one"  # a claim, beside the identity
     assert (row["agreement_id"], row["agreement_version"]) == (agreement.id, agreement.version)
     assert row["audience"] == agreement.release_profile("partnership").audience
     assert row["rows_released"] == len(table.rows)
@@ -171,8 +172,9 @@ def test_query_records_one_audit_row_and_stores_the_cells(engine: Engine, agreem
     assert meta.sources == "police_incident" and "cell key" in meta.method
     # A second release is a second row; nothing is overwritten.
     release(engine, ctx(agreement, "hotspot_tasking", user="analyst.two"), "police_incidents", period="month")
-    assert [(r["user_name"], r["purpose"]) for r in audit_rows(engine)] == [
-        ("analyst.one", "sna"), ("analyst.two", "hotspot_tasking")]
+    assert [(r["user_name"], json.loads(r["parameters_json"])["stated_user"], r["purpose"])
+            for r in audit_rows(engine)] == [(who(engine), "analyst.one", "sna"),
+                                             (who(engine), "analyst.two", "hotspot_tasking")]
     assert '"period": "month"' in audit_rows(engine)[1]["parameters_json"]
 
 
@@ -260,7 +262,7 @@ def test_audit_tables_are_append_only(engine: Engine, agreement: Agreement) -> N
         for statement in (f"UPDATE {table} SET user_name = 'someone else'", f"DELETE FROM {table}"):
             with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
                 conn.execute(text(statement))
-    assert [r["user_name"] for r in audit_rows(engine)] == ["analyst.one"]
+    assert [r["user_name"] for r in audit_rows(engine)] == [who(engine)]
     init(engine)  # re-initialising keeps the trail and the triggers
     assert len(audit_rows(engine)) == 1 and len({r["run_id"] for r in audit.purges(engine)}) == 1
     with pytest.raises(DBAPIError), engine.begin() as conn:
@@ -268,9 +270,15 @@ def test_audit_tables_are_append_only(engine: Engine, agreement: Agreement) -> N
 
 
 def test_who_is_recorded() -> None:
-    assert audit.resolve_user("  alice ", {"HUB_AUDIT_USER": "bob"}) == "alice"
+    assert audit.resolve_user("  alice ", {"HUB_AUDIT_USER": "bob"}) == "alice"  # a stated name, noted only
     assert audit.resolve_user(None, {"HUB_AUDIT_USER": "bob"}) == "bob"
-    assert audit.resolve_user(None, {}) == audit.resolve_user("", {"HUB_AUDIT_USER": " "}) != ""
+    assert audit.resolve_user(None, {}) == audit.resolve_user("", {"HUB_AUDIT_USER": " "}) == audit.os_user()
+
+
+def who(engine: Engine) -> str:
+    """The identity the audit trail must record: the database role and OS account, not a stated name."""
+    with engine.connect() as conn:
+        return audit.identity(conn)
 
 
 # --- retention --------------------------------------------------------------------------------------
@@ -313,7 +321,7 @@ def test_purge_deletes_expired_events_and_people_and_is_idempotent(engine: Engin
                                                                                 "not_in_agreement"}
     applied = next(r for r in trail if r["run_id"] == run.run_id and r["source"] == "police_incident")
     assert (applied["events_deleted"], applied["persons_deleted"], applied["user_name"], applied["dry_run"]) == (
-        2, 3, "ops.one", False)
+        2, 3, who(engine), False)
     assert str(applied["cutoff_date"]) == cutoff.isoformat()
     assert "police_incident: keep" in run.summary() and "would purge 2 events" in dry.summary()
 

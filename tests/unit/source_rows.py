@@ -46,6 +46,16 @@ GOOD_ROWS: dict[str, dict[str, str]] = {
         "ExclusionCategory": "FIXD", "ExclusionReason1": "DB", "ExclusionReason2": "ow", "ExclusionReason3": "",
         "ExclusionStartDate": "10/03/2025", "ExclusionSessions": "6", "Postcode": CANARY_POSTCODE,
     },
+    "referral": {
+        "ReferralRef": "REF-000417", "ReferredAt": "11/03/2025 10:15", "ReferrerAgency": "SCH", "ReasonCode": "KNIFE",
+        "Forename": CANARY_NAME[0], "Surname": CANARY_NAME[1], "DOB": "17/04/2009", "Sex": "M",
+        "Postcode": CANARY_POSTCODE, "Notes": f"{CANARY_NAME[0]} showed a blade to classmates",
+    },
+    "intervention_activity": {
+        "ActivityRef": "ACT-000212", "Programme": "MENTOR", "Provider": "Example Mentoring Trust", "LSOA": "",
+        "Postcode": CANARY_POSTCODE, "AgeAtStart": "15", "Sex": "F", "StartDate": "03/03/2025", "EndDate": "",
+        "Status": "OPEN",
+    },
 }
 
 # Values that must never leave the privacy boundary, per source (besides the shared canaries).
@@ -56,4 +66,6 @@ IDENTIFIERS: dict[str, list[str]] = {
     "youth_justice_event": ["Quillfeather", "Zebedee", "CV0048812", "2024/0117733K", "2009-04-17",
                             CANARY_POSTCODE],
     "school_exclusion": ["Quillfeather", "Zebedee", "A123456789012", "2011-04-17", CANARY_POSTCODE],
+    "referral": ["Quillfeather", "Zebedee", "2009-04-17", CANARY_POSTCODE, "blade to classmates"],
+    "intervention_activity": [CANARY_POSTCODE],
 }

@@ -99,6 +99,12 @@ Make = Callable[..., tuple[AtSourcePublisher, RecordingProducer]]
 
 
 @pytest.fixture
+def ring() -> KeyRing:
+    """The trust's own key (holder agency:...): the hub's key never leaves the hub."""
+    return KeyRing(keys={"a1": bytes(range(32))}, active="a1", event_key="a1", holder="agency:example-hospitals")
+
+
+@pytest.fixture
 def make(settings: Settings, agreement: Agreement, ring: KeyRing, repo: SchemaRepository,
          lookup: PostcodeLookup, tmp_path: Path) -> Make:
     def build(source: str = SOURCE, agr: Agreement = agreement) -> tuple[AtSourcePublisher, RecordingProducer]:
@@ -116,7 +122,7 @@ def test_good_rows_leave_only_as_shared_events_keyed_by_event_id(make: Make, rep
         pub.publish(rec)
     report = pub.close()
     assert report.as_dict() == {"source": SOURCE, "read": 2, "published": 2, "dead_lettered": 0, "errors": {}}
-    assert {s.topic for s in producer.sent} == {"t1.shared"} and producer.closed
+    assert {s.topic for s in producer.sent} == {"t1.atsource.ed_attendance"} and producer.closed
     for sent in producer.sent:
         name, shared = repo.decode(sent.value or b"")
         assert name == SHARED_EVENT and sent.key == shared["event_id"].encode()
@@ -206,7 +212,7 @@ def test_make_publisher_follows_the_agreement(settings: Settings, agreement: Agr
     hub_side = make_publisher(settings, "probation_event", repo, agreement, None, None, None, **args)
     assert isinstance(hub_side, Publisher) and hub_side.raw_topic == Topics("t1").raw("probation_event")
     at_source = make_publisher(settings, "ambulance_callout", repo, agreement, ring, None, tmp_path / "q", **args)
-    assert isinstance(at_source, AtSourcePublisher) and at_source.shared_topic == "t1.shared"
+    assert isinstance(at_source, AtSourcePublisher) and at_source.shared_topic == "t1.atsource.ambulance_callout"
     with pytest.raises(AtSourceError, match="quarantine directory"):
         make_publisher(settings, "ed_attendance", repo, agreement, ring, None, None, **args)
     with pytest.raises(AtSourceError, match="key file"):

@@ -12,18 +12,20 @@ import pytest
 from hub.cli import GROUPS, main
 
 COMMANDS = {"worker", "connector", "mart", "reference", "audit", "dlq", "keys", "policy", "synth", "demo", "bench",
-            "linkage"}
+            "linkage", "report", "reviews"}
 SUBCOMMANDS = {
     "connector": {"load", "run", "check", "token"},
     "mart": {"init", "counts", "export", "report", "dictionary", "purge"},
-    "reference": {"load"},
     "audit": {"list"},
     "dlq": {"list", "show", "replay"},
     "keys": {"init", "rotate", "show"},
     "policy": {"check"},
     "synth": {"police", "extract"},
-    "bench": {"core", "pipeline", "linkage"},
+    "bench": {"core", "pipeline", "linkage", "hotspots"},
     "linkage": {"train", "link"},
+    "report": {"sna", "assurance", "screenshot", "sample-mart"},
+    "reviews": {"list", "status", "rules"},
+    "reference": {"load"},
 }
 
 

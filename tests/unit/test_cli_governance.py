@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 from datetime import date
 from pathlib import Path
@@ -95,13 +96,15 @@ def test_counts_export_report_each_leave_one_audit_row(mart: str, tmp_path: Path
     assert main(["mart", "report", "--purpose", "hotspot_tasking", "--geography", "lad"]) == 0
     assert LAD in capsys.readouterr().out
     trail = list(reversed(audit.releases(connect(mart))))
+    me = audit.os_user()  # the identity is the OS account (SQLite has no roles), never a stated name
     assert [(r["kind"], r["user_name"], r["profile"], r["purpose"]) for r in trail] == [
-        ("query", "env.user", "partnership", "sna"), ("export", "cli.user", "public", "sna"),
-        ("report", "env.user", "partnership", "hotspot_tasking")]
+        ("query", me, "partnership", "sna"), ("export", me, "public", "sna"),
+        ("report", me, "partnership", "hotspot_tasking")]
+    assert [json.loads(r["parameters_json"])["stated_user"] for r in trail] == ["env.user", "cli.user", "env.user"]
     assert trail[1]["destination"] == str(out.resolve())
     assert main(["audit", "list"]) == 0
     listing = capsys.readouterr().out
-    assert "export:counts" in listing and "cli.user" in listing and "example-county-svd v1.0" in listing
+    assert "export:counts" in listing and me in listing and "example-county-svd v1.0" in listing
 
 
 def test_purge_and_audit_list(mart: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -131,7 +134,7 @@ def test_release_from_a_mart_made_before_the_audit_tables(tmp_path: Path, monkey
     assert main(["mart", "init"]) == 0
     assert main(["mart", "counts", "--purpose", "sna", "--user", "u"]) == 0
     assert "recorded as release 1" in capsys.readouterr().out
-    assert [r["user_name"] for r in audit.releases(engine)] == ["u"]
+    assert [r["user_name"] for r in audit.releases(engine)] == [audit.os_user()]
 
 
 def test_connector_load_refuses_a_source_pseudonymised_at_the_source(

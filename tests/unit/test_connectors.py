@@ -221,11 +221,13 @@ def test_header_missing_a_mapped_column_refuses_the_file(tmp_path: Path, mapping
         next(it)  # nothing yielded before the refusal
 
 
-def test_blank_lines_are_skipped_and_empty_file_yields_nothing(tmp_path: Path, mapping: FieldMapping) -> None:
+def test_blank_lines_are_counted_and_empty_file_yields_nothing(tmp_path: Path, mapping: FieldMapping) -> None:
     path = tmp_path / "x.csv"
     write_csv(path, [row()])
     path.write_text(path.read_text() + "\n,,,\n", encoding="utf-8")
-    assert len(records(path, mapping)) == 1
+    got = records(path, mapping)
+    assert len(got) == 3 and got[0].error is None
+    assert [r.error.kind for r in got[1:] if r.error] == ["blank_row", "blank_row"]
     empty = tmp_path / "empty.csv"
     empty.write_text("", encoding="utf-8")
     assert records(empty, mapping) == []

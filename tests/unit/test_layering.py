@@ -17,6 +17,8 @@ RULES = {
     "linkage": TRANSPORT_AND_STORAGE + ("hub.connectors", "hub.streams", "hub.mart"),
     "connectors": ("hub.streams", "hub.mart", "faust"),
     "mart": ("hub.connectors", "hub.streams", "kafka", "faust"),
+    "reports": ("hub.connectors", "hub.streams", "kafka", "faust"),
+    "alerts": TRANSPORT_AND_STORAGE + ("hub.connectors", "hub.streams", "hub.mart"),
 }
 
 

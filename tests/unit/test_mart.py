@@ -46,7 +46,7 @@ def make_events(agreement: Agreement, ring: KeyRing) -> list[dict[str, Any]]:
         rec = {"record_id": f"ZZ/25/{i:06d}", "offence_code": code, "occurred_from": when, "location_postcode": pc,
                "victim_forename": "Ann", "victim_surname": "Other", "victim_dob": date(2001, 1, 2), "victim_sex": "F",
                "suspect_dob": date(1990, 5, 6), "suspect_sex": "M", "knife": i % 2 == 0,
-               "domestic_abuse": code == "105A", "outcome_code": "OC1"}
+               "domestic_abuse": code == "105A", "outcome_code": "15"}
         out.append(pseudo.apply("police_incident", rec).shared)
     return out
 
@@ -102,7 +102,7 @@ def test_event_columns_and_attributes(engine: Engine, agreement: Agreement, ring
                            {"e": events[0]["event_id"]}).one()
     assert str(row[0]) == "2025-03-04" and row[1] == "2025-W10" and row[2] == 21 and row[3] == LSOA_A
     assert bool(row[4]) is True
-    assert json.loads(row[5]) == {"outcome_code": "OC1"}
+    assert json.loads(row[5]) == {"outcome_code": "15"}
 
 
 def test_mart_holds_no_tokens(engine: Engine, agreement: Agreement, ring: KeyRing) -> None:

@@ -41,7 +41,7 @@ def raw_record(**overrides: Any) -> dict[str, Any]:
         "victim_forename": "Canary", "victim_surname": "Tweetington-Smythe", "victim_dob": date(1991, 4, 7),
         "victim_sex": "F", "suspect_forename": "Barnaby", "suspect_surname": "Quillfeather",
         "suspect_dob": date(1988, 11, 23), "suspect_sex": "Male", "domestic_abuse": False, "knife": True,
-        "firearm": None, "alcohol": True, "outcome_code": "OC1",
+        "firearm": None, "alcohol": True, "outcome_code": "15",
         "narrative": "Canary Tweetington-Smythe was cut by Barnaby at ZZ1 0FW",
     }
     rec.update(overrides)
@@ -81,7 +81,7 @@ def test_example_record_becomes_the_expected_shared_event(pseudonymiser: Pseudon
     assert (shared["lsoa_code"], shared["msoa_code"], shared["lad_code"]) == (LSOA, MSOA, LAD)
     assert shared["offence_code"] == "8N" and shared["offence_category"] == "violence_with_injury"
     assert shared["flags"] == {"domestic_abuse": False, "knife": True, "alcohol": True}  # firearm None: absent
-    assert shared["attributes"] == {"outcome_code": "OC1"}
+    assert shared["attributes"] == {"outcome_code": "15"}
     victim, suspect = person(shared, "victim"), person(shared, "suspect")
     assert victim is not None and suspect is not None
     assert victim["age_band"] == "25-34" and victim["sex"] == "F"
@@ -186,10 +186,10 @@ def test_dropping_victim_dob_removes_age_band_and_dob_tokens(example_text: str, 
 
 
 def test_granting_a_new_attribute_makes_it_flow(example_text: str, ring: KeyRing) -> None:
-    agr = with_text(example_text, "offence_description: drop", "offence_description: {keep: attributes.offence}")
+    agr = with_text(example_text, "reported_at: drop", "reported_at: {generalise: month, into: attributes.reported}")
     shared = Pseudonymiser(agr, ring).apply("police_incident", raw_record()).shared
-    assert shared["attributes"]["offence"] == "Assault with injury"
-    assert "offence_description" not in shared["withheld_fields"]
+    assert shared["attributes"]["reported"] == "2025-03"
+    assert "reported_at" not in shared["withheld_fields"]
 
 
 def test_dropping_all_suspect_fields_removes_the_suspect(example_text: str, ring: KeyRing) -> None:

@@ -13,12 +13,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from hub.cli import main
 from hub.policy import Agreement
-from hub.pseudonymisation import KeyRing, KeyRingError, Pseudonymiser, Tokeniser, event_id, load_keyring
+from hub.pseudonymisation import KeyRing, KeyRingError, Pseudonymiser, Tokeniser, event_id, load_keyring, normalise
 from hub.pseudonymisation.keys import load_key_file, save_key_file
 from hub.pseudonymisation.tokens import match_key_name, shared_match_keys
 
@@ -88,6 +88,7 @@ def test_a_different_person_does_not_link_through_the_overlap() -> None:
 @PROPS
 @given(value=names)
 def test_purposes_never_share_tokens_even_during_an_overlap(value: str) -> None:
+    assume(normalise.surname(value))  # a placeholder word ("nil") gives no token at all
     ring = KeyRing(keys={"k1": bytes(range(32))}, active="k1", event_key="k1")
     ring.rotate("k2", overlap_days=30, now=T0)
     at = clock(T0 + timedelta(days=1))

@@ -276,10 +276,13 @@ def test_health_bodies_pseudonymise_at_source_and_share_no_token(agreement: Agre
             assert policy.pseudonymise_at == "source" and "linkage" not in policy.purposes
             assert not [o for o in outputs if o.treatment == "token"]
             assert agreement.parties[policy.provider].role == "health_body"
+        elif source == "intervention_activity":  # anonymous by design: nothing to link
+            assert policy.pseudonymise_at == "hub" and "linkage" not in policy.purposes
+            assert not [o for o in outputs if o.treatment == "token"]
         else:
             assert policy.pseudonymise_at == "hub"
-            assert {o.kind for o in outputs if o.treatment == "token"} >= {"reference", "forename", "surname",
-                                                                           "dob", "postcode"}
+            wanted = {"forename", "surname", "dob", "postcode"} | ({"reference"} if source != "referral" else set())
+            assert {o.kind for o in outputs if o.treatment == "token"} >= wanted
 
 
 # --- through the boundary -------------------------------------------------------------------------
@@ -294,8 +297,12 @@ def test_each_source_pseudonymises_to_a_shared_event_without_its_identifiers(
         assert value.lower() not in payload, value
     shared = result.shared
     assert shared["occurred_date"] is not None and shared["occurred_week"]
-    if source in HEALTH:
-        assert [p["tokens"] for p in shared["persons"]] == [{}]  # a patient: age band and sex, no identity
+    if source in HEALTH or source == "intervention_activity":
+        assert [p["tokens"] for p in shared["persons"]] == [{}]  # age band and sex, no identity
+    elif source == "referral":
+        assert shared["persons"][0]["tokens"]["postcode"].startswith("k1:")
+        assert shared["attributes"]["routed_to"] == "example-yjs"  # the routing the reason's code names
+        assert shared["attributes"]["residence_lsoa"] == AREA.lsoa
     else:
         assert shared["persons"][0]["tokens"]["reference"].startswith("k1:")
         assert shared["attributes"]["residence_lsoa"] == AREA.lsoa

@@ -130,7 +130,7 @@ def test_unusable_values_give_no_tokens(ring: KeyRing, kind: str, value: object)
 def test_event_id_is_deterministic(ring_factory: Callable[..., KeyRing], record_id: str) -> None:
     a = event_id(ring_factory(), "police_incident", record_id)
     assert a == event_id(ring_factory(), "police_incident", record_id)
-    assert a == event_id(ring_factory(), "police_incident", " " + record_id.lower() + " ")  # normalised reference
+    assert a == event_id(ring_factory(), "police_incident", " " + record_id + " ")  # outer spaces are not the id
     assert EVENT_ID.match(a)
     assert a != event_id(ring_factory(), "probation_event", record_id)  # source is part of the id
     if len(record_id) >= 3:

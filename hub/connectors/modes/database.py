@@ -106,7 +106,8 @@ def row_record(row: dict[str, Any], mapping: FieldMapping, position: str) -> Sou
     types = {f.column: f.type for f in mapping.fields}
     cells = {col: cell_text(v, types.get(col), mapping) for col, v in row.items()}
     id_text = cells.get(mapping.record_id_column(), "").strip() or None
-    original = json.dumps(cells, sort_keys=True).encode("utf-8")
+    mapped = {c: cells.get(c, "") for c in mapping.columns}  # only these: the rest was never agreed to be shared
+    original = json.dumps(mapped, sort_keys=True).encode("utf-8")
     rec = SourceRecord(position=position, original=original, record_id=id_text)
     try:
         rec.record = mapping.parse({col: v.decode(mapping.encoding) if isinstance(v, bytes) else v
@@ -159,7 +160,11 @@ class Database(Mode, mode="database", settings=DatabaseConfig):
     def _page(self, after: tuple[Any, Any] | None, limit: int) -> list[dict[str, Any]]:
         wm: sa.ColumnClause[Any] = sa.column(self.cfg.watermark)
         tb: sa.ColumnClause[Any] = sa.column(self.cfg.tie_breaker)
-        stmt = sa.select(sa.text("*")).select_from(self._source()).where(wm.is_not(None))
+        # Only the mapped, watermark and tie-breaker columns are read (never SELECT *): a column the mapping
+        # does not name was never agreed to be shared, so it never enters the connector's memory.
+        wanted = dict.fromkeys([*self.runtime.mapping.columns, self.cfg.watermark, self.cfg.tie_breaker])
+        cols: list[sa.ColumnClause[Any]] = [sa.column(c) for c in wanted]
+        stmt = sa.select(*cols).select_from(self._source()).where(wm.is_not(None))
         if after is not None:
             stmt = stmt.where(sa.or_(wm > sa.bindparam("wm"), sa.and_(wm == sa.bindparam("wm"),
                                                                      tb > sa.bindparam("tb"))))

@@ -25,7 +25,7 @@ from pydantic import Field
 from hub import logs
 from hub.connectors.base import RunReport, SourceRecord
 from hub.connectors.checkpoints import fsync_dir, write_atomic
-from hub.connectors.csv_file import CsvFileConnector, inspect_csv
+from hub.connectors.csv_file import DEFAULT_MAX_FAULTY_PERCENT, CsvFileConnector, inspect_csv
 from hub.connectors.mode import Mode
 from hub.connectors.runtime import Runtime
 from hub.connectors.sections import ModeSettings
@@ -45,6 +45,13 @@ class FileDropConfig(ModeSettings):
     settle_seconds: float = Field(10.0, ge=0, description="A file modified more recently than this is still "
                                                           "being written and waits.")
     poll_seconds: float = Field(5.0, gt=0, description="How often the inbox is looked at when idle.")
+    keep_days: int | None = Field(None, ge=1, description=(
+        "Days a file stays in archive/ and rejected/ (they are raw extracts): default the agreement's "
+        "retention_days for the source; files older are deleted."))
+    max_faulty_percent: float = Field(DEFAULT_MAX_FAULTY_PERCENT, ge=0, le=100, description=(
+        "Refuse a whole file when more than this share of its rows cannot be read as CSV (bad bytes, a NUL, an "
+        "unbalanced quote, an oversized field), like Kafka Connect's errors.tolerance; below it, each such row "
+        "is dead-lettered and the rest is published."))
 
     @property
     def archive_dir(self) -> Path:
@@ -67,6 +74,11 @@ class FileDrop(Mode, mode="file_drop", settings=FileDropConfig):
         self.cfg = cfg = runtime.config.section(FileDropConfig)
         for folder in (cfg.inbox, cfg.archive_dir, cfg.rejected_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        for folder in (cfg.archive_dir, cfg.rejected_dir):
+            os.chmod(folder, 0o700)  # raw extracts: owner only, whatever the umask (also an existing folder)
+        policy = runtime.agreement.sources.get(runtime.config.source)
+        self.keep_days = cfg.keep_days or (policy.retention_days if policy else None)
+        self._purged_at = 0.0
 
     @classmethod
     def describe(cls, runtime: Runtime) -> list[str]:
@@ -98,7 +110,29 @@ class FileDrop(Mode, mode="file_drop", settings=FileDropConfig):
                 out.append((mtime, name, Path(entry.path)))
         return [p for _, _, p in sorted(out)]
 
+    def purge_old(self, now: float | None = None) -> int:
+        """Delete archived and rejected files (and .reason files) older than ``keep_days``; returns how many.
+        Runs at most hourly from ``poll``: every copy of a raw extract is kept only as long as agreed."""
+        if not self.keep_days:
+            return 0
+        now = time.time() if now is None else now
+        cutoff = now - self.keep_days * 86400
+        removed = 0
+        for folder in (self.cfg.archive_dir, self.cfg.rejected_dir):
+            with os.scandir(folder) as it:
+                for entry in it:
+                    if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed += 1
+        self._purged_at = now
+        if removed:
+            log.info("deleted extracts past their retention", extra={"source": self.runtime.config.source,
+                                                                   "count": removed})
+        return removed
+
     def poll(self) -> bool:
+        if time.time() - self._purged_at > 3600:
+            self.purge_old()
         files = self.ready_files()
         if not files:
             return False
@@ -111,7 +145,7 @@ class FileDrop(Mode, mode="file_drop", settings=FileDropConfig):
         rt = self.runtime
         state = rt.state.read(CHECKPOINT)
         done: dict[str, Any] = state.get("done", {})
-        inspection = inspect_csv(path, rt.mapping)
+        inspection = inspect_csv(path, rt.mapping, self.cfg.max_faulty_percent)
         sha = inspection.sha256
         if sha in done:
             log.info("file already published (same SHA-256); archiving without publishing",
@@ -163,7 +197,7 @@ class FileDrop(Mode, mode="file_drop", settings=FileDropConfig):
                   f"reason: {problem}\n"
                   f"mapping: {rt.mapping.path}\n"
                   "fix the extract (or the mapping) and drop it into the inbox again.\n")
-        write_atomic(target.with_name(target.name + ".reason"), reason.encode("utf-8"), mode=0o640)
+        write_atomic(target.with_name(target.name + ".reason"), reason.encode("utf-8"), mode=0o600)
         rt.health.unit("rejected")
         log.warning("file rejected", extra={"source": rt.config.source, "file": path.name, "error": problem})
 
@@ -185,6 +219,7 @@ class FileDrop(Mode, mode="file_drop", settings=FileDropConfig):
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
             path.unlink()
+        os.chmod(target, 0o600)  # a raw extract: owner only, whatever mode the agency's export gave it
         fsync_dir(folder)
         return target
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
 import re
 import secrets
@@ -51,12 +52,131 @@ class HttpConfig(ModeSettings):
     max_records: int = Field(5000, ge=1, description="More records in one request get 413.")
     tls_certfile: Path | None = Field(None, description="Serve HTTPS with this certificate (PEM).")
     tls_keyfile: Path | None = Field(None, description="Private key of tls_certfile (PEM).")
+    plaintext_behind_proxy: bool = Field(False, description="Allow plain HTTP on a non-loopback address, for a "
+                                                           "TLS-terminating reverse proxy on a private network.")
+    header_timeout_s: float = Field(10.0, gt=0, le=300, description="A request's line and headers must arrive "
+                                                                    "within this; else the connection is closed.")
+    body_timeout_s: float = Field(60.0, gt=0, le=3600, description="Its body must arrive within this after the "
+                                                                   "headers; else the connection is closed.")
 
     @model_validator(mode="after")
     def _tls_pair(self) -> HttpConfig:
         if bool(self.tls_certfile) != bool(self.tls_keyfile):
             raise ValueError("give both tls_certfile and tls_keyfile, or neither")
+        if not self.tls_certfile and not self.plaintext_behind_proxy and not _loopback(self.host):
+            raise ValueError(f"host {self.host} is not a loopback address: records would travel in clear and "
+                             "bearer tokens with them; give tls_certfile and tls_keyfile (or, behind a "
+                             "TLS-terminating proxy, plaintext_behind_proxy: true)")
         return self
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Deadlines(asyncio.Protocol):
+    """Wraps aiohttp's protocol for one connection: a request's headers must arrive within ``header_s`` of
+    its first byte (or of the connection), and its body within ``body_s`` after them, or the connection is
+    closed. aiohttp has no header timeout, so a client trickling headers (slowloris) would hold a
+    connection, and a worker slot, for as long as it likes."""
+
+    MAX_HEAD = 64 * 1024
+
+    def __init__(self, inner: Any, header_s: float, body_s: float) -> None:
+        self.inner = inner
+        self.header_s, self.body_s = header_s, body_s
+        self._head = bytearray()
+        self._body_left: int | None = None  # None: reading headers; -1: chunked until the last chunk
+        self._timer: asyncio.TimerHandle | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self.inner.connection_made(transport)
+        self._arm(self.header_s)
+
+    def _arm(self, seconds: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(seconds, self._expire)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self) -> None:
+        metrics.HTTP_REQUESTS.labels("unknown", "timeout").inc()
+        if self.transport is not None:
+            self.transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        self._track(data)
+        self.inner.data_received(data)
+
+    def _track(self, data: bytes) -> None:
+        while data:
+            if self._body_left is None:  # in the headers
+                if not self._head and self._timer is None:
+                    self._arm(self.header_s)  # the first byte of the next request on a kept-alive connection
+                self._head += data
+                end = self._head.find(b"\r\n\r\n")
+                if end < 0:
+                    if len(self._head) > self.MAX_HEAD:
+                        self._head = self._head[-4:]  # aiohttp answers 431; keep only what finds the end
+                    return
+                head, data = bytes(self._head[:end]), bytes(self._head[end + 4:])
+                self._head = bytearray()
+                self._body_left = _body_length(head)
+                self._arm(self.body_s)
+            if self._body_left == -1:  # chunked: until the last chunk
+                self._head += data
+                if b"0\r\n\r\n" in self._head:
+                    self._head = bytearray()
+                    self._request_done()
+                elif len(self._head) > 8:
+                    self._head = self._head[-8:]
+                return
+            take = min(self._body_left, len(data))
+            self._body_left -= take
+            data = data[take:]
+            if self._body_left == 0:
+                self._request_done()
+
+    def _request_done(self) -> None:
+        self._body_left = None
+        self._disarm()
+
+    def eof_received(self) -> bool | None:
+        return bool(self.inner.eof_received())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+
+def _body_length(head: bytes) -> int:
+    """Content-Length of a request head (0 if none), or -1 for a chunked body."""
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"transfer-encoding" and b"chunked" in value.lower():
+            return -1
+        if name == b"content-length" and value.strip().isdigit():
+            length = int(value.strip())
+    return length
 
 
 def new_token() -> tuple[str, str]:
@@ -145,6 +265,10 @@ class Tokens:
         return found
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 class HttpPush(Mode, mode="http", settings=HttpConfig):
     pull = False
 
@@ -174,14 +298,18 @@ class HttpPush(Mode, mode="http", settings=HttpConfig):
         if self.cfg.tls_certfile and self.cfg.tls_keyfile:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.cfg.tls_certfile, self.cfg.tls_keyfile)
-        await web.TCPSite(runner, self.cfg.host, self.cfg.port, ssl_context=context).start()
+        cfg = self.cfg
+        server = await asyncio.get_running_loop().create_server(
+            lambda: _Deadlines(runner.server(), cfg.header_timeout_s, cfg.body_timeout_s),  # type: ignore[misc]
+            cfg.host, cfg.port, ssl=context, reuse_address=True)
         self.runtime.health.ready = True
         log.info("accepting records", extra={"source": self.runtime.config.source, "port": self.cfg.port,
                                              "path": self.cfg.path})
         try:
             await service.stopping.wait()
         finally:
-            await runner.cleanup()  # stops accepting, lets in-flight requests finish
+            server.close()  # stop accepting
+            await runner.cleanup()  # lets in-flight requests finish
 
     def _answer(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
         metrics.HTTP_REQUESTS.labels(self.runtime.config.source, str(status)).inc()
@@ -200,6 +328,9 @@ class HttpPush(Mode, mode="http", settings=HttpConfig):
         if holder is None:
             return self._answer(401, {"error": "missing or unknown bearer token"},
                                 {"WWW-Authenticate": 'Bearer realm="svh"'})
+        if rt.health.kafka_reachable is False:  # the probe says Kafka is down: say so now, not after a timeout
+            return self._answer(503, {"error": "Kafka is unreachable; send the records again later"},
+                                {"Retry-After": "30"})
         if request.content_length is not None and request.content_length > self.cfg.max_body_bytes:
             return self._answer(413, {"error": f"body over {self.cfg.max_body_bytes} bytes"})
         try:
@@ -207,9 +338,12 @@ class HttpPush(Mode, mode="http", settings=HttpConfig):
         except web.HTTPRequestEntityTooLarge:
             return self._answer(413, {"error": f"body over {self.cfg.max_body_bytes} bytes"})
         try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, ValueError):
-            return self._answer(400, {"error": "body is not JSON"})
+            data = json.loads(body, parse_constant=_no_constant)
+        except RecursionError:
+            return self._answer(400, {"error": "body is nested too deeply to be JSON records"})
+        except (UnicodeDecodeError, ValueError):  # includes numbers past Python's digit limit, NaN, Infinity
+            return self._answer(400, {"error": "body is not JSON records (malformed, or a number that is too "
+                                               "long, NaN or Infinity)"})
         items = data.get("records") if isinstance(data, dict) else data
         if not isinstance(items, list):
             return self._answer(400, {"error": "body must be a JSON list of records, or {\"records\": [...]}"})
@@ -231,7 +365,8 @@ class HttpPush(Mode, mode="http", settings=HttpConfig):
         for i, (rec, accepted) in enumerate(zip(records, outcomes, strict=True)):
             entry: dict[str, Any] = {"index": i, "status": "accepted" if accepted else "rejected"}
             if not accepted:
-                entry["reason"] = str(rec.error) if rec.error else "could not be encoded for the hub"
+                entry["reason"] = (str(rec.error).replace(str(rt.mapping.path), "the mapping") if rec.error
+                                   else "could not be encoded for the hub")  # never a server path
                 if rec.error and rec.error.kind == "unknown_column" and isinstance(items[i], dict):
                     # The sender may see its own keys; the dead letter does not carry them.
                     known = set(rt.mapping.columns)

@@ -1,0 +1,1 @@
+"""Alerts: homicide-review triggers and emerging hot spots (rules, notify hook)."""

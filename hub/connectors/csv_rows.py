@@ -1,0 +1,150 @@
+"""A CSV extract read row by row from its bytes, so a fault in one row costs that row, never the file.
+
+Python's csv module over a decoding text stream fails the whole file at the first invalid byte, NUL,
+oversized field or unbalanced quote, and only after publishing the rows before it. Here the bytes are
+split into records first (physical lines, joined while a quote is open), and each record is decoded and
+parsed on its own: a record that fails becomes a *faulty row* with a kind and a message (never a value),
+and reading goes on with the next one. An opening quote that is still open after ``MAX_RECORD_BYTES``
+(or at the end of the file) is a fault of its first line alone; the lines after it are read again as rows
+of their own, so one stray quote cannot swallow the rest of the file.
+
+Works for ASCII-compatible encodings (UTF-8, Windows-1252, Latin-1: what agencies' systems write), in
+which a quote and a line feed are single bytes that never occur inside another character.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+MAX_RECORD_BYTES = 1024 * 1024
+"""A quoted field may span lines; a record still open after this many bytes has an unbalanced quote."""
+MAX_FIELD_CHARS = csv.field_size_limit()
+"""Python's csv limit (128 Ki characters): a longer field is a faulty row (``field_too_large``)."""
+FAULT_KINDS = ("blank_row", "nul_byte", "undecodable", "unbalanced_quote", "field_too_large", "malformed_csv")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One record of the file: ``number`` 0 is the header; ``line`` is its first physical line (1-based).
+
+    ``cells`` is None only when not even a lenient reading can split the record (then nothing of it is
+    kept). For a faulty row they come from a lenient reading (undecodable bytes kept as surrogates) and
+    serve only to keep the mapped columns for the dead letter."""
+
+    number: int
+    line: int
+    cells: list[str] | None
+    fault: str | None = None  # one of FAULT_KINDS
+    message: str = ""
+
+
+class _Lines:
+    """Physical lines (with their line feed) and their numbers, with push-back; feeds ``digest``."""
+
+    def __init__(self, raw: IO[bytes], digest: Any = None) -> None:
+        self._raw = raw
+        self._digest = digest
+        self._number = 0
+        self._back: list[tuple[int, bytes]] = []
+
+    def next(self) -> tuple[int, bytes] | None:
+        if self._back:
+            return self._back.pop()
+        line = self._raw.readline()
+        if not line:
+            return None
+        if self._digest is not None:
+            self._digest.update(line)
+        self._number += 1
+        return self._number, line
+
+    def push_back(self, lines: list[tuple[int, bytes]]) -> None:
+        self._back.extend(reversed(lines))
+
+
+def rows(raw: IO[bytes], encoding: str, delimiter: str, digest: Any = None) -> Iterator[Row]:
+    """Every record of the file in order, the header first; faulty records included, with their fault."""
+    lines = _Lines(raw, digest)
+    delim = delimiter.encode("ascii")
+    number, width = -1, 0  # width: the header's number of cells
+    while (first := lines.next()) is not None:
+        taken = [first]
+        size, open_quote = len(first[1]), _open_after(first[1], False, delim)
+        while open_quote and size <= MAX_RECORD_BYTES and (more := lines.next()) is not None:
+            taken.append(more)
+            size += len(more[1])
+            open_quote = _open_after(more[1], True, delim)
+        number += 1
+        row = None if open_quote else _row(number, first[0], b"".join(line for _, line in taken), encoding,
+                                           delimiter)
+        if len(taken) > 1 and (row is None or row.fault or (width and len(row.cells or ()) != width)):
+            # A quote opened on this line and what it swallowed does not make one good row: a stray quote, not a
+            # field spanning lines. Only this line is refused; the lines after it are read again as rows.
+            lines.push_back(taken[1:])
+            row = Row(number, first[0], _lenient(first[1], encoding, delimiter), "unbalanced_quote",
+                      "an opening quote is not closed on its line, and the lines it would take in do not make one "
+                      "well-formed row (only this line is refused; the next lines are read again)")
+        elif row is None:  # one line, still open at the end of the file
+            row = Row(number, first[0], _lenient(first[1], encoding, delimiter), "unbalanced_quote",
+                      "an opening quote is not closed by the end of the file")
+        if number == 0 and row.cells:
+            width = len(row.cells)
+        yield row
+
+
+def _open_after(line: bytes, in_quotes: bool, delim: bytes) -> bool:
+    """Whether a quoted field is still open at the end of ``line`` (CSV rules: a quote opens a field only at
+    its start, ``""`` inside one is a quote; elsewhere a quote is an ordinary character)."""
+    pos = 0
+    while (q := line.find(b'"', pos)) >= 0:
+        if in_quotes:
+            if line[q + 1:q + 2] == b'"':
+                pos = q + 2
+                continue
+            in_quotes = False
+        elif q == 0 or line[q - 1:q] == delim:
+            in_quotes = True
+        pos = q + 1
+    return in_quotes
+
+
+def _row(number: int, line: int, data: bytes, encoding: str, delimiter: str) -> Row:
+    if not data.strip():
+        return Row(number, line, [], "blank_row", "blank or whitespace-only row")
+    if b"\x00" in data:
+        return Row(number, line, _lenient(data, encoding, delimiter), "nul_byte",
+                   "holds a NUL byte (not text)")
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        return Row(number, line, _lenient(data, encoding, delimiter), "undecodable",
+                   f"not readable as {encoding} (byte {exc.start + 1} of the row); check the mapping's "
+                   "format.encoding")
+    try:
+        parsed = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            return Row(number, line, None, "field_too_large",
+                       f"a field is longer than {MAX_FIELD_CHARS // 1024} Ki characters")
+        return Row(number, line, _lenient(data, encoding, delimiter), "malformed_csv",
+                   f"not well-formed CSV ({exc})")
+    if len(parsed) != 1:  # pragma: no cover - a balanced record is one CSV row
+        return Row(number, line, None, "malformed_csv", "not one CSV row")
+    cells = parsed[0]
+    if not any(c.strip() for c in cells):
+        return Row(number, line, [], "blank_row", "blank or whitespace-only row")
+    return Row(number, line, cells)
+
+
+def _lenient(data: bytes, encoding: str, delimiter: str) -> list[str] | None:
+    """The cells of a faulty record as well as they can be read, or None."""
+    text = data.decode(encoding, "surrogateescape").replace("\x00", "")
+    try:
+        parsed = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error:
+        return None
+    return parsed[0] if len(parsed) == 1 else None

@@ -1,0 +1,139 @@
+"""Does a shared event conform to the agreement? Checked at the boundary, on at-source topics, and by the sink.
+
+A producer's word is never trusted: anything on a shared topic may have been written by someone other than
+the pseudonymiser (a mis-configured connector, a forged message). An event conforms when its source is one
+the agreement covers, it names this agreement and version, and every value it holds sits in a target the
+agreement grants for that source and passes that target's rule (a code list or strict pattern, see
+:mod:`hub.policy.coded`). Problems name targets the agreement defines, never a value or a key an event
+brought with it (that key could be a name).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.policy.agreement import TOP_TARGETS, Agreement, SourcePolicy, _avro_kind
+from hub.policy.coded import BOOLEAN, GENERALISED, MAX_TEXT, ValueRule, kept_rule
+from hub.schemas import RAW_SCHEMAS, SchemaRepository, default_repository
+
+LINKAGE = "linkage"
+EVENT_ID = re.compile(r"ev-[0-9a-f]{30}")
+KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+TOKEN_NAME = re.compile(r"[a-z][a-z0-9_#]{0,40}(@[A-Za-z0-9_-]{1,40})?")  # e.g. surname_del#3@k2025
+TOKEN_VALUE = re.compile(r"[A-Za-z0-9_-]{1,40}:[0-9a-f]{32}")
+MAX_TOKENS = 512  # deletion neighbourhoods of long names make many
+FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+@dataclass
+class _SourceRules:
+    policy: SourcePolicy
+    targets: dict[str, list[ValueRule]] = field(default_factory=dict)  # target -> rules (any may accept)
+    token_roles: set[str] = field(default_factory=set)
+
+    def add(self, target: str, rule: ValueRule) -> None:
+        self.targets.setdefault(target, []).append(rule)
+
+    def roles(self) -> set[str]:
+        return self.token_roles | {t.split(".")[1] for t in self.targets if t.startswith("person.")}
+
+
+class EventRules:
+    """The agreement's rules for shared events, built once per agreement."""
+
+    def __init__(self, agreement: Agreement, schemas: SchemaRepository | None = None) -> None:
+        self.agreement = agreement
+        repo = schemas or default_repository()
+        self._sources = {name: self._build(policy, repo) for name, policy in agreement.sources.items()}
+
+    @staticmethod
+    def _build(policy: SourcePolicy, repo: SchemaRepository) -> _SourceRules:
+        schema = repo.get(RAW_SCHEMAS[policy.name])
+        rules = _SourceRules(policy)
+        for fname, outputs in policy.fields.items():
+            raw = schema.field(fname)
+            for out in outputs:
+                if out.treatment == "token" and out.person:
+                    rules.token_roles.add(out.person)
+                elif out.treatment == "keep" and out.target:
+                    kept = kept_rule(raw, _avro_kind(raw["type"]))
+                    if kept is not None:  # the agreement refuses free text at load
+                        rules.add(out.target, BOOLEAN if out.target.startswith("flags.") else kept)
+                elif out.treatment == "generalise" and out.target and out.method:
+                    rules.add(out.target, GENERALISED[out.method])
+        return rules
+
+    def problems(self, event: Mapping[str, Any], *, at: str | None = None) -> list[str]:
+        """What is wrong with ``event`` (empty if it conforms). ``at`` (``hub``/``source``), when known, is
+        where the event was pseudonymised: a source is accepted only from where its agreement says."""
+        source = event.get("source")
+        rules = self._sources.get(source) if isinstance(source, str) else None
+        if rules is None:
+            return ["its source is not one the agreement covers"]
+        out: list[str] = []
+        if at is not None and rules.policy.pseudonymise_at != at:
+            out.append(f"{source} is pseudonymised at the {rules.policy.pseudonymise_at}, not at the {at}")
+        if event.get("agreement_id") != self.agreement.id or event.get("agreement_version") != self.agreement.version:
+            out.append(f"it does not name agreement {self.agreement.id} v{self.agreement.version}")
+        if not _matches(EVENT_ID, event.get("event_id")):
+            out.append("event_id is not a keyed event id")
+        if not _matches(KEY_ID, event.get("key_id")):
+            out.append("key_id is not a key id")
+        for target in TOP_TARGETS:
+            value = event.get(target)
+            if value is not None:
+                self._check(rules, target, value, out)
+        for head in ("flags", "attributes"):
+            values = event.get(head) or {}
+            if not isinstance(values, Mapping):
+                out.append(f"{head} is not a map")
+                continue
+            for key, value in values.items():
+                self._check(rules, f"{head}.{key}", value, out)
+        self._check_persons(rules, event.get("persons") or [], out)
+        withheld = event.get("withheld_fields") or []
+        if not isinstance(withheld, list) or not all(_matches(FIELD_NAME, name) for name in withheld):
+            out.append("withheld_fields holds something that is not a field name")
+        return out
+
+    @staticmethod
+    def _check(rules: _SourceRules, target: str, value: Any, out: list[str]) -> None:
+        granted = rules.targets.get(target)
+        if granted is None:
+            head = target.split(".", 1)[0]
+            out.append(f"it holds {'a top-level field' if head == target else f'a {head} entry'} "
+                       f"the agreement does not grant for {rules.policy.name}")
+        elif not any(rule.accepts(value) for rule in granted):
+            out.append(f"{target} is not {' or '.join(r.describe for r in granted)}")
+
+    def _check_persons(self, rules: _SourceRules, persons: Any, out: list[str]) -> None:
+        if not isinstance(persons, list):
+            out.append("persons is not a list")
+            return
+        roles = rules.roles()
+        linkage = LINKAGE in rules.policy.purposes and rules.policy.pseudonymise_at == "hub"
+        seen: set[str] = set()
+        for person in persons:
+            role = person.get("role") if isinstance(person, Mapping) else None
+            if not isinstance(role, str) or role not in roles or role in seen:
+                out.append(f"it holds a person whose role the agreement does not grant for {rules.policy.name}")
+                continue
+            seen.add(role)
+            for attr in ("age_band", "sex"):
+                if person.get(attr) is not None:
+                    self._check(rules, f"person.{role}.{attr}", person[attr], out)
+            tokens = person.get("tokens") or {}
+            if not tokens:
+                continue
+            if role not in rules.token_roles or not linkage:
+                out.append(f"the {role} carries tokens, which the agreement does not grant for {rules.policy.name}")
+            elif not isinstance(tokens, Mapping) or len(tokens) > MAX_TOKENS or not all(
+                    _matches(TOKEN_NAME, k) and _matches(TOKEN_VALUE, v) for k, v in tokens.items()):
+                out.append(f"the {role}'s tokens are not keyed tokens")
+
+
+def _matches(pattern: re.Pattern[str], value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 2 * MAX_TEXT and pattern.fullmatch(value) is not None
