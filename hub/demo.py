@@ -9,6 +9,7 @@ every source.
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import sys
 import time
@@ -36,11 +37,6 @@ from hub.synth import SOURCE_GENERATORS, SynthManifest, expected_counts, generat
 from hub.topics import Topics
 
 SOURCE = "police_incident"
-OTHER_SIZES = {"ed_attendance": ("attendances", 400), "ambulance_callout": ("callouts", 300),
-               "probation_event": ("events", 300), "youth_justice_event": ("outcomes", 200),
-               "school_exclusion": ("exclusions", 250)}
-
-
 def say(msg: str) -> None:
     print(msg, flush=True)
 
@@ -66,16 +62,20 @@ def publish_other_sources(settings: Settings, run_dir: Path, manifest: SynthMani
     schemas = default_repository()
     agreement = load_agreement(settings.agreement_file(), schemas)
     lookup = PostcodeLookup.from_csv(manifest.lookup_csv)
-    ring = load_keyring(settings.keys_path)  # the demo's agencies share the hub's key file
+    ring = load_keyring(settings.keys_path)  # the hub's key: for the sources pseudonymised at the hub
+    agency_rings: dict[str, KeyRing] = {}  # a health body's own key (the hub's never leaves the hub)
     reports: dict[str, RunReport] = {}
     for source, generate in SOURCE_GENERATORS.items():
-        arg, size = OTHER_SIZES[source]
-        kwargs: dict[str, object] = {"seed": seed, arg: size}
-        if source in ("probation_event", "youth_justice_event", "school_exclusion"):
+        kwargs: dict[str, object] = {"seed": seed}  # each generator's own size
+        if "police_seed" in inspect.signature(generate.make).parameters:  # it draws the police extract's people
             kwargs.update(police_seed=seed, police_incidents=incidents)
         extract = generate(run_dir / "data" / source, **kwargs)
         mapping = load_mapping(default_mapping_path(source), lookup)
-        publisher = make_publisher(settings, source, schemas, agreement, ring, lookup, run_dir / "quarantine")
+        policy = agreement.source(source)
+        keys = ring
+        if policy.pseudonymise_at == "source":
+            keys = agency_rings.setdefault(policy.provider, KeyRing.generate(holder=f"agency:{policy.provider}"))
+        publisher = make_publisher(settings, source, schemas, agreement, keys, lookup, run_dir / "quarantine")
         for rec in CsvFileConnector(extract.extract_csv, mapping).records():
             publisher.publish(rec)
         reports[source] = publisher.close()
@@ -128,7 +128,8 @@ def run_demo(base: Settings, incidents: int = 3000, seed: int = 2026) -> int:
     try:
         worker.wait_started(120)
         with remaining("    draining the worker's input") as progress:
-            wait_until_drained(settings, settings.app_id, [topics.raw(s) for s in at_hub] + [topics.shared], 600,
+            wait_until_drained(settings, settings.app_id, [topics.raw(s) for s in at_hub]
+                               + [topics.at_source(s) for s in at_source] + [topics.shared], 600,
                                on_progress=progress)
         in_mart = count_events(engine)
     finally:
