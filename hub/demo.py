@@ -9,7 +9,6 @@ every source.
 
 from __future__ import annotations
 
-import inspect
 import shutil
 import sys
 import time
@@ -37,6 +36,11 @@ from hub.synth import SOURCE_GENERATORS, SynthManifest, expected_counts, generat
 from hub.topics import Topics
 
 SOURCE = "police_incident"
+OTHER_SIZES = {"ed_attendance": ("attendances", 400), "ambulance_callout": ("callouts", 300),
+               "probation_event": ("events", 300), "youth_justice_event": ("outcomes", 200),
+               "school_exclusion": ("exclusions", 250)}
+
+
 def say(msg: str) -> None:
     print(msg, flush=True)
 
@@ -62,20 +66,18 @@ def publish_other_sources(settings: Settings, run_dir: Path, manifest: SynthMani
     schemas = default_repository()
     agreement = load_agreement(settings.agreement_file(), schemas)
     lookup = PostcodeLookup.from_csv(manifest.lookup_csv)
-    ring = load_keyring(settings.keys_path)  # the hub's key: for the sources pseudonymised at the hub
-    agency_rings: dict[str, KeyRing] = {}  # a health body's own key (the hub's never leaves the hub)
+    agency_ring = KeyRing.generate(holder="agency:example-hospitals")  # the hub's key never leaves the hub
+    hub_ring = load_keyring(settings.keys_path)
     reports: dict[str, RunReport] = {}
-    for source, generate in SOURCE_GENERATORS.items():
-        kwargs: dict[str, object] = {"seed": seed}  # each generator's own size
-        if "police_seed" in inspect.signature(generate.make).parameters:  # it draws the police extract's people
+    for source, (arg, size) in OTHER_SIZES.items():  # the five agencies besides the police
+        generate = SOURCE_GENERATORS[source]
+        kwargs: dict[str, object] = {"seed": seed, arg: size}
+        if source in ("probation_event", "youth_justice_event", "school_exclusion"):
             kwargs.update(police_seed=seed, police_incidents=incidents)
         extract = generate(run_dir / "data" / source, **kwargs)
         mapping = load_mapping(default_mapping_path(source), lookup)
-        policy = agreement.source(source)
-        keys = ring
-        if policy.pseudonymise_at == "source":
-            keys = agency_rings.setdefault(policy.provider, KeyRing.generate(holder=f"agency:{policy.provider}"))
-        publisher = make_publisher(settings, source, schemas, agreement, keys, lookup, run_dir / "quarantine")
+        ring = agency_ring if agreement.source(source).pseudonymise_at == "source" else hub_ring
+        publisher = make_publisher(settings, source, schemas, agreement, ring, lookup, run_dir / "quarantine")
         for rec in CsvFileConnector(extract.extract_csv, mapping).records():
             publisher.publish(rec)
         reports[source] = publisher.close()
@@ -100,8 +102,8 @@ def run_demo(base: Settings, incidents: int = 3000, seed: int = 2026) -> int:
 
     say(f"[2/6] creating topics {prefix}.* on Kafka at {settings.kafka_bootstrap}")
     agreement = load_agreement(settings.agreement_file())
-    at_source = [s for s in SOURCE_GENERATORS if agreement.source(s).pseudonymise_at == "source"]
-    at_hub = [SOURCE] + [s for s in SOURCE_GENERATORS if s not in at_source]
+    at_source = [s for s in OTHER_SIZES if agreement.source(s).pseudonymise_at == "source"]
+    at_hub = [SOURCE] + [s for s in OTHER_SIZES if s not in at_source]
     try:
         kafka_admin.ensure_topics(settings, at_hub, timeout_s=30)
         kafka_admin.ensure_topics(settings, at_source, timeout_s=30, raw=False)

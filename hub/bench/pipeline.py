@@ -238,6 +238,9 @@ def latency(base: Settings, root: Path, rate: float, seconds: float, partitions:
         watch = MartWatch(run.engine)
         procs = run.workers(workers)
         try:
+            stable, deadline = group_stable(run.settings, workers), time.monotonic() + 120
+            while not stable() and time.monotonic() < deadline:  # no rebalance inside the measurement
+                time.sleep(0.5)
             published, arrived = _publish_paced(run, rate, int(rate * seconds), watch)
         finally:
             for p in procs:

@@ -43,7 +43,8 @@ def pipeline(
                                                "its RSS at 100k and at the end")] = 0,
 ) -> None:
     from hub.bench import pipeline as bench_pipeline
-    bench_pipeline.run(settings(), incidents or 20000, tuple(int(n) for n in workers.split(",")), partitions,
+    counts = tuple(int(n) for n in workers.split(",") if n.strip())  # "" measures latency only
+    bench_pipeline.run(settings(), incidents or 20000, counts, partitions,
                        latency_rate, latency_seconds, long_run, latency_workers, emit=show, stages=stages)
 
 
