@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from hub import kafka_admin, logs
+from hub.cli.progress import remaining
 from hub.config import Settings
 from hub.connectors import default_mapping_path, load_mapping
 from hub.connectors.at_source import make_publisher
@@ -128,15 +129,10 @@ def run_demo(base: Settings, incidents: int = 3000, seed: int = 2026) -> int:
     topics = Topics(prefix)
     try:
         worker.wait_started(120)
-        last = [-1]
-
-        def progress(lag: int) -> None:
-            if lag != last[0]:
-                say(f"      {lag} messages still to process")
-                last[0] = lag
-
-        wait_until_drained(settings, settings.app_id, [topics.raw(s) for s in at_hub] + [topics.shared], 600,
-                           on_progress=progress)
+        with remaining("    draining the worker's input") as progress:
+            wait_until_drained(settings, settings.app_id, [topics.raw(s) for s in at_hub]
+                               + [topics.at_source(s) for s in at_source] + [topics.shared], 600,
+                               on_progress=progress)
         in_mart = count_events(engine)
     finally:
         worker.stop()

@@ -18,14 +18,22 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hub.connectors import timeparse
 from hub.pseudonymisation import PostcodeLookup, normalise
 from hub.pseudonymisation.geography import LSOA_CODE
 from hub.reference import CodeListError, code_list, normalise_offence_code, offence_codes
 from hub.schemas import RAW_SCHEMAS, default_repository
-from hub.yamlsource import ConfigError, invalid, load_located, validate
+from hub.yamlsource import ConfigError, invalid, load_located, sentence, validate
 
 FIELD_TYPES = ("string", "datetime", "date", "flag", "offence_code", "postcode", "lsoa", "sex", "integer", "code")
 TRUE_FLAGS = {"Y", "YES", "TRUE", "1", "T"}
@@ -350,9 +358,15 @@ class MappingFile(_Spec):
 
     source: str
     format: FormatSpec = FormatSpec()
-    fields: dict[str, FieldSpec]
+    fields: dict[str, Any]  # each a FieldSpec, validated with the schema in view (``specs``)
     require_one_of: list[list[str]] = []
     codes: dict[str, dict[str, Any]] | None = None
+    _specs: dict[str, FieldSpec] = PrivateAttr(default_factory=dict)
+
+    @property
+    def specs(self) -> dict[str, FieldSpec]:
+        """The fields, validated: schema field name -> its ``FieldSpec``."""
+        return self._specs
 
     @field_validator("source")
     @classmethod
@@ -363,7 +377,7 @@ class MappingFile(_Spec):
 
     @field_validator("fields")
     @classmethod
-    def _some(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+    def _some(cls, value: dict[str, Any]) -> dict[str, Any]:
         if not value:
             raise ValueError("must map schema fields to columns")
         return value
@@ -372,9 +386,14 @@ class MappingFile(_Spec):
     def _against_the_schema(self) -> MappingFile:
         schema = default_repository().get(RAW_SCHEMAS[self.source])
         problems: list[tuple[tuple[str | int, ...], str]] = []
-        for name, spec in self.fields.items():
+        for name, raw in self.fields.items():
             if name not in schema.field_names:
                 problems.append((("fields", name), f"not a field of {schema.name}"))
+                continue
+            try:
+                spec = self._specs[name] = FieldSpec.model_validate(raw)
+            except ValidationError as exc:  # noted with the rest, so every problem is reported at once
+                problems.extend((("fields", name, *err["loc"]), sentence(err)) for err in exc.errors())
                 continue
             problems.extend((("fields", name, *loc), message)
                             for loc, message in _code_type_problems(spec, schema.field(name)))
@@ -384,7 +403,7 @@ class MappingFile(_Spec):
             nullable = isinstance(f["type"], list) and "null" in f["type"]
             if not nullable and f["name"] not in self.fields:
                 problems.append((("fields",), f"must map {f['name']!r}: the schema requires it"))
-            elif not nullable and not self.fields[f["name"]].required:
+            elif not nullable and f["name"] in self._specs and not self._specs[f["name"]].required:
                 problems.append((("fields", f["name"]), "must be required: true (the schema requires it)"))
         for i, group in enumerate(self.require_one_of):
             problems.extend((("require_one_of", i), f"{name!r} is not a mapped field")
@@ -445,7 +464,7 @@ def load_mapping(path: Path | str, lookup: PostcodeLookup | None = None) -> Fiel
     doc = load_located(path)
     spec = validate(doc, MappingFile, whole="the mapping")
     fmt = spec.format
-    return FieldMapping(source=spec.source, path=str(path), fields=[f.field_map(n) for n, f in spec.fields.items()],
+    return FieldMapping(source=spec.source, path=str(path), fields=[f.field_map(n) for n, f in spec.specs.items()],
                         delimiter=fmt.delimiter, encoding=fmt.encoding, datetime_format=fmt.datetime_format,
                         date_format=fmt.date_format, require_one_of=[list(g) for g in spec.require_one_of],
                         lookup=lookup, codes=_local_codes(spec.codes))

@@ -40,7 +40,7 @@ def mart(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         fill(engine, workdir / "extracts", incidents=1500, scale=0.6)
         yield Mart(engine, workdir)
         return
-    from tests.integration.conftest import postgres_schema
+    from tests.plugins.services import postgres_schema
     url = request.getfixturevalue("postgres_url")
     with postgres_schema(url) as schema_url:
         engine = connect(schema_url)

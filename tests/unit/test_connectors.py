@@ -126,12 +126,14 @@ def test_require_one_of_must_name_mapped_fields(tmp_path: Path) -> None:
 def test_every_problem_in_a_mapping_is_reported_at_once(tmp_path: Path) -> None:
     text = (mapping_text().replace("victim_dob: {column: VictimDOB, type: date}", "victim_dob: {column: VictimDOB, "
                                    "type: birthday}")
-            .replace("knife: {column: KnifeFlag, type: flag}", "knife: {column: KnifeFlag, type: flag, colour: red}"))
+            .replace("knife: {column: KnifeFlag, type: flag}", "knife: {column: KnifeFlag, type: flag, colour: red}")
+            .replace("  narrative: {column: Narrative}", "  narrative: {column: Narrative}\n  shoe_size: {column: S}"))
     path, message = mapping_error(tmp_path, text)
     assert message.splitlines() == [
         f"{path}:{line_of(text, 'VictimDOB')}: fields.victim_dob.type: unknown type 'birthday'; expected one of "
         "string, datetime, date, flag, offence_code, postcode, lsoa, sex, integer, code",
-        f"{path}:{line_of(text, 'KnifeFlag')}: fields.knife.colour: unknown key (misspelt?)"]
+        f"{path}:{line_of(text, 'KnifeFlag')}: fields.knife.colour: unknown key (misspelt?)",
+        f"{path}:{line_of(text, 'shoe_size')}: fields.shoe_size: not a field of svh.raw.PoliceIncident"]
 
 
 # --- the CSV connector ------------------------------------------------------------------------------
