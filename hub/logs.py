@@ -64,13 +64,26 @@ def _payload_level(level: str) -> str:
     return "INFO" if level.upper() == "DEBUG" else level.upper()
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at each record: a handler that kept the stream it was given
+    outlives a redirected or closed one (a command run in-process, a test's captured stderr)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+# Libraries that chatter at INFO (alembic reports its context on every revision check): WARNING and up only.
+QUIET_LOGGERS = ("kafka", "aiokafka", "alembic")
+
+
 def setup(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderr(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("kafka", "aiokafka"):
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     for name in PAYLOAD_LOGGERS:
         logging.getLogger(name).setLevel(_payload_level(level))
@@ -83,7 +96,7 @@ def dict_config(level: str = "INFO") -> dict[str, Any]:
         "formatters": {"json": {"()": "hub.logs.JsonFormatter"}},
         "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
         "root": {"level": level, "handlers": ["default"]},
-        "loggers": {**{name: {"level": "WARNING"} for name in ("kafka", "aiokafka")},
+        "loggers": {**{name: {"level": "WARNING"} for name in QUIET_LOGGERS},
                     **{name: {"level": _payload_level(level)} for name in PAYLOAD_LOGGERS}},
     }
 
