@@ -27,7 +27,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from hub import logs, metrics
 from hub.config import Settings
 from hub.dead_letters import dead_letter_headers
-from hub.linkage.messages import LINK_TOKENS, LINKED_EVENT, linked_event, split_tokens
+from hub.linkage.messages import LINKED_EVENT, linked_event
 from hub.linkage.model_file import ModelFile
 from hub.mart import persons, store
 from hub.policy import Agreement, NoAgreementError
@@ -36,6 +36,7 @@ from hub.pseudonymisation import PseudonymisationError, Pseudonymiser
 from hub.schemas import RAW_SCHEMAS, SHARED_EVENT, SchemaError, SchemaRepository
 from hub.streams import membership
 from hub.streams.batch import BatchSender, Outgoing
+from hub.streams.boundary import Boundary
 from hub.streams.credentials import broker_credentials
 from hub.streams.link import LinkState, replay
 from hub.topics import Topics
@@ -64,6 +65,7 @@ class StreamWorker:
         self.agreement = agreement
         self.pseudonymiser = pseudonymiser
         self.schemas = schemas
+        self.boundary = Boundary(schemas, pseudonymiser)
         self.topics = Topics(settings.topic_prefix)
         self.sources = sorted(RAW_SCHEMAS)
         self.engine = store.connect(settings.mart) if "sink" in stages else None
@@ -155,20 +157,19 @@ class StreamWorker:
         payload: bytes = msg.value or b""
         if msg.topic in self._at_source_topics:
             return self._admit_one(source, msg, out)
+        boundary = self.boundary  # the same steps ``hub bench core`` measures
         try:
-            _, record = self.schemas.decode(payload, expect=RAW_SCHEMAS.get(source, source))
+            record = boundary.decode(source, payload)
         except SchemaError as exc:
             return self._dead_letter(source, msg, "deserialise", exc, "undecodable", out)
         try:
-            shared, fields_withheld = self.pseudonymiser.plan(source).apply(record)
+            shared, fields_withheld = boundary.apply(source, record)
         except NoAgreementError as exc:
             return self._dead_letter(source, msg, "policy", exc, "no_agreement", out)
         except PseudonymisationError as exc:
             return self._dead_letter(source, msg, "pseudonymise", exc, "unpseudonymisable", out)
-        shared, tokens = split_tokens(shared)  # tokens never travel beside analysts' attributes
         try:
-            value = self.schemas.encode(SHARED_EVENT, shared)
-            token_value = self.schemas.encode(LINK_TOKENS, tokens) if tokens is not None else None
+            value, token_value = boundary.encode(shared)  # tokens never travel beside analysts' attributes
         except SchemaError as exc:
             return self._dead_letter(source, msg, "encode", exc, "schema_mismatch", out)
         key = shared["event_id"].encode()
