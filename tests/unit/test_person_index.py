@@ -86,3 +86,26 @@ def test_a_mention_seen_again_after_a_merge_keeps_the_id_it_was_given(person: Ca
     log = [person("e1", "John", "Smith", date(1990, 3, 4)), person("e2", "John", "Smith", None, "ZZ1 0FW"),
            person("e3", "John", "Smith", date(1990, 3, 4), "ZZ1 0FW"), person("e2", "John", "Smith", None, "ZZ1 0FW")]
     assert [clean.add(m).person_id for m in log] == [a.person_id, b.person_id, a.person_id, b.person_id]
+
+
+def test_a_rotation_overlap_mention_bridges_the_keys_in_the_index(ring_factory: Callable[..., KeyRing]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    ring = ring_factory()
+    before = Tokeniser(ring)
+    ring.rotate("k2", overlap_days=30, now=datetime.now(UTC))
+    during = Tokeniser(ring)
+    after = Tokeniser(KeyRing(keys=dict(ring.keys), active="k2", event_key="k1",
+                              overlap={"k1": datetime.now(UTC) - timedelta(days=1)}))
+
+    def make(event: str, tok: Tokeniser) -> PersonRecord:
+        tokens: dict[str, str] = {}
+        for kind, value in (("forename", "John"), ("surname", "Smith"), ("dob", date(1990, 3, 4))):
+            tokens.update(tok.match_keys(kind, value))
+        return PersonRecord(record_key(event, "victim"), "police_incident", "victim", tokens, "M")
+
+    old, new = PersonIndex(DEFAULT_MODEL), PersonIndex(DEFAULT_MODEL)
+    assert old.add(make("e0", before)).person_id != old.add(make("e2", after)).person_id  # no shared key
+    first = new.add(make("e0", before))
+    assert new.add(make("e1", during)).person_id == first.person_id  # the overlap mention carries both keys
+    assert new.add(make("e2", after)).person_id == first.person_id
