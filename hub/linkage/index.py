@@ -154,6 +154,14 @@ def gamma_index(x: Slots, y: Slots) -> int:
 _RADIX = tuple(len(levels) + 1 for levels in LEVELS.values())  # each comparison's levels and null
 
 
+_DOB_ELSE = 4  # the date of birth comparison's ``else`` level
+
+
+def _dob_conflict(x: Slots, y: Slots) -> bool:
+    """Two mentions whose dates of birth are both known and agree on nothing a typo explains."""
+    return (gamma_index(x, y) // 12) % 6 == _DOB_ELSE
+
+
 def gamma_of(index: int) -> tuple[int, ...]:
     """The comparison vector (``NULL`` = -1) a :func:`gamma_index` stands for."""
     out = []
@@ -173,8 +181,9 @@ class PersonIndex:
 
     def __init__(self, model: MatchModel, *, rules: Sequence[BlockingRule] = DEFAULT_RULES,
                  threshold: float = DEFAULT_THRESHOLD, term_frequencies: TermFrequencies | None = None,
-                 max_block: int = MAX_BLOCK) -> None:
+                 max_block: int = MAX_BLOCK, keep_apart: bool = True) -> None:
         self.model, self.threshold, self.tf, self.max_block = model, threshold, term_frequencies, max_block
+        self.keep_apart = keep_apart
         self.rules = tuple(rules)
         names = list(SLOTS)
         for rule in self.rules:
@@ -326,17 +335,23 @@ class PersonIndex:
                     blocks[value] = _OVERSIZED  # stops taking members (its members were still candidates)
                 else:
                     members.append(seq)
+        linked: list[tuple[float, int]] = []
         if candidates:
-            slots, links = self._slots, self._links
-            linked = [c for c in candidates if links(x, slots[c])]
-        else:
-            linked = []
+            slots, weight, reaches = self._slots, self._weight, self._reaches
+            for c in candidates:
+                w = weight(x, slots[c])
+                if reaches(w):
+                    linked.append((w, c))
         if not linked:
             self._given.append(seq)
             return Assignment(founder_id(record.key))
         find, least = self._find, self._least
-        founders = sorted({least[find(c)] for c in linked})
-        for c in linked:
+        roots = {find(c) for _, c in linked}
+        if len(roots) > 1 and self.keep_apart:
+            kept = self._compatible(x, linked, candidates)
+            linked = [(w, c) for w, c in linked if find(c) in kept]
+        founders = sorted({least[find(c)] for _, c in linked})
+        for _, c in linked:
             self._union(seq, c)
         survivor = founder_id(self._keys[founders[0]])
         merges = [Merge(founder_id(self._keys[f]), survivor) for f in founders[1:]]
@@ -345,12 +360,16 @@ class PersonIndex:
         self._given.append(founders[0])
         return Assignment(survivor, merges)
 
-    def _links(self, x: Slots, y: Slots) -> bool:
-        """Whether the pair's match probability reaches the threshold (as :func:`score_pair` scores it)."""
+    def _weight(self, x: Slots, y: Slots) -> float:
+        """The pair's match weight (log2 odds), as :func:`score_pair` sums it."""
         g = gamma_index(x, y)
         weight = self._weights[g]
         if self.tf is not None:
             weight = self._tf_adjusted(weight, x, y, g)
+        return weight
+
+    def _reaches(self, weight: float) -> bool:
+        """Whether a pair of this weight links: its match probability reaches the threshold."""
         above = self._link_above
         if above is not None:
             if weight > above + _MARGIN:
@@ -358,6 +377,28 @@ class PersonIndex:
             if weight < above - _MARGIN:
                 return False
         return probability(weight) >= self.threshold
+
+    def _compatible(self, x: Slots, linked: list[tuple[float, int]], candidates: set[int]) -> set[int]:
+        """The persons a mention that links to several may join: strongest link first (then the earliest
+        founded), each next one only if none of its candidate mentions has a date of birth wholly unlike
+        one of a person already joined (dates present on both and no level but ``else``)."""
+        find, least, slots = self._find, self._least, self._slots
+        best: dict[int, float] = {}
+        for w, c in linked:
+            r = find(c)
+            if w > best.get(r, -math.inf):
+                best[r] = w
+        seen: dict[int, list[int]] = {}
+        for c in candidates:
+            r = find(c)
+            if r in best:
+                seen.setdefault(r, []).append(c)
+        order = sorted(best, key=lambda r: (-best[r], least[r]))
+        kept = [order[0]]
+        for r in order[1:]:
+            if not any(_dob_conflict(slots[a], slots[b]) for q in kept for a in seen[q] for b in seen[r]):
+                kept.append(r)
+        return set(kept)
 
     def _tf_adjusted(self, weight: float, x: Slots, y: Slots, g: int) -> float:
         """``weight`` plus what :func:`score_pair` adds for exact agreement on common or rare names (the
