@@ -77,8 +77,8 @@ CONSUMER_LAG = Gauge("svh_consumer_lag_messages", "Messages in a stage's input p
 LAG_LAST_CHECK = Gauge("svh_consumer_lag_last_check_timestamp_seconds",
                        "Unix time the consumer lag was last read from Kafka", registry=REGISTRY)
 INCIDENT_MATCH_REFRESHES = Counter("svh_incident_match_refreshes", "Refreshes of the ED <-> police incident "
-                                   "matches by the sink's timer, by outcome (done, failed)", ["outcome"],
-                                   registry=REGISTRY)
+                                   "matches by the sink's timer, by outcome (done; idle: nothing new to match; failed)",
+                                   ["outcome"], registry=REGISTRY)
 INCIDENT_MATCH_LAST = Gauge("svh_incident_match_last_refresh_timestamp_seconds",
                             "Unix time the sink last refreshed the ED <-> police incident matches", registry=REGISTRY)
 MART_WRITE_FAILURES = Counter("svh_mart_write_failures", "Mart writes that failed and are retried (an outage, "

@@ -337,7 +337,8 @@ class StreamWorker:
         them on the first run). A failure is logged and counted, and its months are tried again next time."""
         assert self.engine is not None
         months = self.incident_months.take()
-        if months is not None and not months:
+        if months is not None and not months:  # nothing written since: every noted month is refreshed
+            metrics.INCIDENT_MATCH_REFRESHES.labels("idle").inc()
             return
         started = time.perf_counter()
         try:
