@@ -101,7 +101,9 @@ class Run:
         out = []
         for i in range(n):
             (self.dir / f"worker{i}").mkdir(parents=True, exist_ok=True)
-            s = self.settings.replace(data_dir=self.dir / f"worker{i}")
+            # Each its own instance id: one inherited from HUB_WORKER_INSTANCE would make the two workers one
+            # static member, each fencing the other out of the group.
+            s = self.settings.replace(data_dir=self.dir / f"worker{i}", worker_instance=f"bench{i}")
             kw = {"stages": self.stages} if self.stages else {}
             out.append(WorkerProcess(s, self.dir / f"worker{i}.log", **kw).start())
         for w in out:

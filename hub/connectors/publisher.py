@@ -108,6 +108,7 @@ class Publisher(KafkaPublisher):
         self.schema_name = RAW_SCHEMAS[source]
         self.schemas = schemas
         self.raw_topic = Topics(settings.topic_prefix).raw(source)
+        self._headers = [("svh.source", source.encode()), ("svh.schema", self.schema_name.encode())]  # every record's
 
     def publish(self, rec: SourceRecord) -> None:
         self._read()
@@ -118,8 +119,7 @@ class Publisher(KafkaPublisher):
                 self._dead_letter(rec, "encode", type(exc).__name__, str(exc), "schema_mismatch", None)
                 return
             record_id = rec.record.get("record_id") or rec.record_id or ""
-            headers = [("svh.source", self.source.encode()), ("svh.schema", self.schema_name.encode())]
-            self._send(self.raw_topic, str(record_id).encode(), value, headers)
+            self._send(self.raw_topic, str(record_id).encode(), value, self._headers)
             self._published()
         else:
             err = rec.error

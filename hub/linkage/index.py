@@ -10,13 +10,16 @@ so counts and cohorts stay correct and every id stays traceable.
 
 Determinism is what makes the index survive restarts: the same mentions in the same order give the same
 ids and merges. The stream rebuilds the index by replaying the restricted token topic up to its committed
-offset, then carries on; a mention redelivered after a crash is recognised by its key and gets the id it
-had (nothing changes).
+offset, then carries on. A mention seen again (its token message published twice, when the pseudonymiser
+redelivers after a crash, or redelivered to the link stage after a rebalance) is recognised by its key
+and answered with the id it was *given*, not its current one: a merge since then must not publish the
+same mention under a second id (the merge itself was published once, with the mention that caused it).
 """
 
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -59,6 +62,8 @@ class PersonIndex:
         self.linker = IncrementalLinker(model, rules=rules, threshold=threshold, term_frequencies=term_frequencies,
                                         max_block=max_block)
         self._seq: dict[str, int] = {}  # record key -> arrival number
+        self._keys: list[str] = []  # arrival number -> record key
+        self._given = array("q")  # arrival number -> arrival number of the founder of the person it was given
         self._label: dict[str, tuple[int, str]] = {}  # union-find root -> (founder's arrival, person id)
         self.merged: dict[str, str] = {}  # absorbed person id -> the person id it merged into
         self._sets: dict[frozenset[str], frozenset[str]] = {}  # shared token sets (PersonRecord.compact)
@@ -67,12 +72,14 @@ class PersonIndex:
         return len(self._seq)
 
     def add(self, record: PersonRecord) -> Assignment:
-        if record.key in self._seq:  # redelivered: the id it already has, nothing else changes
-            return Assignment(self.person_of(record.key), [], new=False)
+        seen = self._seq.get(record.key)
+        if seen is not None:  # seen before: the id it was given then; nothing changes, no merge is re-sent
+            return Assignment(self.given(record.key), [], new=False)
         record = record.compact(self._sets)
         linker, sets = self.linker, self.linker.sets
         seq = len(self._seq)
         self._seq[record.key] = seq
+        self._keys.append(record.key)
         candidates = linker.index.add(record)
         linker.records[record.key] = record
         sets.add(record.key)
@@ -89,8 +96,10 @@ class PersonIndex:
         joined = sorted(labels.values())
         if not joined:
             self._label[root] = (seq, founder_id(record.key))
+            self._given.append(seq)
             return Assignment(self._label[root][1])
         survivor = joined[0]
+        self._given.append(survivor[0])
         merges = [Merge(label[1], survivor[1]) for label in joined[1:]]
         for merge in merges:
             self.merged[merge.person_id] = merge.into
@@ -99,6 +108,10 @@ class PersonIndex:
                 self._label.pop(r, None)
         self._label[root] = survivor
         return Assignment(survivor[1], merges)
+
+    def given(self, record_key: str) -> str:
+        """The person id a mention was given when it arrived (what was published for it, for good)."""
+        return founder_id(self._keys[self._given[self._seq[record_key]]])
 
     def person_of(self, record_key: str) -> str:
         """The current person id of a mention (the survivor's, after merges)."""

@@ -35,14 +35,29 @@ def _text(test: Callable[[str], bool]) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, str) and 0 < len(v) <= MAX_TEXT and v.isascii() and test(v)
 
 
+_ACCEPTED_LIMIT = 4096
+
+
 def pattern_rule(pattern: str) -> ValueRule:
     compiled = re.compile(pattern)
-    return ValueRule(f"pattern {pattern}", _text(lambda v: compiled.fullmatch(v) is not None))
+    matches = _text(lambda v: compiled.fullmatch(v) is not None)
+    accepted: set[str] = set()  # values that passed: weeks, months, area codes repeat on every other event
+
+    def accepts(v: Any) -> bool:
+        if type(v) is str and v in accepted:
+            return True
+        if not matches(v):
+            return False
+        if type(v) is str and len(accepted) < _ACCEPTED_LIMIT:
+            accepted.add(v)
+        return True
+    return ValueRule(f"pattern {pattern}", accepts)
 
 
 def _in(codes: Collection[str], what: str) -> ValueRule:
-    frozen = frozenset(codes)
-    return ValueRule(what, _text(lambda v: v in frozen))
+    # Only codes that pass ``_text`` themselves, so membership alone is ``_text(v in codes)`` (a hot path).
+    frozen = frozenset(c for c in codes if isinstance(c, str) and 0 < len(c) <= MAX_TEXT and c.isascii())
+    return ValueRule(what, lambda v: isinstance(v, str) and v in frozen)
 
 
 @cache

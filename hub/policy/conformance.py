@@ -11,7 +11,7 @@ brought with it (that key could be a name).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,38 @@ TOKEN_NAME = re.compile(r"[a-z][a-z0-9_#]{0,40}(@[A-Za-z0-9_-]{1,40})?")  # e.g.
 TOKEN_VALUE = re.compile(r"[A-Za-z0-9_-]{1,40}:[0-9a-f]{32}")
 MAX_TOKENS = 512  # deletion neighbourhoods of long names make many
 FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_MEMO_LIMIT = 1 << 16  # strings remembered as already checked, per kind, before the memory is emptied
+
+
+class _Checked:
+    """Strings that already passed one of the patterns above, so a repeated one costs a set look-up.
+
+    Token names repeat on every event (``forename_del#3``), and so do the tokens of a common name; the
+    sets are bounded (emptied when full) and hold only what the process already holds. A string enters
+    only after the pattern accepted it, so a look-up that hits gives the pattern's own verdict.
+    """
+
+    __slots__ = ("_pattern", "_seen")
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self._pattern = pattern
+        self._seen: set[str] = set()
+
+    def all(self, values: Any) -> bool:
+        seen = self._seen
+        try:
+            if seen.issuperset(values):
+                return True
+        except TypeError:  # something unhashable: not a string, so not accepted
+            return False
+        for value in values:
+            if value not in seen:
+                if not _matches(self._pattern, value):
+                    return False
+                if len(seen) >= _MEMO_LIMIT:
+                    seen.clear()
+                seen.add(value)
+        return True
 
 
 @dataclass
@@ -33,6 +65,17 @@ class _SourceRules:
     policy: SourcePolicy
     targets: dict[str, list[ValueRule]] = field(default_factory=dict)  # target -> rules (any may accept)
     token_roles: set[str] = field(default_factory=set)
+    all_roles: frozenset[str] = frozenset()  # ``roles()``, once the rules are built
+    # the same rules as one test per target, by head ("top", "flags", "attributes", "person.<role>")
+    accepts: dict[str, dict[str, Callable[[Any], bool]]] = field(default_factory=dict)
+
+    def compile(self) -> None:
+        self.all_roles = frozenset(self.roles())
+        for target, granted in self.targets.items():
+            head, _, key = target.rpartition(".") if target.startswith("person.") else target.partition(".")
+            if not key:
+                head, key = "top", target
+            self.accepts.setdefault(head, {})[key] = _any_of(granted)
 
     def add(self, target: str, rule: ValueRule) -> None:
         self.targets.setdefault(target, []).append(rule)
@@ -48,6 +91,8 @@ class EventRules:
         self.agreement = agreement
         repo = schemas or default_repository()
         self._sources = {name: self._build(policy, repo) for name, policy in agreement.sources.items()}
+        self._token_names, self._token_values = _Checked(TOKEN_NAME), _Checked(TOKEN_VALUE)
+        self._key_ids, self._field_names = _Checked(KEY_ID), _Checked(FIELD_NAME)
 
     @staticmethod
     def _build(policy: SourcePolicy, repo: SchemaRepository) -> _SourceRules:
@@ -64,6 +109,7 @@ class EventRules:
                         rules.add(out.target, BOOLEAN if out.target.startswith("flags.") else kept)
                 elif out.treatment == "generalise" and out.target and out.method:
                     rules.add(out.target, GENERALISED[out.method])
+        rules.compile()
         return rules
 
     def problems(self, event: Mapping[str, Any], *, at: str | None = None) -> list[str]:
@@ -73,6 +119,8 @@ class EventRules:
         rules = self._sources.get(source) if isinstance(source, str) else None
         if rules is None:
             return ["its source is not one the agreement covers"]
+        if self._conforms(rules, event, at):
+            return []
         out: list[str] = []
         if at is not None and rules.policy.pseudonymise_at != at:
             out.append(f"{source} is pseudonymised at the {rules.policy.pseudonymise_at}, not at the {at}")
@@ -98,6 +146,55 @@ class EventRules:
         if not isinstance(withheld, list) or not all(_matches(FIELD_NAME, name) for name in withheld):
             out.append("withheld_fields holds something that is not a field name")
         return out
+
+    def _conforms(self, rules: _SourceRules, event: Mapping[str, Any], at: str | None) -> bool:
+        """The checks of :meth:`problems` in one pass with no messages: True only if it would find nothing.
+
+        Every event leaving the boundary and every event the sink stores is checked, so this is a hot
+        path; a False sends the event through :meth:`problems`' full pass, which says what is wrong.
+        """
+        policy, accepts = rules.policy, rules.accepts
+        if (at is not None and policy.pseudonymise_at != at) or event.get("agreement_id") != self.agreement.id \
+                or event.get("agreement_version") != self.agreement.version \
+                or not _matches(EVENT_ID, event.get("event_id")) or not self._key_ids.all((event.get("key_id"),)):
+            return False
+        top = accepts.get("top", {})
+        for target in TOP_TARGETS:
+            value = event.get(target)
+            if value is not None and not top.get(target, _refuse)(value):
+                return False
+        for head in ("flags", "attributes"):
+            values = event.get(head) or {}
+            if not isinstance(values, Mapping):
+                return False
+            granted = accepts.get(head, {})
+            for key, value in values.items():
+                if not granted.get(key, _refuse)(value):
+                    return False
+        persons = event.get("persons") or []
+        if not isinstance(persons, list):
+            return False
+        if persons:
+            roles = rules.all_roles
+            linkage = LINKAGE in policy.purposes and policy.pseudonymise_at == "hub"
+            seen: set[str] = set()
+            for person in persons:
+                role = person.get("role") if isinstance(person, Mapping) else None
+                if not isinstance(role, str) or role not in roles or role in seen:
+                    return False
+                seen.add(role)
+                granted = accepts.get(f"person.{role}", {})
+                for attr in ("age_band", "sex"):
+                    value = person.get(attr)
+                    if value is not None and not granted.get(attr, _refuse)(value):
+                        return False
+                tokens = person.get("tokens") or {}
+                if tokens and (role not in rules.token_roles or not linkage or not isinstance(tokens, Mapping)
+                               or len(tokens) > MAX_TOKENS or not self._token_names.all(tokens.keys())
+                               or not self._token_values.all(tokens.values())):
+                    return False
+        withheld = event.get("withheld_fields") or []
+        return isinstance(withheld, list) and self._field_names.all(withheld)
 
     @staticmethod
     def _check(rules: _SourceRules, target: str, value: Any, out: list[str]) -> None:
@@ -133,6 +230,17 @@ class EventRules:
             elif not isinstance(tokens, Mapping) or len(tokens) > MAX_TOKENS or not all(
                     _matches(TOKEN_NAME, k) and _matches(TOKEN_VALUE, v) for k, v in tokens.items()):
                 out.append(f"the {role}'s tokens are not keyed tokens")
+
+
+def _any_of(granted: list[ValueRule]) -> Callable[[Any], bool]:
+    if len(granted) == 1:
+        return granted[0].accepts
+    tests = tuple(rule.accepts for rule in granted)
+    return lambda value: any(test(value) for test in tests)
+
+
+def _refuse(value: Any) -> bool:
+    return False
 
 
 def _matches(pattern: re.Pattern[str], value: Any) -> bool:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -120,10 +120,18 @@ class Tokeniser:
     def tokens(self, derived: Mapping[str, tuple[str, str]]) -> dict[str, str]:
         """Tokens of derived match keys (name -> (domain, normalised text)), plus previous-key tokens in an
         overlap. The hot path: a compiled plan derives once and calls this once per identifying field."""
+        return self.tokens_under(derived, self.overlap_key_ids() if self._previous else ())
+
+    @property
+    def rotating(self) -> bool:
+        """Whether previous keys may add tokens (then which ones depends on the clock: ``overlap_key_ids``)."""
+        return bool(self._previous)
+
+    def tokens_under(self, derived: Mapping[str, tuple[str, str]], overlap: Sequence[str]) -> dict[str, str]:
+        """``tokens`` with the running overlap's previous key ids given (a cache keys on them)."""
         out = self._hash.tokens(self.key_id, derived)
-        if self._previous:
-            for kid in self.overlap_key_ids():
-                out.update(self._previous[kid].tokens(kid, derived, KEY_SEP + kid))
+        for kid in overlap:
+            out.update(self._previous[kid].tokens(kid, derived, KEY_SEP + kid))
         return out
 
     def match_keys(self, kind: str, value: object) -> dict[str, str]:

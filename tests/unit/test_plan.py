@@ -94,3 +94,63 @@ def test_profile_summary_counts_samples_under_a_frame(tmp_path: Path) -> None:
     lines = summarise(raw, "loop (a.py")
     assert lines[0].startswith("4 samples")
     assert " 75.0%  75.0%  work" in "\n".join(lines)
+
+
+def _uncached(p: Pseudonymiser, record: dict[str, object]) -> dict[str, object]:
+    plan = p.plan("police_incident")
+    plan.clear_caches()
+    return plan.apply(record)[0]
+
+
+def test_remembered_tokens_are_the_tokens_a_cold_plan_makes(agreement: Agreement, ring: KeyRing) -> None:
+    """Names repeat, so a plan remembers each value's tokens: a hit gives exactly what a miss made,
+    for either role, and a cold plan (caches cleared) gives the same event."""
+    from datetime import datetime
+    p = Pseudonymiser(agreement, ring)
+    base = {"record_id": "A1", "offence_code": "8N", "occurred_from": datetime(2025, 3, 4, 22),
+            "victim_forename": "Bill", "victim_surname": "Smith", "victim_dob": date(1990, 5, 6),
+            "suspect_forename": "Smith", "suspect_surname": "Bill", "location_postcode": "ZZ1 1AA"}
+    cold = _uncached(p, base)
+    warm = p.plan("police_incident").apply({**base, "record_id": "A2"})[0]
+    assert {k: v for k, v in warm.items() if k != "event_id"} == {k: v for k, v in cold.items() if k != "event_id"}
+    other = Pseudonymiser(agreement, ring).apply("police_incident", {**base, "record_id": "A2"}).shared
+    assert warm == other
+    victim = next(x for x in warm["persons"] if x["role"] == "victim")["tokens"]
+    tok = Tokeniser(ring)
+    expected = {**tok.match_keys("forename", "Bill"), **tok.match_keys("surname", "Smith")}
+    assert {k: victim[k] for k in expected} == expected
+
+
+def test_remembered_tokens_follow_the_rotation_overlap(agreement: Agreement) -> None:
+    """During an overlap the previous key's tokens are added; once it ends they are not, cache or no cache."""
+    from datetime import UTC, datetime, timedelta
+    now = [datetime(2026, 1, 10, tzinfo=UTC)]
+    ring = KeyRing(keys={"k0": b"o" * 32, "k1": b"n" * 32}, active="k1", event_key="k0",
+                   overlap={"k0": datetime(2026, 1, 11, tzinfo=UTC)})
+    p = Pseudonymiser(agreement, ring)
+    p._tokenisers["linkage"] = p.tokeniser = Tokeniser(ring, clock=lambda: now[0])
+    record = {"record_id": "A1", "occurred_from": datetime(2025, 3, 4), "victim_surname": "Smith"}
+    during = p.apply("police_incident", record).shared["persons"][0]["tokens"]
+    assert "surname@k0" in during
+    now[0] += timedelta(days=2)
+    after = p.apply("police_incident", record).shared["persons"][0]["tokens"]
+    assert "surname@k0" not in after and after["surname"] == during["surname"]
+
+
+def test_a_remembered_good_value_does_not_vouch_for_a_bad_one(agreement: Agreement, ring: KeyRing) -> None:
+    """The re-check remembers strings it accepted; a changed token or code is still refused with its reason."""
+    from datetime import datetime
+
+    from hub.policy.conformance import EventRules
+    rules = EventRules(agreement)
+    record = {"record_id": "A1", "offence_code": "8N", "occurred_from": datetime(2025, 3, 4, 22),
+              "victim_surname": "Smith", "location_lsoa": "E01000001"}
+    shared = Pseudonymiser(agreement, ring).apply("police_incident", record).shared
+    assert rules.problems(shared, at="hub") == [] and rules.problems(shared, at="hub") == []
+    person = shared["persons"][0]
+    bad_token = {**shared, "persons": [{**person, "tokens": {**person["tokens"], "surname": "k1:SMITH"}}]}
+    assert rules.problems(bad_token, at="hub") == ["the victim's tokens are not keyed tokens"]
+    bad_week = {**shared, "occurred_week": "2025-W10 SMITH"}
+    assert [p for p in rules.problems(bad_week, at="hub") if p.startswith("occurred_week")]
+    assert rules.problems({**shared, "key_id": "k1 SMITH"}, at="hub") == ["key_id is not a key id"]
+    assert rules.problems(shared, at="source")  # police is pseudonymised at the hub
