@@ -124,6 +124,10 @@ def check(config_path: Path, sample: Path | None = None, rows: int = 5) -> tuple
         lines.append(f"sample: {counts['read']} records read: {counts['published']} would be published, "
                      f"{counts['dead_lettered']} would be dead-lettered" + (f" ({kinds})" if kinds else "")
                      + "; nothing was sent")
+        if mapping.places:
+            placed, unplaced = mapping.placements["placed"], mapping.placements["unplaced"]
+            lines.append(f"free-text locations: {placed} placed in an area by the gazetteer (only the area would "
+                         f"be sent), {unplaced} not placed (the area would be sent empty; the text never)")
         if dead:
             lines.append("dead-lettered rows beyond those shown:")
             lines.extend(f"  {d}" for d in dead)
