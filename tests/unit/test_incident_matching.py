@@ -244,3 +244,19 @@ def test_the_ed_extract_holds_a_known_share_of_the_police_extracts_assaults(tmp_
     assert len({r["police_ref"] for r in known}) == 40
     placed = sum(1 for r in truth if r["assault_lsoa21cd"])
     assert 0.7 * len(truth) < placed < len(truth)  # most locations can be placed, some cannot
+
+
+def test_the_boundary_accepts_the_assault_area_as_an_lsoa_and_nothing_else(agreement: object) -> None:
+    from hub.connectors import default_mapping_path, load_mapping
+    from hub.policy.conformance import EventRules
+    from hub.pseudonymisation import KeyRing, Pseudonymiser
+    from tests.unit.source_rows import GOOD_ROWS
+
+    rules = EventRules(agreement)  # type: ignore[arg-type]
+    record = load_mapping(default_mapping_path("ed_attendance")).parse(
+        {**GOOD_ROWS["ed_attendance"], "AssaultLocDesc": "in the smoking area of The Star Lamb Tavern"})
+    event = Pseudonymiser(agreement, KeyRing.generate(holder="agency:example-hospitals"),  # type: ignore[arg-type]
+                          at="source").apply("ed_attendance", record).shared
+    assert event["lsoa_code"] == "E01990001" and rules.problems(event, at="source") == []
+    forged = {**event, "lsoa_code": "The Star Lamb Tavern"}  # a connector that sent the text instead
+    assert rules.problems(forged, at="source") == ["lsoa_code is not pattern [EW]01[0-9]{6}"]
