@@ -260,3 +260,27 @@ def test_the_boundary_accepts_the_assault_area_as_an_lsoa_and_nothing_else(agree
     assert event["lsoa_code"] == "E01990001" and rules.problems(event, at="source") == []
     forged = {**event, "lsoa_code": "The Star Lamb Tavern"}  # a connector that sent the text instead
     assert rules.problems(forged, at="source") == ["lsoa_code is not pattern [EW]01[0-9]{6}"]
+
+
+def test_purging_an_expired_event_drops_its_match(tmp_path: object, agreement: object) -> None:
+    from datetime import date
+
+    from sqlalchemy import func, select
+
+    from hub.mart import store
+    from hub.mart.incident_matches import incident_match, refresh
+    from hub.mart.retention import purge
+
+    engine = _mart(tmp_path)
+
+    def event(eid: str, source: str, role: str, day: date) -> dict[str, object]:
+        return {"event_id": eid, "source": source, "agreement_id": "a", "agreement_version": "1", "key_id": "k",
+                "occurred_date": day, "occurred_hour": 23, "occurred_month": day.strftime("%Y-%m"),
+                "lsoa_code": "E01990001", "msoa_code": "E02990001", "flags": {}, "attributes": {},
+                "persons": [{"role": role, "age_band": "18-24", "sex": "M"}]}
+    store.upsert_events(engine, [event("ed1", "ed_attendance", "patient", date(2025, 6, 7)),  # type: ignore[arg-type]
+                                 event("p1", "police_incident", "victim", date(2025, 6, 7))])
+    assert refresh(engine, months={"2025-06"}) == 1  # type: ignore[arg-type]
+    purge(engine, agreement, "t", date(2028, 7, 1))  # type: ignore[arg-type]  # both past 1,095 days
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        assert conn.execute(select(func.count()).select_from(incident_match)).scalar_one() == 0
