@@ -284,3 +284,31 @@ def test_purging_an_expired_event_drops_its_match(tmp_path: object, agreement: o
     purge(engine, agreement, "t", date(2028, 7, 1))  # type: ignore[arg-type]  # both past 1,095 days
     with engine.connect() as conn:  # type: ignore[attr-defined]
         assert conn.execute(select(func.count()).select_from(incident_match)).scalar_one() == 0
+
+
+def test_hub_mart_match_incidents_by_hand(tmp_path: object, monkeypatch: object,
+                                          capsys: object) -> None:
+    from datetime import date
+
+    import pytest
+
+    from hub.cli import main
+    from hub.mart import store
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch) and isinstance(capsys, pytest.CaptureFixture)
+    engine = _mart(tmp_path)
+    monkeypatch.setenv("HUB_MART_URL", str(engine.url))  # type: ignore[attr-defined]
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+    day = date(2025, 6, 7)
+    store.upsert_events(engine, [  # type: ignore[arg-type]
+        {"event_id": eid, "source": source, "agreement_id": "a", "agreement_version": "1", "key_id": "k",
+         "occurred_date": day, "occurred_hour": 23, "occurred_month": "2025-06", "lsoa_code": "E01990001",
+         "msoa_code": "E02990001", "flags": {}, "attributes": {},
+         "persons": [{"role": role, "age_band": "18-24", "sex": "M"}]}
+        for eid, source, role in (("ed1", "ed_attendance", "patient"), ("p1", "police_incident", "victim"))])
+    assert main(["mart", "match-incidents"]) == 0
+    assert "incident_match: 1 ED attendances matched" in capsys.readouterr().out
+    assert main(["mart", "match-incidents", "--month", "2025-05"]) == 0
+    assert "incident_match: 0 ED attendances matched to a police incident in 2025-05" in capsys.readouterr().out
+    assert main(["mart", "match-incidents", "--month", "June"]) == 2
+    assert "--month 'June': not a month (YYYY-MM)" in capsys.readouterr().err
