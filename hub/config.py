@@ -56,6 +56,9 @@ class Settings(BaseSettings):
                                        "data_dir/linkage-model.json if it exists, else the built-in defaults.")
     alert_rules: Path | None = Field(None, description="Alert rules YAML (homicide reviews, hot spots); default "
                                      "the shipped hub/alerts/rules.yaml.")
+    incident_match_interval_s: float = Field(
+        60.0, ge=0.0, description="Seconds between the sink's refreshes of ED <-> police incident matches for the "
+                                  "months its new events touched (0: never; `hub mart match-incidents` by hand).")
     app_id: str = Field("svh-worker", description="Faust application id (consumer group) of the worker.")
     worker_instance: str | None = Field(
         None, description="Static group membership: a stable name per worker process (e.g. host-1). A restarted worker "

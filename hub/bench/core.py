@@ -28,6 +28,7 @@ from hub.policy import example_agreement_path, load_agreement
 from hub.pseudonymisation import KeyRing, PostcodeLookup, Pseudonymiser
 from hub.schemas import RAW_SCHEMAS, SHARED_EVENT, default_repository
 from hub.schemas.repository import HEADER_LENGTH
+from hub.streams.boundary import Boundary
 from hub.synth import generate_police_extract
 
 SOURCE = "police_incident"
@@ -54,16 +55,19 @@ def run(incidents: int = 3000, repeats: int = 5) -> dict[str, float]:
     raw_schema = schemas.get(RAW_SCHEMAS[SOURCE])
     payloads = [schemas.encode(raw_schema.name, r) for r in records]
     ring = KeyRing.generate("kbench")
-    plan = Pseudonymiser(load_agreement(example_agreement_path(), schemas), ring, lookup).plan(SOURCE)
+    pseudonymiser = Pseudonymiser(load_agreement(example_agreement_path(), schemas), ring, lookup)
+    plan = pseudonymiser.plan(SOURCE)
     shared_events = [plan.apply(r)[0] for r in records]
     plan.clear_caches()
     key = ring.purpose_key("bench")
 
+    steps = Boundary(schemas, pseudonymiser)  # the worker's pseudonymise stage runs these same steps
+
     def boundary() -> None:
         plan.clear_caches()  # each repeat starts cold: only repetition within the extract is remembered
+        decode, apply, encode = steps.decode, steps.apply, steps.encode
         for payload in payloads:
-            _, rec = schemas.decode(payload)
-            schemas.encode(SHARED_EVENT, plan.apply(rec)[0])
+            encode(apply(SOURCE, decode(SOURCE, payload))[0])
 
     def anchor() -> None:
         for payload, shared in zip(payloads, shared_events, strict=True):

@@ -195,6 +195,10 @@ def check(config_path: Path, sample: Path | None = None, rows: int = 5,
                      + mode_class(config.mode).sample_hint)
     elif counts["read"]:
         lines.extend(_summary(source.name, counts, kinds))
+        if mapping.places:
+            placed, unplaced = mapping.placements["placed"], mapping.placements["unplaced"]
+            lines.append(f"free-text locations: {placed} placed in an area by the gazetteer (only the area would "
+                         f"be sent), {unplaced} not placed (the area would be sent empty; the text never)")
         if dead:
             more = counts["dead_lettered"] - len(dead) - sum(1 for line in lines if "WOULD BE DEAD-LETTERED" in line)
             lines.append(f"dead-lettered rows beyond those shown{f' (the first {len(dead)})' if more else ''}:")

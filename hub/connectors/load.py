@@ -41,8 +41,11 @@ def publish_file(settings: Settings, mapping: FieldMapping, path: Path,
     """
     check_file(path, mapping, max_faulty_percent)
     publisher = Publisher(settings, mapping.source, default_repository())
+    placed_before = dict(mapping.placements)
     for n, rec in enumerate(CsvFileConnector(path, mapping).records(), start=1):
         publisher.publish(rec)
         if on_progress is not None and n % every == 0:
             on_progress(n)
-    return publisher.close()
+    report = publisher.close()
+    report.count_locations(mapping.placements, placed_before)
+    return report

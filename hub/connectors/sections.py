@@ -18,7 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from hub.config import ENV_PREFIX, Settings, SettingsError, load_settings, settings_problems
-from hub.connectors.mapping import FieldMapping, default_mapping_path, load_mapping
+from hub.connectors.mapping import FieldMapping, GazetteerError, default_mapping_path, load_gazetteer, load_mapping
 from hub.schemas import RAW_SCHEMAS
 from hub.yamlsource import ConfigError, LocatedYaml, load_located, matching, one_of
 
@@ -90,6 +90,8 @@ class ConnectorConfig(Section):
     mode_settings: ModeSettings = Field(exclude=True, description="The mode's section, validated by its class.")
     mapping: Path | None = Field(None, description="Field mapping YAML; default the source's standard mapping.")
     postcode_lookup: Path | None = Field(None, description="Postcode lookup CSV to validate postcodes against.")
+    gazetteer: Path | None = Field(None, description="The partnership's gazetteer CSV (name, lsoa21cd) that places "
+                                                     "free-text locations; default the example county's.")
     state_dir: Path = Field(description="Checkpoints and the lock live here; keep it on local disk.")
     health: HealthConfig = HealthConfig.model_validate({})
     kafka: KafkaConfig = KafkaConfig.model_validate({})
@@ -120,7 +122,11 @@ class ConnectorConfig(Section):
             lookup = PostcodeLookup.from_csv(self.postcode_lookup) if self.postcode_lookup else None
         except GeographyError as exc:
             raise self.error("postcode_lookup", str(exc)) from None
-        mapping = load_mapping(self.mapping_path, lookup)
+        try:
+            places = load_gazetteer(self.gazetteer) if self.gazetteer else None
+        except GazetteerError as exc:
+            raise self.error("gazetteer", str(exc)) from None
+        mapping = load_mapping(self.mapping_path, lookup, places)
         if mapping.source != self.source:
             raise self.error("mapping", f"{mapping.path} is a mapping for {mapping.source}, not {self.source}")
         return mapping

@@ -50,13 +50,12 @@ class _Checked:
                 return True
         except TypeError:  # something unhashable: not a string, so not accepted
             return False
-        for value in values:
-            if value not in seen:
-                if not _matches(self._pattern, value):
-                    return False
-                if len(seen) >= _MEMO_LIMIT:
-                    seen.clear()
-                seen.add(value)
+        for value in set(values).difference(seen):  # only the new ones (found in C, not by a loop over all)
+            if not _matches(self._pattern, value):
+                return False
+            if len(seen) >= _MEMO_LIMIT:
+                seen.clear()
+            seen.add(value)
         return True
 
 

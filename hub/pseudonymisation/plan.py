@@ -120,13 +120,28 @@ def _target(target: str) -> tuple[int, str, str]:
 
 
 def _date_method(name: str, method: str) -> Generaliser:
+    if method == "hour":
+        def hour(value: Any, when: Any) -> Any:
+            if not isinstance(value, date):
+                raise PseudonymisationError(f"{name} is not a date, cannot generalise to {method}")
+            return value.hour if isinstance(value, datetime) else None
+        return hour
+    of_day = _DAY_METHODS.get(method)
+    if of_day is None:  # pragma: no cover - every date method is a day method or the hour
+        raise PseudonymisationError(f"{name}: unsupported generalisation {method}")
+    day_method: Callable[[date], Any] = of_day
+
     def gen(value: Any, when: Any) -> Any:
         if not isinstance(value, date):
             raise PseudonymisationError(f"{name} is not a date, cannot generalise to {method}")
-        if method == "hour" and not isinstance(value, datetime):
-            return None
-        return generalise.by_date_method(value, method)
+        return day_method(value.date() if isinstance(value, datetime) else value)
     return gen
+
+
+# generalise.by_date_method's day methods, resolved once per plan instead of per value (same results)
+_DAY_METHODS: dict[str, Callable[[date], Any]] = {
+    "date": lambda d: d, "week": generalise.iso_week, "month": lambda d: f"{d.year}-{d.month:02d}",
+    "year": lambda d: str(d.year)}
 
 
 def _age_band(name: str) -> Generaliser:
@@ -154,6 +169,11 @@ def _generaliser(name: str, method: str, offences: Mapping[str, Offence]) -> Gen
     raise PseudonymisationError(f"{name}: unsupported generalisation {method}")  # pragma: no cover
 
 
+def _pair_keys(names: object) -> dict[str, tuple[str, str]]:
+    pair: tuple[str, str] = names  # type: ignore[assignment]
+    return name_pair_keys(pair[0], pair[1])
+
+
 def _keep(value: Any, when: Any) -> Any:
     return value
 
@@ -179,6 +199,8 @@ class SourcePlan:
         self.fields: dict[str, tuple[tuple[Any, ...], ...]] = {}
         self._mints: dict[str, TokenMint] = {}  # one per token family, shared by the roles' fields
         self._areas = lru_cache(maxsize=TOKEN_CACHE_SIZE)(self._area_of)
+        # the order-free name pair of a person's normalised forename and surname, remembered like a family
+        self._pairs = self._mints["name_pair"] = TokenMint(_pair_keys, token_tokeniser, None)
         linked = ctx.token_purpose in policy.purposes  # tokens serve linkage only: none for a source not linked
         for name, outputs in policy.fields.items():
             ops = tuple(op for out in outputs if (out.treatment != "token" or linked)
@@ -258,7 +280,6 @@ class SourcePlan:
                         tokens, normalised = op[2](value)
                     except TypeError:  # pragma: no cover - unhashable (Avro gives strings and dates)
                         tokens, normalised = op[4]._mint(value, ())
-
                     person[2].update(tokens)
                     if op[3] is not None:  # the family's own normalised value, for the name pair
                         person[3 if op[3] == "forename" else 4] = normalised
@@ -290,7 +311,7 @@ class SourcePlan:
         out_persons = []
         for role, (age_band, sex, tokens, forename, surname) in persons.items():
             if forename and surname:
-                tokens.update(self.pair_tokeniser.tokens(name_pair_keys(forename, surname)))
+                tokens.update(self._pairs.lookup((forename, surname))[0])
             if age_band is None and sex is None and not tokens:
                 continue
             out_persons.append({"role": role, "age_band": age_band, "sex": sex, "tokens": dict(sorted(tokens.items()))})

@@ -1,0 +1,38 @@
+"""The pseudonymise stage's work on one raw message, apart from Kafka and Faust: decode, apply, split, encode.
+
+The worker's stage (``hub.streams.app``) and ``hub bench core`` both call these three steps, so the
+benchmark measures exactly the path the worker runs; the stage adds only the dead-letter handling
+around each step and the batch's delivery.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.linkage.messages import LINK_TOKENS, split_tokens
+from hub.pseudonymisation import Pseudonymiser
+from hub.schemas import RAW_SCHEMAS, SHARED_EVENT, SchemaRepository
+
+
+class Boundary:
+    """Raw payload -> (shared event bytes, link-tokens bytes or None) for one source at a time."""
+
+    def __init__(self, schemas: SchemaRepository, pseudonymiser: Pseudonymiser) -> None:
+        self.schemas = schemas
+        self.pseudonymiser = pseudonymiser
+
+    def decode(self, source: str, payload: bytes) -> dict[str, Any]:
+        """The raw record (raises ``SchemaError``)."""
+        return self.schemas.decode(payload, expect=RAW_SCHEMAS.get(source, source))[1]
+
+    def apply(self, source: str, record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """(shared event with tokens, withheld field names); raises ``NoAgreementError`` or
+        ``PseudonymisationError``."""
+        return self.pseudonymiser.plan(source).apply(record)
+
+    def encode(self, shared: dict[str, Any]) -> tuple[bytes, bytes | None]:
+        """The shared event without tokens, and the persons' tokens for the link stage (raises ``SchemaError``):
+        tokens never travel beside analysts' attributes."""
+        event, tokens = split_tokens(shared)
+        value = self.schemas.encode(SHARED_EVENT, event)
+        return value, (self.schemas.encode(LINK_TOKENS, tokens) if tokens is not None else None)
