@@ -252,6 +252,7 @@ _PLAIN = {
     "uuid_type": "must be a UUID", "uuid_parsing": "must be a UUID",
     "json_invalid": "is not valid JSON", "json_type": "must be JSON text",
     "none_required": "must be left empty", "recursion_loop": "refers to itself",
+    "path_type": "must be a file or folder path",
     "is_instance_of": "has the wrong kind of value", "callable_type": "has the wrong kind of value",
     "union_tag_invalid": "is not one of the kinds allowed here", "union_tag_not_found": "needs its kind",
     "frozen_field": "cannot be changed", "frozen_instance": "cannot be changed",

@@ -158,7 +158,8 @@ def check(config_path: Path, sample: Path | None = None, rows: int = 5,
         runtime.quarantine_dir = Path(scratch)  # check leaves nothing in the agency's quarantine
         publisher = open_publisher(runtime, producer=producer)
         source = sample_records(runtime, sample, source_lines)
-        with progress(f"checking {source.name}", source.total_bytes) as update:
+        shown_progress = progress if not source_lines else _no_progress  # a refused file: nothing to read
+        with shown_progress(f"checking {source.name}", source.total_bytes) as update:
             for rec in source.records:
                 if not counts["read"] and sample is None and " row " in rec.position:
                     source.name = rec.position.rsplit(" row ", 1)[0]  # the inbox file the mode picked

@@ -127,7 +127,9 @@ CONFIG = [("empty", None, "is empty"), ("a list", [1], "must be a mapping"),
           ("out of range", ("health.port", 99999), "must be at most 65535"),
           ("missing key", ("state_dir", DELETE), "is required"),
           ("unknown key", ("kafka.surprise", 1), "unknown key"),
-          ("bad name", ("name", "Bad Name!"), "lower-case letters")]
+          ("bad name", ("name", "Bad Name!"), "lower-case letters"),
+          ("path of a wrong type", ("state_dir", [1, 2]), "must be a file or folder path"),
+          ("mode of a wrong type", ("mode", ["http"]), "unknown mode")]
 TOKENS = [("empty", None, "is empty"), ("a list", ["x"], "must be a mapping"),
           ("wrong type", ("tokens", "x"), "must be a list"),
           ("bad item", ("tokens[0]", "a-plain-token"), "never the token itself"),
