@@ -20,6 +20,8 @@ class FileRefused(ConfigError):
 
 def check_file(path: Path, mapping: FieldMapping, max_faulty_percent: float = DEFAULT_MAX_FAULTY_PERCENT) -> None:
     """Read ``path`` completely first; ``FileRefused`` (one clear line) if it must be refused whole."""
+    if path.is_dir():
+        raise FileRefused(f"{path}: is a folder, not a file")
     if not path.is_file():
         raise FileRefused(f"{path}: no such file")
     inspection = inspect_csv(path, mapping, max_faulty_percent)

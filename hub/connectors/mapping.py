@@ -16,6 +16,7 @@ function. Text the gazetteer cannot place leaves the field empty and is counted 
 
 from __future__ import annotations
 
+import codecs
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from hub.pseudonymisation.gazetteer import Gazetteer, GazetteerError, example_pa
 from hub.pseudonymisation.geography import LSOA_CODE
 from hub.reference import CodeListError, code_list, normalise_offence_code, offence_codes
 from hub.schemas import RAW_SCHEMAS, default_repository
-from hub.yamlsource import ConfigError, invalid, load_located, sentence, validate
+from hub.yamlsource import ConfigError, invalid, load_model, one_of, sentence
 
 FIELD_TYPES = ("string", "datetime", "date", "flag", "offence_code", "postcode", "lsoa", "sex", "integer", "code",
                "place")
@@ -319,6 +320,17 @@ class FormatSpec(_Spec):
             raise ValueError("must be a single character")
         return value
 
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            text = getattr(codecs.lookup(value), "_is_text_encoding", True)  # False for base64, rot13...
+        except LookupError:
+            text = False
+        if not text:
+            raise ValueError(f"unknown text encoding {value!r} (e.g. utf-8, cp1252, latin-1)")
+        return value
+
 
 class FieldSpec(_Spec):
     """One schema field: the column(s) it comes from, its type and the type's options."""
@@ -400,9 +412,7 @@ class MappingFile(_Spec):
     @field_validator("source")
     @classmethod
     def _known(cls, value: str) -> str:
-        if value not in RAW_SCHEMAS:
-            raise ValueError(f"unknown source {value!r}; known: {', '.join(sorted(RAW_SCHEMAS))}")
-        return value
+        return str(one_of(value, sorted(RAW_SCHEMAS), "source"))
 
     @field_validator("fields")
     @classmethod
@@ -504,8 +514,7 @@ def load_mapping(path: Path | str, lookup: PostcodeLookup | None = None,
                  gazetteer: Gazetteer | None = None) -> FieldMapping:
     """Load and check a mapping against the source's raw schema; every problem names file, line and key.
     ``gazetteer`` places the mapping's ``place`` fields (default: loaded on first use, see ``load_gazetteer``)."""
-    doc = load_located(path)
-    spec = validate(doc, MappingFile, whole="the mapping")
+    spec, _ = load_model(path, MappingFile, whole="the mapping")
     fmt = spec.format
     return FieldMapping(source=spec.source, path=str(path), fields=[f.field_map(n) for n, f in spec.specs.items()],
                         delimiter=fmt.delimiter, encoding=fmt.encoding, datetime_format=fmt.datetime_format,
