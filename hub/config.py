@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from hub.yamlsource import ConfigError, LocatedYaml, invalid, load_located, sentence
 
 ENV_PREFIX = "HUB_"
 CONFIG_ENV = "HUB_CONFIG"
@@ -55,11 +56,13 @@ class Settings(BaseSettings):
                                        "data_dir/linkage-model.json if it exists, else the built-in defaults.")
     alert_rules: Path | None = Field(None, description="Alert rules YAML (homicide reviews, hot spots); default "
                                      "the shipped hub/alerts/rules.yaml.")
+    incident_match_interval_s: float = Field(
+        60.0, ge=0.0, description="Seconds between the sink's refreshes of ED <-> police incident matches for the "
+                                  "months its new events touched (0: never; `hub mart match-incidents` by hand).")
     app_id: str = Field("svh-worker", description="Faust application id (consumer group) of the worker.")
     worker_instance: str | None = Field(
-        None, pattern=r"^[A-Za-z0-9._-]{1,100}$",
-        description="Static group membership: a stable name per worker process (e.g. host-1). A restarted worker "
-                    "with the same name takes its partitions back at once; unset: dynamic membership.")
+        None, description="Static group membership: a stable name per worker process (e.g. host-1). A restarted worker "
+                          "with the same name takes its partitions back at once; unset: dynamic membership.")
     consumer_session_timeout_s: float = Field(
         10.0, ge=2.0, le=300.0, description="Seconds without a heartbeat before Kafka hands a worker's partitions on.")
     metrics_host: str = Field("127.0.0.1", description="Address /metrics listens on.")
@@ -81,6 +84,13 @@ class Settings(BaseSettings):
                                                                   "makes tokens (ISO UTC date-time).")
     event_key_id: str | None = Field(None, description="Key that keeps making event ids (default the active key).")
     audit_user: str | None = Field(None, description="Who releases data, when a command is not given --user.")
+
+    @field_validator("worker_instance")
+    @classmethod
+    def _instance(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", v):
+            raise ValueError("must be 1 to 100 letters, digits, '.', '_' or '-'")
+        return v
 
     @field_validator("log_level")
     @classmethod
@@ -126,14 +136,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _security(self) -> Settings:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         if self.security_protocol.startswith("SASL_") and not (self.sasl_mechanism and self.sasl_username
                                                                 and self.sasl_password):
-            raise ValueError(f"security_protocol {self.security_protocol} needs sasl_mechanism, sasl_username "
-                             "and sasl_password (HUB_SASL_*)")
+            problems.append((("security_protocol",), f"{self.security_protocol} needs sasl_mechanism, "
+                                                     "sasl_username and sasl_password (HUB_SASL_*)"))
         for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "postcode_lookup", "alert_rules"):
             path = getattr(self, name)
             if path is not None and not Path(path).is_file():
-                raise ValueError(f"{name}: {path} is not a file")
+                problems.append(((name,), f"{path} is not a file"))
+        if problems:
+            raise invalid("Settings", problems)
         return self
 
     @field_validator("security_protocol")
@@ -195,8 +208,7 @@ class Settings(BaseSettings):
         try:
             return type(self).model_validate({**values, **changes})
         except ValidationError as exc:
-            raise SettingsError("invalid settings: " + "; ".join(f"{e['loc'][0] if e['loc'] else 'settings'}: "
-                                                                 f"{e['msg']}" for e in exc.errors())) from None
+            raise SettingsError(settings_problems(exc, lambda name: name or "settings")) from None
 
     def kafka_python_kwargs(self) -> dict[str, Any]:
         """Connection settings for kafka-python clients; the only place the SASL password is unwrapped."""
@@ -231,7 +243,7 @@ class ConfigFile(PydanticBaseSettingsSource):
     def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
         super().__init__(settings_cls)
         self.path = environ.get(CONFIG_ENV) or None
-        self.values = read_config_file(self.path) if self.path else {}
+        self.values: dict[str, Any] = read_config_file(self.path).data if self.path else {}
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return self.values.get(field_name), field_name, False
@@ -240,19 +252,25 @@ class ConfigFile(PydanticBaseSettingsSource):
         return dict(self.values)
 
 
-def read_config_file(path: str) -> dict[str, Any]:
+def read_config_file(path: str) -> LocatedYaml:
+    """The ``HUB_CONFIG`` file with the line of each key; a ``SettingsError`` if it cannot be used."""
     try:
-        loaded = yaml.safe_load(Path(path).read_text("utf-8")) or {}
-    except OSError as exc:
-        raise SettingsError(f"{CONFIG_ENV}={path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise SettingsError(f"{CONFIG_ENV}={path}{where}: not valid YAML "
-                            f"({getattr(exc, 'problem', None) or type(exc).__name__})") from None
-    if not isinstance(loaded, dict):
-        raise SettingsError(f"{CONFIG_ENV}={path}: must be a mapping of setting: value")
-    return {str(k): v for k, v in loaded.items()}
+        doc = load_located(path, whole="the settings file")
+    except ConfigError as exc:
+        raise SettingsError(f"{exc} (the file named by {CONFIG_ENV})") from None
+    if doc.data is None:
+        doc.data = {}
+    if not isinstance(doc.data, dict):
+        raise SettingsError(doc.problem("", "must be a mapping of setting: value"))
+    doc.data = {str(k): v for k, v in doc.data.items()}
+    return doc
+
+
+def settings_problems(exc: ValidationError, where: Callable[[str], str]) -> str:
+    """One line per problem: where the bad value came from (``where(setting name)``: a variable, a file
+    and line, a flag), then what is wrong in plain words; never the value, which may be a secret."""
+    lines = [f"{where(str(err['loc'][0]) if err['loc'] else '')}: {sentence(err)}" for err in exc.errors()]
+    return "\n".join(dict.fromkeys(lines))
 
 
 @contextmanager
@@ -276,19 +294,13 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
             return Settings(**given)
     except ValidationError as exc:
         config_file = env.get(CONFIG_ENV) or ""
-        in_file = set(read_config_file(config_file)) if config_file else set()
-        problems = []
-        for err in exc.errors():
-            key = str(err["loc"][0]) if err["loc"] else ""
-            if not key:
-                where = "settings"
-            elif key in given:
-                where = key
-            elif env.get(ENV_PREFIX + key.upper()):
-                where = ENV_PREFIX + key.upper()
-            elif key in in_file:
-                where = f"{config_file}: {key}"
-            else:
-                where = key
-            problems.append(f"{where}: {err['msg']}")
-        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+        doc = read_config_file(config_file) if config_file else None
+
+        def where(key: str) -> str:
+            variable = ENV_PREFIX + key.upper()
+            if key in given:
+                return key
+            if env.get(variable) or doc is None or key not in doc.data:
+                return variable if key else "settings"
+            return f"{doc.path}:{doc.line(key) or 1}: {key}"
+        raise SettingsError(settings_problems(exc, where)) from None

@@ -79,7 +79,9 @@ def ensure_topics(settings: Settings, sources: Iterable[str], timeout_s: float =
                        wait=wait_fixed(0.5), reraise=True)  # the broker may still be starting
     try:
         with _quiet_kafka_client():
-            admin = connect(KafkaAdminClient, **settings.kafka_python_kwargs(), client_id="svh-admin")
+            # Each attempt gives up at the deadline too (kafka-python's own bootstrap wait is 30 s).
+            admin = connect(KafkaAdminClient, **settings.kafka_python_kwargs(), client_id="svh-admin",
+                            bootstrap_timeout_ms=int(timeout_s * 1000))
     except KafkaError as exc:
         raise KafkaUnavailable(f"Kafka at {settings.kafka_bootstrap} did not answer within {timeout_s:.0f} s "
                                f"({type(exc).__name__}); is it running, and are HUB_KAFKA_BOOTSTRAP and the "

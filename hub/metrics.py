@@ -59,6 +59,9 @@ CONNECTOR_KAFKA_UP = Gauge("svh_connector_kafka_up", "1 if the connector's last 
                            ["source"], registry=REGISTRY)
 HTTP_REQUESTS = Counter("svh_connector_http_requests", "Requests to a push connector, by HTTP status",
                         ["source", "status"], registry=REGISTRY)
+LOCATION_TEXTS = Counter("svh_location_texts", "Free-text locations a connector geocoded against the gazetteer, "
+                         "by outcome (placed: only the area is sent; unplaced: the field is sent empty)",
+                         ["source", "field", "outcome"], registry=REGISTRY)
 
 
 def exposition() -> tuple[bytes, str]:
@@ -73,6 +76,11 @@ CONSUMER_LAG = Gauge("svh_consumer_lag_messages", "Messages in a stage's input p
                      "the worker group", ["stage", "topic", "partition"], registry=REGISTRY)
 LAG_LAST_CHECK = Gauge("svh_consumer_lag_last_check_timestamp_seconds",
                        "Unix time the consumer lag was last read from Kafka", registry=REGISTRY)
+INCIDENT_MATCH_REFRESHES = Counter("svh_incident_match_refreshes", "Refreshes of the ED <-> police incident "
+                                   "matches by the sink's timer, by outcome (done; idle: nothing new to match; failed)",
+                                   ["outcome"], registry=REGISTRY)
+INCIDENT_MATCH_LAST = Gauge("svh_incident_match_last_refresh_timestamp_seconds",
+                            "Unix time the sink last refreshed the ED <-> police incident matches", registry=REGISTRY)
 MART_WRITE_FAILURES = Counter("svh_mart_write_failures", "Mart writes that failed and are retried (an outage, "
                               "not a rejected row)", ["table"], registry=REGISTRY)
 

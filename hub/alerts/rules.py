@@ -16,14 +16,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hub.yamlsource import ConfigError, load_model
 
 RULES_ENV = "HUB_ALERT_RULES"
 
 
-class RulesError(ValueError):
-    """The alert rules file cannot be used; the message names the file and the setting."""
+class RulesError(ConfigError):
+    """The alert rules file cannot be used; each line names the file, the line and the setting."""
 
 
 class NotifyConfig(BaseModel):
@@ -89,21 +90,11 @@ def default_rules_path() -> Path:
 
 
 def load_rules(path: Path | None = None) -> AlertRules:
-    """Load and validate the rules; ``RulesError`` names the file and the first bad setting."""
-    path = path or default_rules_path()
+    """Load and validate the rules; ``RulesError`` names the file, line and key of every bad setting."""
     try:
-        data = yaml.safe_load(path.read_text("utf-8"))
-    except OSError as exc:
-        raise RulesError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise RulesError(f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML") from None
-    try:
-        return AlertRules.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "rules"
-        raise RulesError(f"{path}: {where}: {err['msg']}") from None
+        return load_model(path or default_rules_path(), AlertRules, whole="the alert rules")[0]
+    except ConfigError as exc:
+        raise RulesError(*exc.problems) from None
 
 
 # --- Offensive Weapons Homicide Review -----------------------------------------------------------------

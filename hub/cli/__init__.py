@@ -4,9 +4,11 @@ Built on typer. Each command group lives in its own module here (``hub/cli/<grou
 ``register(app)`` function; adding a group is that module plus one line in ``GROUPS``. Heavy imports
 (Kafka, Faust, SQLAlchemy) happen inside the commands, so ``hub --help`` stays quick.
 
-Exit codes: 0 success; 2 for bad input, usage errors and refusals (one ``error:`` line on stderr,
-never a traceback); 69 (EX_UNAVAILABLE) when Kafka does not answer; other codes only where a command
-documents them (``hub demo``: 1 if a check failed).
+Exit codes (README, docs/agency-it.md "Errors and exit codes"): 0 success; 2 for bad input, bad
+settings or files, usage errors and refusals (one ``error:`` line a problem on stderr, never a
+traceback); 69 (EX_UNAVAILABLE) when Kafka does not answer; other codes only where a command documents
+them (``hub connector check``: 1 if the sample file would be refused whole; ``hub demo``: 1 if a check
+failed; ``hub worker``: 75 when it stops without committing).
 """
 
 from __future__ import annotations

@@ -89,9 +89,10 @@ def check(config: Annotated[Path, typer.Argument(help="the connector's YAML conf
               help="a sample extract (CSV) or .json list of records; default the first inbox file or the next "
                    "rows of the table")] = None,
           rows: Annotated[int, typer.Option(help="rows to show (default 5)")] = 5) -> None:
+    from hub.cli.progress import reading
     from hub.connectors.check import check as check_config
 
-    code, lines = check_config(config, sample, rows)
+    code, lines = check_config(config, sample, rows, progress=reading)
     for line in lines:
         print(line)
     exit_with(code)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from hub.cli.common import group, settings
+from hub.cli.common import fail, group, settings
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -178,6 +178,22 @@ def purge(dry_run: Annotated[bool, typer.Option("--dry-run", help="count and aud
     on = date.fromisoformat(today) if today else None
     print(purge_events(engine, load_agreement(s.agreement_file()), resolve_user(user or s.audit_user), on,
                        dry_run).summary())
+
+
+@app.command("match-incidents", help="re-match ED assault attendances to police incidents now (the worker's "
+                                     "sink does it on a timer, HUB_INCIDENT_MATCH_INTERVAL_S); restricted layer")
+def match_incidents(month: Annotated[list[str] | None, typer.Option(
+        "--month", help="only these months' attendances, YYYY-MM (repeat); default every month")] = None) -> None:
+    import re
+
+    from hub.mart.incident_matches import refresh
+    from hub.mart.store import open_mart
+    bad = [m for m in month or () if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", m)]
+    if bad:
+        fail(f"--month {bad[0]!r}: not a month (YYYY-MM)")
+    stored = refresh(open_mart(settings().mart), months=set(month) if month else None)
+    print(f"incident_match: {stored} ED attendances matched to a police incident"
+          + (f" in {', '.join(sorted(month))}" if month else ""))
 
 
 def register(root: typer.Typer) -> None:

@@ -9,7 +9,7 @@ A long-lived connector is a ``Mode`` (``hub.connectors.mode``: file drop, databa
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,23 +35,39 @@ class RunReport:
     published: int = 0
     dead_lettered: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+    locations: dict[str, int] = field(default_factory=dict)
+    """Free-text locations geocoded by a ``place`` field: ``placed`` (only the area was sent) and ``unplaced``
+    (the area was sent empty; the text never)."""
 
     @property
     def balanced(self) -> bool:
         return self.read == self.published + self.dead_lettered
 
     def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "read": self.read, "published": self.published,
-                "dead_lettered": self.dead_lettered, "errors": dict(sorted(self.errors.items()))}
+        out: dict[str, Any] = {"source": self.source, "read": self.read, "published": self.published,
+                               "dead_lettered": self.dead_lettered, "errors": dict(sorted(self.errors.items()))}
+        if self.locations:
+            out["locations"] = dict(sorted(self.locations.items()))
+        return out
 
     def copy(self) -> RunReport:
-        return RunReport(self.source, self.read, self.published, self.dead_lettered, dict(self.errors))
+        return RunReport(self.source, self.read, self.published, self.dead_lettered, dict(self.errors),
+                         dict(self.locations))
+
+    def count_locations(self, placements: Mapping[str, int], before: Mapping[str, int] | None = None) -> None:
+        """Add a mapping's place-field outcomes (since ``before``, a copy taken earlier) to this report."""
+        for outcome, n in placements.items():
+            n -= (before or {}).get(outcome, 0)
+            if n:
+                self.locations[outcome] = self.locations.get(outcome, 0) + n
 
     def minus(self, earlier: RunReport) -> RunReport:
         """What happened since ``earlier`` (a copy of this report taken before a unit of work)."""
         errors = {k: v - earlier.errors.get(k, 0) for k, v in self.errors.items() if v - earlier.errors.get(k, 0)}
+        locations = {k: v - earlier.locations.get(k, 0) for k, v in self.locations.items()
+                     if v - earlier.locations.get(k, 0)}
         return RunReport(self.source, self.read - earlier.read, self.published - earlier.published,
-                         self.dead_lettered - earlier.dead_lettered, errors)
+                         self.dead_lettered - earlier.dead_lettered, errors, locations)
 
     def add(self, other: RunReport) -> None:
         self.read += other.read
@@ -59,6 +75,7 @@ class RunReport:
         self.dead_lettered += other.dead_lettered
         for k, v in other.errors.items():
             self.errors[k] = self.errors.get(k, 0) + v
+        self.count_locations(other.locations)
 
 
 class RecordSink(Protocol):

@@ -12,15 +12,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import Any
 
 from hub.connectors import registry
 from hub.connectors.sections import ConnectorConfig, ModeSettings, path_keys, read_secret
-from hub.yamlsource import LocatedYaml, load_located, located_problems
+from hub.yamlsource import LocatedYaml, Problems, load_located
 
-M = TypeVar("M", bound=BaseModel)
 SECRET_WORDS = ("password", "secret", "token", "passphrase", "api_key")
 SECRET_SUFFIXES = ("_env", "_file", "tokens_file")
 
@@ -73,10 +70,11 @@ def _resolve(doc: LocatedYaml, data: dict[str, Any], base: Path, environ: dict[s
 def load_config(path: Path | str, text: str | None = None, environ: dict[str, str] | None = None
                 ) -> ConnectorConfig:
     """Read and validate a connector config; raises ``ConfigError`` as ``file:line: key: what is wrong``."""
-    doc: LocatedYaml = load_located(path, text)
+    doc: LocatedYaml = load_located(path, text, whole="the connector config")
     data = doc.data
     if not isinstance(data, dict):
-        raise doc.error("", "must be a mapping of settings (name, source, mode, ...)")
+        raise doc.error("", ("is empty" if data is None else "must be a mapping")
+                        + ": name, source, mode, state_dir and the mode's section")
     secret = _find_inline_secret(data)
     if secret:
         raise doc.error(secret, "never write a secret in this file: give the name of an environment variable "
@@ -87,7 +85,7 @@ def load_config(path: Path | str, text: str | None = None, environ: dict[str, st
     mode = data.get("mode")
     if mode is None:
         raise doc.error("mode", f"is required: one of {', '.join(modes)}")
-    if mode not in modes:
+    if not isinstance(mode, str) or mode not in modes:
         raise doc.error("mode", f"unknown mode {mode!r}; known: {', '.join(modes)}")
     if "mode_settings" in data:
         raise doc.error("mode_settings", "unknown key (misspelt?)")
@@ -101,23 +99,14 @@ def load_config(path: Path | str, text: str | None = None, environ: dict[str, st
     base = Path(path).resolve().parent
     _resolve(doc, data, base, env, path_keys(ConnectorConfig), [])
     _resolve(doc, {mode: section}, base, env, path_keys(kind, f"{mode}."), [f"{mode}.{k}" for k in kind.EXPANDED])
-    problems: list[tuple[str, str]] = []
-    settings = _validate(kind, section, mode, problems)
+    problems = Problems(doc)
+    settings = problems.model(kind, section, mode)
     data["path"] = str(Path(path).resolve())
     data["mode_settings"] = settings or ModeSettings()  # a stand-in, so the rest is checked too
-    config = _validate(ConnectorConfig, data, "", problems)
-    if problems or config is None:
-        raise doc.errors(problems)
+    config = problems.model(ConnectorConfig, data)
+    problems.raise_any()
+    assert config is not None
     return config
-
-
-def _validate(kind: type[M], data: dict[str, Any], key: str, problems: list[tuple[str, str]]) -> M | None:
-    """``data`` (at ``key`` in the file) as ``kind``, or None with its problems added to ``problems``."""
-    try:
-        return kind.model_validate(data)
-    except ValidationError as exc:
-        problems.extend(located_problems(exc, data, key, whole="the connector config"))
-        return None
 
 
 __all__ = ["ConnectorConfig", "load_config", "read_secret"]

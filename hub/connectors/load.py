@@ -20,6 +20,8 @@ class FileRefused(ConfigError):
 
 def check_file(path: Path, mapping: FieldMapping, max_faulty_percent: float = DEFAULT_MAX_FAULTY_PERCENT) -> None:
     """Read ``path`` completely first; ``FileRefused`` (one clear line) if it must be refused whole."""
+    if path.is_dir():
+        raise FileRefused(f"{path}: is a folder, not a file")
     if not path.is_file():
         raise FileRefused(f"{path}: no such file")
     inspection = inspect_csv(path, mapping, max_faulty_percent)
@@ -39,8 +41,11 @@ def publish_file(settings: Settings, mapping: FieldMapping, path: Path,
     """
     check_file(path, mapping, max_faulty_percent)
     publisher = Publisher(settings, mapping.source, default_repository())
+    placed_before = dict(mapping.placements)
     for n, rec in enumerate(CsvFileConnector(path, mapping).records(), start=1):
         publisher.publish(rec)
         if on_progress is not None and n % every == 0:
             on_progress(n)
-    return publisher.close()
+    report = publisher.close()
+    report.count_locations(mapping.placements, placed_before)
+    return report

@@ -7,10 +7,17 @@ Coded fields (``type: code``) are checked against a hub code list (``hub/referen
 mapping's ``codes:`` section translates the agency's local codes into the list's, and ``derive:`` fills a
 field from a column of the list (e.g. the knife flag an ISTV assault method implies), from one column or,
 with ``columns:``, from several (a flag is true if any of them implies it).
+
+A ``place`` field reads a free-text location (ISTV's assault location: "outside the Red Lion") and holds
+only the LSOA the partnership's gazetteer places it in; the text itself goes no further than this
+function. Text the gazetteer cannot place leaves the field empty and is counted (``placements`` and
+``svh_location_texts_total``), never an error: the row is still sent, without an area.
 """
 
 from __future__ import annotations
 
+import codecs
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -28,14 +35,17 @@ from pydantic import (
     model_validator,
 )
 
+from hub import metrics
 from hub.connectors import timeparse
 from hub.pseudonymisation import PostcodeLookup, normalise
+from hub.pseudonymisation.gazetteer import Gazetteer, GazetteerError, example_path
 from hub.pseudonymisation.geography import LSOA_CODE
 from hub.reference import CodeListError, code_list, normalise_offence_code, offence_codes
 from hub.schemas import RAW_SCHEMAS, default_repository
-from hub.yamlsource import ConfigError, invalid, load_located, sentence, validate
+from hub.yamlsource import ConfigError, invalid, load_model, one_of, sentence
 
-FIELD_TYPES = ("string", "datetime", "date", "flag", "offence_code", "postcode", "lsoa", "sex", "integer", "code")
+FIELD_TYPES = ("string", "datetime", "date", "flag", "offence_code", "postcode", "lsoa", "sex", "integer", "code",
+               "place")
 TRUE_FLAGS = {"Y", "YES", "TRUE", "1", "T"}
 FALSE_FLAGS = {"N", "NO", "FALSE", "0", "F"}
 SEX_VALUES = {"M", "F", "U", "X", "MALE", "FEMALE", "UNKNOWN", "NK", "I"}
@@ -74,6 +84,13 @@ class FieldMapping:
     require_one_of: list[list[str]] = field(default_factory=list)
     lookup: PostcodeLookup | None = None
     codes: dict[str, dict[str, str]] = field(default_factory=dict)  # code list -> local code -> list code
+    gazetteer: Gazetteer | None = None  # for place fields: the partnership's gazetteer
+    placements: Counter[str] = field(default_factory=Counter)  # place texts: "placed" / "unplaced"
+
+    @property
+    def places(self) -> bool:
+        """Does the mapping read a free-text location into an area (a ``place`` field)?"""
+        return any(f.type == "place" for f in self.fields)
 
     @property
     def columns(self) -> list[str]:
@@ -125,6 +142,8 @@ class FieldMapping:
         if typed is not None and f.type != "integer":
             return typed
         text = cell if isinstance(cell, str) else self.as_text(cell, f.type)
+        if f.type == "place":
+            return self._place(f, text)
         try:
             if f.type == "code":
                 return self._code(f, text)
@@ -133,6 +152,17 @@ class FieldMapping:
             return _CONVERTERS[f.type](self, text)
         except RowError as exc:
             raise RowError(f"{column}: {exc}", column, exc.kind) from None
+
+    def _place(self, f: FieldMap, text: str) -> str | None:
+        """The LSOA the gazetteer places ``text`` in, or None (counted). Never raises, never logs: the text
+        may name a person, so it must not reach a dead letter or a log line."""
+        if self.gazetteer is None:
+            self.gazetteer = load_gazetteer(None)
+        lsoa = self.gazetteer.place(text)
+        outcome = "placed" if lsoa is not None else "unplaced"
+        self.placements[outcome] += 1
+        metrics.LOCATION_TEXTS.labels(self.source, f.name, outcome).inc()
+        return lsoa
 
     def _code(self, f: FieldMap, text: str) -> Any:
         assert f.code_list is not None
@@ -290,6 +320,17 @@ class FormatSpec(_Spec):
             raise ValueError("must be a single character")
         return value
 
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            text = getattr(codecs.lookup(value), "_is_text_encoding", True)  # False for base64, rot13...
+        except LookupError:
+            text = False
+        if not text:
+            raise ValueError(f"unknown text encoding {value!r} (e.g. utf-8, cp1252, latin-1)")
+        return value
+
 
 class FieldSpec(_Spec):
     """One schema field: the column(s) it comes from, its type and the type's options."""
@@ -371,9 +412,7 @@ class MappingFile(_Spec):
     @field_validator("source")
     @classmethod
     def _known(cls, value: str) -> str:
-        if value not in RAW_SCHEMAS:
-            raise ValueError(f"unknown source {value!r}; known: {', '.join(sorted(RAW_SCHEMAS))}")
-        return value
+        return str(one_of(value, sorted(RAW_SCHEMAS), "source"))
 
     @field_validator("fields")
     @classmethod
@@ -417,7 +456,13 @@ class MappingFile(_Spec):
 
 
 def _code_type_problems(spec: FieldSpec, field_decl: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
-    """A coded field must give what the schema field holds: text for a code, the derived column's type."""
+    """A coded field must give what the schema field holds: text for a code, the derived column's type; a
+    place gives an LSOA code, so only into a field whose schema pattern is an LSOA's."""
+    if spec.type == "place":
+        if "01[0-9]{6}" not in str(field_decl.get("pattern", "")):
+            return [(("type",), "a place gives an LSOA code, but the schema field is not an LSOA (pattern "
+                                "^[EW]01[0-9]{6}$)")]
+        return []
     if spec.type != "code" or spec.code_list is None:
         return []
     try:
@@ -459,15 +504,22 @@ def default_mapping_path(source: str) -> Path:
     return Path(str(resources.files("hub.connectors").joinpath(f"mappings/{source}.yaml")))
 
 
-def load_mapping(path: Path | str, lookup: PostcodeLookup | None = None) -> FieldMapping:
-    """Load and check a mapping against the source's raw schema; every problem names file, line and key."""
-    doc = load_located(path)
-    spec = validate(doc, MappingFile, whole="the mapping")
+def load_gazetteer(path: Path | str | None) -> Gazetteer:
+    """The partnership's gazetteer at ``path``; None: the synthetic one of the example county shipped with the
+    hub (like the example agreement: a partnership gives its own). Raises ``GazetteerError``."""
+    return Gazetteer.from_csv(Path(path) if path is not None else example_path())
+
+
+def load_mapping(path: Path | str, lookup: PostcodeLookup | None = None,
+                 gazetteer: Gazetteer | None = None) -> FieldMapping:
+    """Load and check a mapping against the source's raw schema; every problem names file, line and key.
+    ``gazetteer`` places the mapping's ``place`` fields (default: loaded on first use, see ``load_gazetteer``)."""
+    spec, _ = load_model(path, MappingFile, whole="the mapping")
     fmt = spec.format
     return FieldMapping(source=spec.source, path=str(path), fields=[f.field_map(n) for n, f in spec.specs.items()],
                         delimiter=fmt.delimiter, encoding=fmt.encoding, datetime_format=fmt.datetime_format,
                         date_format=fmt.date_format, require_one_of=[list(g) for g in spec.require_one_of],
-                        lookup=lookup, codes=_local_codes(spec.codes))
+                        lookup=lookup, codes=_local_codes(spec.codes), gazetteer=gazetteer)
 
 
 def _avro_base(field_decl: Mapping[str, Any]) -> str:
@@ -477,4 +529,5 @@ def _avro_base(field_decl: Mapping[str, Any]) -> str:
     return str(base["type"] if isinstance(base, dict) else base)
 
 
-__all__ = ["ConfigError", "FieldMap", "FieldMapping", "RowError", "default_mapping_path", "load_mapping"]
+__all__ = ["ConfigError", "FieldMap", "FieldMapping", "GazetteerError", "RowError", "default_mapping_path",
+           "load_gazetteer", "load_mapping"]

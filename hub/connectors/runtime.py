@@ -159,6 +159,7 @@ class Runtime:
         dead-lettered. Raises (after dropping the publisher) if Kafka did not acknowledge."""
         sink = self.sink()
         before = sink.report.copy()
+        placed_before = dict(self.mapping.placements)
         every = self.config.checkpoint_every if on_checkpoint else 0
         progress = self.config.progress_every
         started = time.monotonic()
@@ -176,16 +177,16 @@ class Runtime:
                                                 "rate": round(rate, 1)})
                 if on_checkpoint is not None and every and n % every == 0:
                     sink.flush()
-                    on_checkpoint(sink.report.minus(before))
+                    on_checkpoint(self._since(sink.report, before, placed_before))
                     if self.stop.is_set():
                         log.info("stopping at a checkpoint", extra={"source": self.config.source, "file": unit,
                                                                    "count": n})
-                        return UnitResult(sink.report.minus(before), complete=False)
+                        return UnitResult(self._since(sink.report, before, placed_before), complete=False)
             sink.flush()
         except BaseException:
             self.discard_sink()
             raise
-        report = sink.report.minus(before)
+        report = self._since(sink.report, before, placed_before)
         if on_checkpoint is not None:
             on_checkpoint(report)
         seconds = time.monotonic() - started
@@ -193,6 +194,12 @@ class Runtime:
                                          "published": report.published, "dead_lettered": report.dead_lettered,
                                          "seconds": round(seconds, 3)})
         return UnitResult(report, complete=True)
+
+    def _since(self, report: RunReport, before: RunReport, placed_before: dict[str, int]) -> RunReport:
+        """This unit's counts, with the free-text locations its mapping placed and could not place."""
+        out = report.minus(before)
+        out.count_locations(self.mapping.placements, placed_before)
+        return out
 
     def probe_kafka(self, timeout_s: float = 5.0) -> bool:
         """Can we reach (and authenticate to) the brokers now? A short-lived admin client per probe."""

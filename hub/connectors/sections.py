@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import os
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from hub.config import Settings, SettingsError, load_settings
-from hub.connectors.mapping import FieldMapping, default_mapping_path, load_mapping
+from hub.config import ENV_PREFIX, Settings, SettingsError, load_settings, settings_problems
+from hub.connectors.mapping import FieldMapping, GazetteerError, default_mapping_path, load_gazetteer, load_mapping
 from hub.schemas import RAW_SCHEMAS
-from hub.yamlsource import ConfigError, load_located
+from hub.yamlsource import ConfigError, LocatedYaml, load_located, matching, one_of
 
-Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
+Name = Annotated[str, matching(r"[a-z0-9][a-z0-9_.-]{0,62}", "must be 1 to 63 lower-case letters, digits, '_', '.' "
+                                                              "or '-', starting with a letter or digit")]
 Port = Annotated[int, Field(ge=0, le=65535)]
 
 
@@ -71,6 +73,16 @@ class PseudonymisationConfig(Section):
                                                       "default <state_dir>/quarantine.")
 
 
+SETTING_KEYS = {  # hub setting: the connector config key that sets it
+    "kafka_bootstrap": "kafka.bootstrap", "topic_prefix": "kafka.topic_prefix",
+    "security_protocol": "kafka.security_protocol", "sasl_mechanism": "kafka.sasl_mechanism",
+    "sasl_username": "kafka.sasl_username", "ssl_cafile": "kafka.ssl_cafile", "ssl_certfile": "kafka.ssl_certfile",
+    "ssl_keyfile": "kafka.ssl_keyfile", "metrics_host": "health.host", "metrics_port": "health.port",
+    "log_level": "log_level", "postcode_lookup": "postcode_lookup", "agreement_path": "pseudonymisation.agreement",
+    "keys_file": "pseudonymisation.keys_file", "data_dir": "state_dir",
+}
+
+
 class ConnectorConfig(Section):
     name: Name = Field(description="This connector's name: in logs, /health and the state folder.")
     source: str = Field(description="The hub source this agency feeds, e.g. police_incident.")
@@ -78,6 +90,8 @@ class ConnectorConfig(Section):
     mode_settings: ModeSettings = Field(exclude=True, description="The mode's section, validated by its class.")
     mapping: Path | None = Field(None, description="Field mapping YAML; default the source's standard mapping.")
     postcode_lookup: Path | None = Field(None, description="Postcode lookup CSV to validate postcodes against.")
+    gazetteer: Path | None = Field(None, description="The partnership's gazetteer CSV (name, lsoa21cd) that places "
+                                                     "free-text locations; default the example county's.")
     state_dir: Path = Field(description="Checkpoints and the lock live here; keep it on local disk.")
     health: HealthConfig = HealthConfig.model_validate({})
     kafka: KafkaConfig = KafkaConfig.model_validate({})
@@ -90,9 +104,7 @@ class ConnectorConfig(Section):
     @field_validator("source")
     @classmethod
     def _known_source(cls, v: str) -> str:
-        if v not in RAW_SCHEMAS:
-            raise ValueError(f"unknown source {v!r}; known: {', '.join(sorted(RAW_SCHEMAS))}")
-        return v
+        return str(one_of(v, sorted(RAW_SCHEMAS), "source"))
 
     def section(self, kind: type[S]) -> S:
         """The mode's section as the class its mode declared (a mode reads its own settings so)."""
@@ -110,7 +122,11 @@ class ConnectorConfig(Section):
             lookup = PostcodeLookup.from_csv(self.postcode_lookup) if self.postcode_lookup else None
         except GeographyError as exc:
             raise self.error("postcode_lookup", str(exc)) from None
-        mapping = load_mapping(self.mapping_path, lookup)
+        try:
+            places = load_gazetteer(self.gazetteer) if self.gazetteer else None
+        except GazetteerError as exc:
+            raise self.error("gazetteer", str(exc)) from None
+        mapping = load_mapping(self.mapping_path, lookup, places)
         if mapping.source != self.source:
             raise self.error("mapping", f"{mapping.path} is a mapping for {mapping.source}, not {self.source}")
         return mapping
@@ -118,25 +134,18 @@ class ConnectorConfig(Section):
     def error(self, key: str, message: str) -> ConfigError:
         """An error about this file's ``key``, with its line if the file is still readable."""
         try:
-            return load_located(self.path).error(key, message)
+            return load_located(self.path, whole="the connector config").error(key, message)
         except ConfigError:
-            return ConfigError(f"{self.path}: {key}: {message}")
+            return LocatedYaml(str(self.path), None).error(key, message)
 
     def settings(self, base: Settings | None = None, environ: dict[str, str] | None = None) -> Settings:
         """Hub settings for this connector: ``HUB_*`` variables, then this file's overrides, then secrets
         read from the environment or a file (the only place they are read)."""
         env = dict(os.environ if environ is None else environ)
         base = base or load_settings(env)
-        k = self.kafka
-        values: dict[str, Any] = {
-            "kafka_bootstrap": k.bootstrap, "topic_prefix": k.topic_prefix, "security_protocol": k.security_protocol,
-            "sasl_mechanism": k.sasl_mechanism, "sasl_username": k.sasl_username, "ssl_cafile": k.ssl_cafile,
-            "ssl_certfile": k.ssl_certfile, "ssl_keyfile": k.ssl_keyfile, "metrics_host": self.health.host,
-            "metrics_port": self.health.port, "log_level": self.log_level, "postcode_lookup": self.postcode_lookup,
-            "agreement_path": self.pseudonymisation.agreement, "keys_file": self.pseudonymisation.keys_file,
-            "data_dir": self.state_dir,
-        }
-        password = read_secret(self, "kafka.sasl_password", k.sasl_password_env, k.sasl_password_file, env)
+        values = {setting: self._value(key) for setting, key in SETTING_KEYS.items()}
+        password = read_secret(self, "kafka.sasl_password", self.kafka.sasl_password_env,
+                               self.kafka.sasl_password_file, env)
         if password is not None:
             values["sasl_password"] = SecretStr(password)
         merged = {**base.model_dump(), **{key: v for key, v in values.items() if v is not None}}
@@ -146,8 +155,26 @@ class ConnectorConfig(Section):
         try:
             return Settings.model_validate(merged)
         except ValidationError as exc:
-            raise SettingsError(f"{self.path}: " + "; ".join(f"{dotted(e['loc'])}: {e['msg']}"
-                                                             for e in exc.errors())) from None
+            raise SettingsError(settings_problems(exc, self._where(values))) from None
+
+    def _value(self, key: str) -> Any:
+        node: Any = self
+        for part in key.split("."):
+            node = getattr(node, part)
+        return node
+
+    def _where(self, values: dict[str, Any]) -> Callable[[str], str]:
+        """Where a setting's value came from: this file's key (with its line), else its ``HUB_*`` variable."""
+        try:
+            doc = load_located(self.path, whole="the connector config")
+        except ConfigError:
+            doc = LocatedYaml(str(self.path), None)
+
+        def where(setting: str) -> str:
+            if values.get(setting) is not None and setting in SETTING_KEYS:
+                return doc.problem(SETTING_KEYS[setting], "").removesuffix(": ")
+            return f"{ENV_PREFIX}{setting.upper()}" if setting else "settings"
+        return where
 
 
 def read_secret(config: ConnectorConfig, key: str, env_name: str | None, file: Path | None,
@@ -164,14 +191,6 @@ def read_secret(config: ConnectorConfig, key: str, env_name: str | None, file: P
         except OSError as exc:
             raise config.error(f"{key}_file", f"cannot read {file} ({exc.strerror})") from None
     return None
-
-
-def dotted(loc: tuple[Any, ...]) -> str:
-    """A pydantic error location as the file's dotted key: ``kafka.port``, ``tokens[2].sha256``."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def path_keys(model: type[BaseModel], prefix: str = "") -> list[str]:

@@ -5,8 +5,10 @@ ED (ISTV) events carry no identity: only when (date and hour), where (the assaul
 the trust from the free-text location against the partnership's gazetteer), the patient's age band and
 sex, and the method. A police incident of the same assault has the same facts, recorded independently.
 Each candidate pair (police incident within ``window_hours`` of the attendance) is scored as a sum of
-log2 likelihood ratios, like Fellegi-Sunter on these fields, and pairs at or above the threshold are
-matched one-to-one, strongest first (an attendance is one assault; an incident has one victim at ED).
+log2 likelihood ratios, like Fellegi-Sunter on these fields. An attendance is one assault, so at most
+one of its candidates is the match: a candidate's probability is its odds over one plus the odds of all
+the attendance's candidates (a description that fits many incidents, e.g. with no area, is doubted), and
+pairs at or above the threshold are matched one-to-one, strongest first (an incident has one victim at ED).
 
 The share of ED assault attendances with no matching police incident, by area and month, is what the
 partnership needs (violence that never reaches the police); it is released only under disclosure control.
@@ -129,22 +131,24 @@ def match_incidents(ed: Iterable[Incident], police: Sequence[Incident], *, windo
     ordered = sorted(police, key=lambda p: p.when)
     times = [p.when for p in ordered]
     window = timedelta(hours=window_hours)
-    scored: list[tuple[float, str, str]] = []
+    scored: list[tuple[float, float, str, str]] = []
     for a in ed:
         lo, hi = bisect.bisect_left(times, a.when - window), bisect.bisect_right(times, a.when + window)
-        for p in ordered[lo:hi]:
-            s = score(a, p, weights)
-            if s >= weights.threshold:
-                scored.append((s, a.event_id, p.event_id))
+        candidates = [(score(a, p, weights), p.event_id) for p in ordered[lo:hi]]
+        rest = 1 + sum(math.exp2(s) for s, _ in candidates)  # one of them, or none, is this assault
+        for s, p_id in candidates:
+            odds = math.exp2(s) / (rest - math.exp2(s))  # this one against none and every other
+            if math.log2(odds) >= weights.threshold:
+                scored.append((s, odds / (1 + odds), a.event_id, p_id))
     taken_ed: set[str] = set()
     taken_police: set[str] = set()
     out = []
-    for s, a_id, p_id in sorted(scored, key=lambda t: (-t[0], t[1], t[2])):
+    for s, probability, a_id, p_id in sorted(scored, key=lambda t: (-t[0], t[2], t[3])):
         if a_id in taken_ed or p_id in taken_police:
             continue
         taken_ed.add(a_id)
         taken_police.add(p_id)
-        out.append(IncidentMatch(a_id, p_id, s, 1 / (1 + math.exp2(-s))))
+        out.append(IncidentMatch(a_id, p_id, s, probability))
     return out
 
 

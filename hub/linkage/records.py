@@ -9,8 +9,8 @@ comparisons use any key both records carry.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from sys import intern
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from hub.pseudonymisation.tokens import KEY_SEP as KEY_ID_SEP
@@ -18,6 +18,10 @@ from hub.pseudonymisation.tokens import match_key_name
 
 KEY_SEP = "/"
 NO_TOKENS: frozenset[str] = frozenset()
+_ENTRY_NAMES: dict[str, tuple[str, bool]] = {}
+"""Token map entry (``forename_del#2@k1``) -> (its match key, whether it names a key id): the entries are
+a small vocabulary (match keys x positions x key ids), so each is parsed once per process."""
+_ENTRY_NAMES_MAX = 10_000
 
 
 def record_key(event_id: str, role: str) -> str:
@@ -30,35 +34,47 @@ def key_id_of(token: str) -> str:
     return token.split(":", 1)[0]
 
 
+def entry_name(entry: str) -> tuple[str, bool]:
+    """A token map entry (``forename_del#2@k1``) -> (its match key, whether it names a key id). Entries are
+    a small vocabulary (match keys x positions x key ids), so each is parsed once per process."""
+    named = _ENTRY_NAMES.get(entry)
+    if named is None:
+        named = (match_key_name(entry), KEY_ID_SEP in entry)
+        if len(_ENTRY_NAMES) < _ENTRY_NAMES_MAX:
+            _ENTRY_NAMES[entry] = named
+    return named
+
+
 @dataclass(frozen=True)
 class PersonRecord:
-    """One person appearance: record key, source, role, the keyed token map and the sex code (M, F, X)."""
+    """One person appearance: record key, source, role, the keyed token map and the sex code (M, F, X).
+
+    The tokens grouped by match key (:attr:`by_name`) are worked out on first use: the stream's person
+    index reads the flat token map itself, so a mention it links never pays for the grouping."""
 
     key: str
     source: str
     role: str
     tokens: Mapping[str, str]
     sex: str | None = None
-    by_name: Mapping[str, frozenset[str]] = field(init=False, repr=False, compare=False)
-    one_key: bool = field(init=False, repr=False, compare=False)
-    """All tokens made with one key id (no rotation overlap): blocking takes a fast path."""
 
-    def __post_init__(self) -> None:
-        grouped: dict[str, set[str]] = {}
+    @cached_property
+    def by_name(self) -> Mapping[str, frozenset[str]]:
+        """Match key -> its tokens (one per key id the record was made with)."""
+        grouped: dict[str, list[str]] = {}
         for entry, token in self.tokens.items():
-            grouped.setdefault(match_key_name(entry), set()).add(token)
-        object.__setattr__(self, "by_name", {name: frozenset(t) for name, t in grouped.items()})
-        object.__setattr__(self, "one_key", not any(KEY_ID_SEP in entry for entry in self.tokens))
+            name = entry_name(entry)[0]
+            group = grouped.get(name)
+            if group is None:
+                grouped[name] = [token]
+            else:
+                group.append(token)
+        return {name: frozenset(t) for name, t in grouped.items()}
 
-    def compact(self, sets: dict[frozenset[str], frozenset[str]]) -> PersonRecord:
-        """The same record holding only its grouped tokens, each token set shared through ``sets`` (birth
-        years, months, common names recur): what an index keeps."""
-        slim = PersonRecord(self.key, self.source, self.role, {}, self.sex)
-        # A token set seen before (a birth year, a common name) is shared whole; a new one is kept as is.
-        grouped = {intern(name): sets.setdefault(tokens, tokens) for name, tokens in self.by_name.items()}
-        object.__setattr__(slim, "by_name", grouped)
-        object.__setattr__(slim, "one_key", self.one_key)
-        return slim
+    @cached_property
+    def one_key(self) -> bool:
+        """All tokens made with one key id (no rotation overlap): blocking takes a fast path."""
+        return not any(entry_name(entry)[1] for entry in self.tokens)
 
     @property
     def event_id(self) -> str:

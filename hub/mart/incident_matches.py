@@ -1,18 +1,27 @@
 """RESTRICTED layer: ED assault attendances matched to police incidents (``hub.linkage.incidents``).
 
-``refresh`` re-matches every ED attendance in the mart against the police incidents and replaces the
-table (matching is one-to-one over the whole set, so a new incident can move an earlier match). The
-share of ED attendances with no police incident leaves only as the disclosure-controlled measure
+``refresh`` re-matches ED attendances in the mart against the police incidents and replaces their rows of
+the table. With ``months``, only the attendances of those months are matched again (against the police
+incidents of those months and the day either side, less the incidents already matched to attendances of
+other months): that is what the worker's sink does on a timer for the months its events touched
+(``MonthsTouched``, ``HUB_INCIDENT_MATCH_INTERVAL_S``). Without, every attendance is matched again
+(``hub mart match-incidents``): matching is one-to-one, so a new incident can move an earlier match, and
+the full refresh is the reference the incremental one equals except at a month's edge.
+
+The share of ED attendances with no police incident leaves only as the disclosure-controlled measure
 ``ed_assaults_without_police`` (by the attendance's area and month).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Column, Engine, Float, String, Table, delete, select
+from sqlalchemy import Column, Engine, Float, String, Table, delete, select, text
 
 from hub.linkage.incidents import DEFAULT_WEIGHTS, Incident, Weights, incident_from_event, match_incidents
 from hub.mart import models
@@ -25,32 +34,66 @@ incident_match = Table(
     comment="ED assault attendances matched one-to-one to police incidents (restricted)",
 )
 
-ROLE = {"ed_attendance": "patient", "police_incident": "victim"}
+ED, POLICE = "ed_attendance", "police_incident"
+SOURCES = (ED, POLICE)
+ROLE = {ED: "patient", POLICE: "victim"}
+_LOCK_KEY = 0x5356_4D41  # PostgreSQL advisory lock: one refresh at a time across worker instances
 
 
-def _incidents(conn: Any, source: str) -> list[Incident]:
+def _incidents(conn: Any, source: str, months: Collection[str] | None = None) -> list[Incident]:
+    """The source's events (in ``months``, if given) as incidents; police incidents only with a victim (the
+    ED patient is one)."""
     ev, person = models.event, models.event_person
+    where = [ev.c.source == source]
+    if months is not None:
+        where.append(ev.c.occurred_month.in_(sorted(months)))
     people: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in conn.execute(select(person).join(ev, ev.c.event_id == person.c.event_id).where(ev.c.source == source)):
+    for r in conn.execute(select(person.c.event_id, person.c.role, person.c.age_band, person.c.sex)
+                          .join(ev, ev.c.event_id == person.c.event_id).where(*where)):
         people[r.event_id].append({"role": r.role, "age_band": r.age_band, "sex": r.sex})
     out = []
-    for r in conn.execute(select(ev).where(ev.c.source == source)):
+    for r in conn.execute(select(ev).where(*where)):
         row = dict(r._mapping)
+        persons = people.get(row["event_id"], [])
+        if source == POLICE and not any(p["role"] == ROLE[POLICE] for p in persons):
+            continue
         attributes = json.loads(row.get("attributes_json") or "{}")
-        event = {**row, "attributes": attributes, "flags": {"knife": row.get("knife")},
-                 "persons": people.get(row["event_id"], [])}
+        event = {**row, "attributes": attributes, "flags": {"knife": row.get("knife")}, "persons": persons}
         incident = incident_from_event(event, ROLE[source])
         if incident is not None:
             out.append(incident)
     return out
 
 
-def refresh(engine: Engine, weights: Weights = DEFAULT_WEIGHTS) -> int:
-    """Match every ED attendance in the mart to police incidents; returns the matches stored."""
+def _neighbours(months: Iterable[str]) -> set[str]:
+    """The months and the month either side (a police incident within a day of a match may sit in either)."""
+    out: set[str] = set()
+    for month in months:
+        first = date.fromisoformat(f"{month}-01")
+        out |= {month, (first - timedelta(days=1)).strftime("%Y-%m"), (first + timedelta(days=31)).strftime("%Y-%m")}
+    return out
+
+
+def refresh(engine: Engine, weights: Weights = DEFAULT_WEIGHTS, months: Collection[str] | None = None) -> int:
+    """Match the ED attendances in the mart (of ``months`` only, if given) to police incidents, replacing their
+    rows of ``incident_match``; returns the matches stored."""
     with engine.begin() as conn:
-        ed, police = _incidents(conn, "ed_attendance"), _incidents(conn, "police_incident")
+        if conn.dialect.name == "postgresql":  # concurrent refreshes (several workers) take turns
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        if months is None:
+            ed, police = _incidents(conn, ED), _incidents(conn, POLICE)
+            conn.execute(delete(incident_match))
+        else:
+            months = {m for m in months if m}
+            if not months:
+                return 0
+            ed = _incidents(conn, ED, months)
+            ev = models.event
+            in_months = select(ev.c.event_id).where(ev.c.source == ED, ev.c.occurred_month.in_(sorted(months)))
+            conn.execute(delete(incident_match).where(incident_match.c.ed_event_id.in_(in_months)))
+            taken = {r[0] for r in conn.execute(select(incident_match.c.police_event_id))}
+            police = [p for p in _incidents(conn, POLICE, _neighbours(months)) if p.event_id not in taken]
         matches = match_incidents(ed, police, weights=weights)
-        conn.execute(delete(incident_match))
         if matches:
             conn.execute(incident_match.insert(), [{"ed_event_id": m.ed_event_id, "police_event_id": m.police_event_id,
                                                     "score": m.score} for m in matches])
@@ -59,3 +102,47 @@ def refresh(engine: Engine, weights: Weights = DEFAULT_WEIGHTS) -> int:
 
 def matched_ed_events(conn: Any) -> set[str]:
     return {r[0] for r in conn.execute(select(incident_match.c.ed_event_id))}
+
+
+class MonthsTouched:
+    """The months whose matches a sink's writes may have changed, collected between refreshes (thread-safe).
+
+    An ED attendance touches its month; a police incident its month and, within a day of a month's edge,
+    the neighbouring month (an attendance there may match it). Until the first refresh everything is
+    touched: matches of events written before a restart are then not missed."""
+
+    def __init__(self) -> None:
+        self._months: set[str] = set()
+        self._everything = True
+        self._lock = threading.Lock()
+
+    def note(self, events: Iterable[Mapping[str, Any]]) -> None:
+        found: set[str] = set()
+        for event in events:
+            source, day = event.get("source"), event.get("occurred_date")
+            if source not in SOURCES or not isinstance(day, (date, str)):
+                continue
+            day = date.fromisoformat(day) if isinstance(day, str) else day
+            found.add(day.strftime("%Y-%m"))
+            if source == POLICE:
+                found |= {(day - timedelta(days=1)).strftime("%Y-%m"), (day + timedelta(days=1)).strftime("%Y-%m")}
+        if found:
+            with self._lock:
+                self._months |= found
+
+    def take(self) -> set[str] | None:
+        """The months to refresh now (None: all of them; empty: nothing to do), and start collecting afresh."""
+        with self._lock:
+            if self._everything:
+                self._everything, self._months = False, set()
+                return None
+            months, self._months = self._months, set()
+            return months
+
+    def give_back(self, months: set[str] | None) -> None:
+        """A refresh failed: its months are refreshed next time."""
+        with self._lock:
+            if months is None:
+                self._everything = True
+            else:
+                self._months |= months

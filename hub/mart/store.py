@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine, delete, func, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from hub.mart import cellkey, migrate, models, released
 
@@ -236,19 +236,44 @@ def event_row(shared: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+class EventIdTaken(IntegrityError):
+    """An event whose id the mart already holds under another source, or that a batch holds twice with two
+    sources. Event ids are keyed on source and record id, so no pipeline makes such an event: it is forged
+    or mis-produced, and writing it would overwrite another source's event. Refused (the sink dead-letters
+    it as ``rejected_by_mart: EventIdTaken``); the first writer of an id keeps it."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} event id(s) already belong to another source", None,
+                         ValueError("event id of another source"))
+
+
+ID_CHUNK = 500  # event ids per look-up (SQLite's bound-parameter limit is far above)
+
+
 def upsert_events(engine: Engine, events: Iterable[Mapping[str, Any]]) -> int:
-    """Write shared events; re-writing an event replaces it exactly, so redelivery changes nothing."""
+    """Write shared events; re-writing an event replaces it exactly, so redelivery changes nothing.
+
+    Raises ``EventIdTaken`` (and writes nothing) if an event would replace one of another source."""
     latest: dict[str, Mapping[str, Any]] = {}
     for ev in events:
+        earlier = latest.get(ev["event_id"])
+        if earlier is not None and earlier.get("source") != ev.get("source"):
+            raise EventIdTaken(1)
         latest[ev["event_id"]] = ev  # a batch may hold the same event twice (at-least-once)
     if not latest:
         return 0
     rows = [event_row(ev) for ev in latest.values()]
     people = [{"event_id": eid, "seq": i, "role": p["role"], "age_band": p.get("age_band"), "sex": p.get("sex")}
               for eid, ev in latest.items() for i, p in enumerate(ev.get("persons") or [])]
+    ids = list(latest)
     with engine.begin() as conn:
+        taken = sum(1 for i in range(0, len(ids), ID_CHUNK) for eid, source in conn.execute(
+            select(models.event.c.event_id, models.event.c.source).where(
+                models.event.c.event_id.in_(ids[i:i + ID_CHUNK]))) if source != latest[eid].get("source"))
+        if taken:
+            raise EventIdTaken(taken)
         _upsert(conn, models.event, rows, ["event_id"])
-        conn.execute(delete(models.event_person).where(models.event_person.c.event_id.in_(list(latest))))
+        conn.execute(delete(models.event_person).where(models.event_person.c.event_id.in_(ids)))
         if people:
             conn.execute(models.event_person.insert(), people)
     return len(rows)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -19,7 +19,6 @@ from pydantic import (
     ConfigDict,
     RootModel,
     StrictBool,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -27,7 +26,7 @@ from pydantic import (
 
 from hub.policy.coded import kept_rule, schema_problem
 from hub.schemas import RAW_SCHEMAS, SchemaRepository, default_repository
-from hub.yamlsource import load_located, located_problems
+from hub.yamlsource import Problems, load_located, one_of
 
 Treatment = Literal["keep", "generalise", "token", "drop"]
 
@@ -213,24 +212,15 @@ def load_agreement(path: Path | str, schemas: SchemaRepository | None = None,
     The file is read with pydantic models (``extra="forbid"``): the whole file's shape first, then each
     source against its schema and each field's treatments against the field (the checks that need
     to know which source and field they are about)."""
-    doc = load_located(path, text)
+    doc = load_located(path, text, whole="the agreement")
     schemas = schemas or default_repository()
-    problems: list[tuple[str, str]] = []
-    try:
-        root = AgreementFile.model_validate(doc.data)
-    except ValidationError as exc:  # note the top level's problems, and go on to find the parts' own
-        problems.extend(located_problems(exc, doc.data, whole="the agreement"))
+    problems = Problems(doc)
+    root = problems.model(AgreementFile, doc.data)  # the top level's problems; then the parts' own
+    if root is None:
         if not isinstance(doc.data, dict):
-            raise doc.errors(problems) from None
+            problems.raise_any()
         root = AgreementFile.model_construct(**{k: doc.data.get(k) for k in AgreementFile.model_fields})
-
-    def part(model: type[M], data: Any, key: str, **context: Any) -> M | None:
-        """``data`` (at ``key`` in the file) as ``model``, or None with its problems noted."""
-        try:
-            return model.model_validate(data, context=context)
-        except ValidationError as exc:
-            problems.extend(located_problems(exc, data, key))
-            return None
+    part = problems.model
 
     head = part(HeadSpec, root.agreement, "agreement")
     party_list = part(PartyList, root.parties, "parties")
@@ -241,7 +231,7 @@ def load_agreement(path: Path | str, schemas: SchemaRepository | None = None,
     for name, raw in (root.sources if isinstance(root.sources, dict) else {}).items():
         key = f"sources.{name}"
         if name not in RAW_SCHEMAS:
-            problems.append((key, f"no schema for source {name!r}; known sources: {', '.join(sorted(RAW_SCHEMAS))}"))
+            problems.add(key, f"no schema for source {name!r}; known sources: {', '.join(sorted(RAW_SCHEMAS))}")
             continue
         schema = schemas.get(RAW_SCHEMAS[name])
         spec = part(SourceSpec, raw, key, schema=schema, parties=parties, purposes=purposes)
@@ -250,7 +240,7 @@ def load_agreement(path: Path | str, schemas: SchemaRepository | None = None,
         for fname, rule in (raw_fields if isinstance(raw_fields, dict) else {}).items():
             fkey = f"{key}.fields.{fname}"
             if fname not in schema.field_names:
-                problems.append((fkey, f"not a field of {schema.name}; fields are {', '.join(schema.field_names)}"))
+                problems.add(fkey, f"not a field of {schema.name}; fields are {', '.join(schema.field_names)}")
                 continue
             treatments = part(FieldRule, rule, fkey, kind=_avro_kind(schema.field(fname)["type"]),
                               identifier=fname in schema.identifier_fields(), field=schema.field(fname),
@@ -273,17 +263,14 @@ def load_agreement(path: Path | str, schemas: SchemaRepository | None = None,
         if sensitive is not None:
             profiles[name] = ReleaseProfile(name, profile.audience or name, standard, sensitive.disclosure(standard))
     rules = part(SensitiveRulesSpec, root.sensitive, "sensitive") if root.sensitive is not None else None
-    if problems or head is None or parties is None or purposes is None:
-        raise doc.errors(problems)
+    problems.raise_any()
+    assert head is not None and parties is not None and purposes is not None  # else a problem was noted
     return Agreement(id=head.id, version=head.version, partnership=head.partnership,
                      parties=parties, purposes=purposes, sources=sources, release_profiles=profiles,
                      sensitive=rules.rules() if rules else SensitiveRules(), path=doc.path, lines=doc.lines)
 
 
 # --- the file's models ------------------------------------------------------------------------------
-
-M = TypeVar("M", bound=BaseModel)
-
 
 def _required_text(value: Any) -> str:
     if value is None or (isinstance(value, str) and not value.strip()) or isinstance(value, (dict, list)):
@@ -343,9 +330,7 @@ class ProfileSpec(_Spec):
     @field_validator("finest_geography")
     @classmethod
     def _geography(cls, value: str) -> str:
-        if value not in GEOGRAPHY_LEVELS:
-            raise ValueError(f"must be one of {', '.join(GEOGRAPHY_LEVELS)}")
-        return value
+        return str(one_of(value, GEOGRAPHY_LEVELS))
 
 
 class SensitiveDisclosureSpec(_Spec):
@@ -369,9 +354,7 @@ class SensitiveDisclosureSpec(_Spec):
     @field_validator("finest_geography")
     @classmethod
     def _geography(cls, value: str | None) -> str | None:
-        if value is not None and value not in GEOGRAPHY_LEVELS:
-            raise ValueError(f"must be one of {', '.join(GEOGRAPHY_LEVELS)}")
-        return value
+        return None if value is None else str(one_of(value, GEOGRAPHY_LEVELS))
 
     def disclosure(self, standard: Disclosure) -> Disclosure:
         return Disclosure(standard.threshold if self.threshold is None else self.threshold,

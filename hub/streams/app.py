@@ -3,7 +3,10 @@
 The pseudonymise stage splits each event: the shared event (no token) goes to ``svh.shared``, the
 persons' linkage tokens to the restricted ``svh.link.tokens`` that only the link stage reads. The link
 stage gives every person mention a pseudonymous person id (``svh.linked``); the sink writes events and,
-from ``svh.linked``, person mentions and merges into the restricted layer of the mart.
+from ``svh.linked``, person mentions and merges into the restricted layer of the mart. Every
+``incident_match_interval_s`` the sink re-matches ED attendances to police incidents for the months its
+writes touched (``hub.mart.incident_matches``), so the released share of ED assaults the police never
+heard of is current without a command run by hand.
 
 One actor per agent (faust#606 loses messages with concurrency > 1); scale with partitions.
 Values are raw bytes and decoded in the agent, so a bad payload becomes a dead letter with its
@@ -29,7 +32,7 @@ from hub.config import Settings
 from hub.dead_letters import dead_letter_headers
 from hub.linkage.messages import LINKED_EVENT, linked_event
 from hub.linkage.model_file import ModelFile
-from hub.mart import persons, store
+from hub.mart import incident_matches, persons, store
 from hub.policy import Agreement, NoAgreementError
 from hub.policy.conformance import EventRules
 from hub.pseudonymisation import PseudonymisationError, Pseudonymiser
@@ -105,9 +108,12 @@ class StreamWorker:
         if "pseudonymise" in stages:
             inputs = self._topic(*self._raw_to_source, *self._at_source_topics)
             self.app.agent(inputs, name="pseudonymise", concurrency=1)(self._pseudonymise)
+        self.incident_months = incident_matches.MonthsTouched()
         if "sink" in stages:
             self.app.agent(self._shared, name="sink", concurrency=1)(self._sink)
             self.app.agent(self._linked, name="sink_persons", concurrency=1)(self._sink_persons)
+            if settings.incident_match_interval_s > 0:
+                self.app.timer(settings.incident_match_interval_s, name="incident_matches")(self._refresh_incidents)
         self.alert_stage: Any = None  # hub.streams.alerts.AlertStage, added by hub.streams.worker.build
 
     def _topic(self, *names: str) -> Any:
@@ -315,6 +321,7 @@ class StreamWorker:
                     continue
                 good.append((record, msg))
             written = await self._write_with_retry(good, out)
+            self.incident_months.note(written)  # after the write: the next refresh sees these events
             await deliver(self.sender, out, "sink")
             by_source = Counter(record["source"] for record in written)
             for source, n in by_source.items():
@@ -325,6 +332,30 @@ class StreamWorker:
                 metrics.STAGE_PROCESSED.labels("sink", "unknown", "dead_lettered").inc(len(out))
             metrics.STAGE_SECONDS.labels("sink").observe(time.perf_counter() - started)
             metrics.LAST_EVENT.labels("sink").set_to_current_time()
+
+    async def _refresh_incidents(self, *_: Any) -> None:
+        """Re-match ED attendances to police incidents for the months written since the last refresh (all of
+        them on the first run). A failure is logged and counted, and its months are tried again next time."""
+        assert self.engine is not None
+        months = self.incident_months.take()
+        if months is not None and not months:  # nothing written since: every noted month is refreshed
+            metrics.INCIDENT_MATCH_REFRESHES.labels("idle").inc()
+            return
+        started = time.perf_counter()
+        try:
+            stored = await asyncio.to_thread(incident_matches.refresh, self.engine, months=months)
+        except Exception as exc:  # noqa: BLE001 - the mart may be down: try again on the next tick
+            self.incident_months.give_back(months)
+            metrics.INCIDENT_MATCH_REFRESHES.labels("failed").inc()
+            log.error("incident match refresh failed; retrying on the next tick",
+                      extra={"stage": "sink", "error": type(exc).__name__})
+            return
+        metrics.INCIDENT_MATCH_REFRESHES.labels("done").inc()
+        metrics.INCIDENT_MATCH_LAST.set_to_current_time()
+        log.info("incident matches refreshed", extra={"stage": "sink", "table": "incident_match", "count": stored,
+                                                      "status": "all months" if months is None else
+                                                      f"{len(months)} months",
+                                                      "seconds": round(time.perf_counter() - started, 3)})
 
     async def _write_with_retry(self, good: list[tuple[dict[str, Any], Any]],
                                 out: list[Outgoing]) -> list[dict[str, Any]]:

@@ -17,16 +17,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from hub.linkage.incidents import AGE_BANDS, Incident
-from hub.pseudonymisation.gazetteer import Gazetteer
+from hub.pseudonymisation.gazetteer import Gazetteer, example_rows
 from hub.synth.extract import violent_time
 from hub.synth.geography import build_county
 from hub.synth.people import age_band, cumulative
 
-VENUE_WORDS = ("Red", "Crown", "Plough", "Anchor", "Swan", "Bell", "Oak", "Star", "Vine", "Globe", "Mitre", "Lamb")
-VENUE_KINDS = ("Arms", "Tavern", "Inn", "Bar", "Club", "Lounge")
-STREETS = ("Mill", "Church", "Station", "King", "Queen", "Bridge", "Castle", "Park", "Market", "Chapel", "Water",
-           "School", "North", "South", "West", "East", "High", "Victoria", "Albert", "George")
-STREET_KINDS = ("Road", "Street", "Lane", "Avenue", "Way", "Close")
 WEAPONS = {"body": 60.0, "knife": 14.0, "blunt": 12.0, "other": 6.0}
 UNPLACEABLE = ("at a friends house", "at a party", "outside", "in town", "not known", "at home")
 
@@ -40,24 +35,10 @@ class EdPoliceData:
     unplaced: int
 
 
-def gazetteer_rows(seed: int = 1) -> list[tuple[str, str]]:
-    """Three venues and two streets per LSOA of the fictional county, each name unique."""
-    rng = random.Random(f"gazetteer-{seed}")
-    county = build_county()
-    names: set[str] = set()
-    rows = []
-    for lsoa in county.lsoas:
-        made = 0
-        while made < 5:
-            if made < 3:
-                name = f"The {rng.choice(VENUE_WORDS)} {rng.choice(VENUE_WORDS)} {rng.choice(VENUE_KINDS)}"
-            else:
-                name = f"{rng.choice(STREETS)} {rng.choice(STREETS)} {rng.choice(STREET_KINDS)}"
-            if name not in names:
-                names.add(name)
-                rows.append((name, lsoa.code))
-                made += 1
-    return rows
+def gazetteer_rows() -> list[tuple[str, str]]:
+    """(name, LSOA) of the partnership's gazetteer: the synthetic one shipped for the fictional county
+    (three venues, two streets and a school per LSOA, each name unique)."""
+    return [(name, lsoa) for name, _, lsoa in example_rows()]
 
 
 def generate(*, seed: int = 3, police_incidents: int = 3000, ed_attendances: int = 1200, share: float = 0.4,

@@ -42,6 +42,8 @@ class TruthRow:
     occurred_date: str = ""
     lsoa21cd: str = ""  # where it happened (ambulance) or where the person lives (the others)
     flags: str = ""  # ";"-joined names of the flags that are true
+    police_ref: str = ""  # ED: the police incident (crime reference) of the same assault, if the police know it
+    assault_lsoa21cd: str = ""  # ED: where the assault happened, if its free-text location can be placed
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ def write_extract(out_dir: Path, source: str, header: Sequence[str], valid: list
                 cells[list(header).index(column)] = cell
             record_id = "" if column == id_column else row[id_column]
             fact = TruthRow(index + 1, record_id, False, kind, column, fact.person_id, fact.occurred_date,
-                            fact.lsoa21cd, fact.flags)
+                            fact.lsoa21cd, fact.flags, fact.police_ref, fact.assault_lsoa21cd)
         else:
             row, fact = next(good)
             cells = [row[h] for h in header]

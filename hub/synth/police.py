@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-from hub.synth.geography import build_county, normalise_postcode, write_lookup
+from hub.synth.geography import County, build_county, normalise_postcode, write_lookup
 from hub.synth.incidents import Incident, IncidentFactory, Recorded
 from hub.synth.offences import load_reference
 from hub.synth.people import Person, PersonPool, PlantedPerson, age_band, age_on
@@ -84,13 +84,7 @@ def generate_police_extract(
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     county = build_county()
-    pool = PersonPool(rng, county, max(50, 2 * incidents), start)
-    factory = IncidentFactory(rng, county, pool, load_reference(), start, days)
-
-    valid = [factory.make() for _ in range(incidents)]
-    _plant(factory, valid, planted)
-    valid.sort(key=lambda item: item.reported)
-    _assign_refs(rng, valid)
+    factory, valid = _valid_incidents(rng, county, incidents, start, days, planted)
     broken = [factory.make() for _ in range(malformed)]
 
     manifest = SynthManifest(
@@ -127,6 +121,25 @@ def generate_police_extract(
     write_rows(manifest.truth_incidents_csv, TruthIncident, truth)
     write_rows(manifest.truth_persons_csv, TruthPerson, persons)
     return manifest
+
+
+def _valid_incidents(rng: random.Random, county: County, incidents: int, start: date, days: int,
+                     planted: Sequence[PlantedPerson]) -> tuple[IncidentFactory, list[Incident]]:
+    """The extract's valid incidents, in reporting order with their crime references."""
+    pool = PersonPool(rng, county, max(50, 2 * incidents), start)
+    factory = IncidentFactory(rng, county, pool, load_reference(), start, days)
+    valid = [factory.make() for _ in range(incidents)]
+    _plant(factory, valid, planted)
+    valid.sort(key=lambda item: item.reported)
+    _assign_refs(rng, valid)
+    return factory, valid
+
+
+def police_incidents(seed: int = 2026, incidents: int = 3000, start: date = date(2025, 1, 6), days: int = 364,
+                     planted: Sequence[PlantedPerson] = ()) -> list[Incident]:
+    """The valid incidents of the police extract ``generate_police_extract`` writes with the same arguments
+    (same facts, same crime references): for other agencies' extracts that record the same events."""
+    return _valid_incidents(random.Random(seed), build_county(), incidents, start, days, planted)[1]
 
 
 def _plant(factory: IncidentFactory, valid: list[Incident], planted: Sequence[PlantedPerson]) -> None:

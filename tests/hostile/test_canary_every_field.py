@@ -7,7 +7,9 @@ runs as a process. Whatever happens to each row (kept, dropped, dead-lettered at
 at the boundary), no canary may be found after the boundary: not on the shared, linked or link-token
 topics, not on the shared dead-letter topic, not in any mart table, not in the worker's log or metrics,
 not on a health body's dead-letter topic. The hub sources' raw topics must hold their canaries (so the
-search is known to look in the right place).
+search is known to look in the right place). A free-text location the trust's connector geocodes gets one
+more row: a canary beside a place the gazetteer knows, so the text is placed (its area leaves) and the
+name beside it must not.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from tests.integration.pipeline import start_worker
 from tests.plugins.services import free_port, unique
 
 pytestmark = pytest.mark.integration
+PLACE, PLACE_LSOA = "The Star Lamb Tavern", "E01990001"  # in the shipped synthetic gazetteer
 
 
 def canary(source: str, column: str) -> str:
@@ -47,6 +50,7 @@ def canary(source: str, column: str) -> str:
 class Outcome:
     settings: Settings
     canaries: dict[str, dict[str, str]]  # source -> column -> canary
+    placed: dict[str, str]  # source -> the canary written beside a gazetteer place in its place column
     at_source: list[str]
     worker: WorkerProcess
 
@@ -66,6 +70,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> I
     kafka_admin.ensure_topics(settings, [s for s in RAW_SCHEMAS if s not in at_source], timeout_s=30)
     kafka_admin.ensure_topics(settings, at_source, timeout_s=30, raw=False)
     canaries: dict[str, dict[str, str]] = {}
+    placed: dict[str, str] = {}
     for source in sorted(RAW_SCHEMAS):
         mapping = load_mapping(default_mapping_path(source))
         good = ROWS[source]
@@ -77,6 +82,11 @@ def outcome(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> I
             row = {**good, id_col: f"{good[id_col]}-{i}"}
             row[column] = canaries[source][column] = canary(source, column)
             rows.append([row[h] for h in header])
+        for f in mapping.fields:
+            if f.type == "place":  # a location the gazetteer CAN place, with a name in it
+                placed[source] = canary(source, f"{f.column} placed")
+                row = {**good, id_col: f"{good[id_col]}-placed", f.column: f"outside {PLACE}, {placed[source]} hit me"}
+                rows.append([row[h] for h in header])
         path = base / "data" / f"{source}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(csv_bytes(header, rows))
@@ -90,7 +100,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> I
         t = Topics(prefix)
         wait_until_drained(settings, settings.app_id, [t.raw(s) for s in RAW_SCHEMAS if s not in at_source]
                            + [t.at_source(s) for s in at_source] + [t.shared], 180)
-        yield Outcome(settings, canaries, at_source, worker)
+        yield Outcome(settings, canaries, placed, at_source, worker)
     finally:
         worker.stop()
 
@@ -101,7 +111,7 @@ def topic_bytes(settings: Settings, topic: str) -> bytes:
 
 
 def all_canaries(outcome: Outcome) -> list[str]:
-    return [c for cols in outcome.canaries.values() for c in cols.values()]
+    return [c for cols in outcome.canaries.values() for c in cols.values()] + list(outcome.placed.values())
 
 
 def test_every_field_of_every_source_had_a_canary(outcome: Outcome) -> None:
@@ -140,6 +150,15 @@ def test_the_search_looks_in_the_right_place(outcome: Outcome) -> None:
         assert len(seen) == len(cols), source  # every canary reached the restricted side
 
 
+
+
+def test_a_placed_location_sends_its_area_and_never_the_name_beside_it(outcome: Outcome) -> None:
+    assert set(outcome.placed) == {"ed_attendance"}
+    engine = connect(outcome.settings.mart)
+    with engine.connect() as conn:
+        areas = {r[0] for r in conn.execute(text("SELECT lsoa_code FROM event WHERE source = 'ed_attendance'"))}
+    assert PLACE_LSOA in areas  # only the placed row has an area: the text was placed at the trust
+    # ...and test_no_canary_after_the_boundary found its canary nowhere past the boundary
 
 
 def test_linkage_tokens_never_sit_beside_analysts_attributes(outcome: Outcome) -> None:

@@ -85,6 +85,9 @@ def outcome(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> I
         forged(police_event("ZZ/25/000006"), source="made_up_source"),
         forged(real, attributes__outcome_code=NAME),  # same event id as the real one: an overwrite
         forged(police_event("ZZ/25/000007"), persons=[{**victim, "role": NAME}]),
+        # Well-formed and conforming, but another source's event under the real one's id: an overwrite the
+        # checks of the event itself cannot see (ids are keyed on source and record id, so it is forged).
+        forged(ed_event("ED25-000009"), event_id=real["event_id"]),
     ]
     to_at_source = {
         "ed_attendance": [
@@ -134,9 +137,18 @@ def test_a_forged_event_cannot_overwrite_a_real_one(outcome: dict[str, Any]) -> 
     assert '"outcome_code": "15"' in repr(real)
 
 
+def test_a_well_formed_event_of_another_source_cannot_take_a_real_events_id(outcome: dict[str, Any]) -> None:
+    rows = mart_rows(outcome["settings"])
+    real = next(r for r in rows if r[0] == outcome["real"]["event_id"])
+    assert real[1] == "police_incident"
+    letters = [headers_dict(m.headers) for m in read_topic(outcome["settings"], outcome["topics"].shared_dlq)]
+    taken = [h for h in letters if h["kind"] == "rejected_by_mart"]
+    assert len(taken) == 1 and "EventIdTaken" in taken[0]["exception.message"]
+
+
 def test_forged_events_are_dead_lettered_without_their_bytes(outcome: dict[str, Any]) -> None:
     settings, t = outcome["settings"], outcome["topics"]
-    letters = [m for m in read_topic(settings, t.shared_dlq)]
+    letters = [m for m in read_topic(settings, t.shared_dlq) if headers_dict(m.headers)["kind"] == "nonconforming"]
     kinds = sorted(headers_dict(m.headers)["kind"] for m in letters)
     assert kinds == ["nonconforming"] * 7
     assert all(m.value is None for m in letters)
@@ -152,6 +164,6 @@ def test_at_source_events_are_checked_before_they_join_the_shared_stream(outcome
     assert not any("Zebedee" in h["exception.message"] for h in refused)
     shared = [default_repository().decode(m.value or b"")[1]["event_id"] for m in read_topic(settings, t.shared)]
     assert outcome["real_ed"]["event_id"] in shared
-    assert len(shared) == 8 + 1  # what was forged onto it, plus the one at-source event that conforms
+    assert len(shared) == 9 + 1  # what was forged onto it, plus the one at-source event that conforms
 
 

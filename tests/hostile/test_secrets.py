@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import socket
 import stat
+import time
 from pathlib import Path
 
 from hub.config import load_settings
@@ -45,8 +46,16 @@ def test_a_child_process_environment_holds_no_secret(tmp_path: Path) -> None:
     worker = WorkerProcess(settings, tmp_path / "worker.log").start()
     try:
         assert worker.proc is not None
-        environ = Path(f"/proc/{worker.proc.pid}/environ").read_bytes()
-        assert environ, "the child exited before its environment could be read"
+        # Read once the child has exec'd: between fork and exec /proc shows an empty environment.
+        deadline = time.monotonic() + 20
+        environ = b""
+        while worker.alive() and time.monotonic() < deadline and b"HUB_" not in environ:
+            try:
+                environ = Path(f"/proc/{worker.proc.pid}/environ").read_bytes()
+            except OSError:  # gone meanwhile: the assertion below says so
+                break
+            time.sleep(0.05)
+        assert b"HUB_" in environ, "the child exited before its environment could be read"
         for secret in (DB_PASSWORD, SASL_PASSWORD, MASTER_KEY):
             assert secret.encode() not in environ
         config = dict(item.split(b"=", 1) for item in environ.split(b"\0") if b"=" in item).get(b"HUB_CONFIG")

@@ -87,7 +87,7 @@ def test_a_bad_rules_file_is_named_with_the_setting(tmp_path: Path) -> None:
     bad = tmp_path / "rules.yaml"
     bad.write_text("version: '1'\nowhr: {offence_codes: ['1'], adult_age_bands: ['18-24'], weapon_flags: []}\n"
                    "hotspots: {sources: [police_incident]}\n")
-    with pytest.raises(RulesError, match=r"rules.yaml: owhr.weapon_flags"):
+    with pytest.raises(RulesError, match=r"rules.yaml:2: owhr.weapon_flags: must not be empty"):
         load_rules(bad)
 
 

@@ -15,7 +15,7 @@ COMMANDS = {"worker", "connector", "mart", "reference", "audit", "dlq", "keys", 
             "linkage", "report", "reviews"}
 SUBCOMMANDS = {
     "connector": {"load", "run", "check", "token"},
-    "mart": {"init", "counts", "export", "report", "dictionary", "purge"},
+    "mart": {"init", "counts", "export", "report", "dictionary", "purge", "match-incidents"},
     "audit": {"list"},
     "dlq": {"list", "show", "replay"},
     "keys": {"init", "rotate", "show"},

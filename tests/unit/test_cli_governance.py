@@ -65,7 +65,7 @@ def test_policy_check_of_invalid_yaml(tmp_path: Path, capsys: pytest.CaptureFixt
     bad = tmp_path / "broken.yaml"
     bad.write_text("agreement:\n  id: [unclosed\n", "utf-8")
     assert main(["policy", "check", str(bad)]) == 2
-    assert re.match(rf"error: {re.escape(str(bad))}:\d+: not valid YAML", capsys.readouterr().err)
+    assert re.match(rf"error: {re.escape(str(bad))}:\d+: the agreement: not valid YAML", capsys.readouterr().err)
 
 
 # --- releases ------------------------------------------------------------------------------------------

@@ -51,13 +51,13 @@ def test_unknown_key_in_config_file_is_refused_by_name(tmp_path: Path) -> None:
     path.write_text("topic_prefix: x\nmetrics_prot: 9300\n", encoding="utf-8")
     with pytest.raises(SettingsError) as err:
         load_settings({"HUB_CONFIG": str(path)})
-    assert f"{path}: metrics_prot" in str(err.value)
+    assert str(err.value) == f"{path}:2: metrics_prot: unknown key (misspelt?)"
 
 
 def test_bad_value_in_config_file_names_file_and_key(tmp_path: Path) -> None:
     path = tmp_path / "hub.yaml"
     path.write_text("topic_partitions: 0\n", encoding="utf-8")
-    with pytest.raises(SettingsError, match=f"{path}: topic_partitions"):
+    with pytest.raises(SettingsError, match=f"{path}:1: topic_partitions: must be at least 1"):
         load_settings({"HUB_CONFIG": str(path)})
 
 
@@ -109,7 +109,7 @@ def test_unparsable_config_file_does_not_echo_its_content(tmp_path: Path) -> Non
     ({"HUB_TOPIC_PREFIX": "has space"}, "HUB_TOPIC_PREFIX"),
     ({"HUB_SASL_MECHANISM": "GSSAPI"}, "HUB_SASL_MECHANISM"),
     ({"HUB_SECURITY_PROTOCOL": "SASL_SSL"}, "sasl_mechanism, sasl_username and sasl_password"),
-    ({"HUB_POSTCODE_LOOKUP": "/nonexistent/nspl.csv"}, "postcode_lookup"),
+    ({"HUB_POSTCODE_LOOKUP": "/nonexistent/nspl.csv"}, "HUB_POSTCODE_LOOKUP: /nonexistent/nspl.csv is not a file"),
 ])
 def test_bad_settings_stop_start_up_naming_the_setting(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(named)):
@@ -152,4 +152,5 @@ def test_config_imports_no_domain_code() -> None:
     tree = ast.parse(Path(hub.config.__file__).read_text("utf-8"))
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} | {
         a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    assert not {m for m in imported if m == "hub" or m.startswith("hub.")}
+    # hub.yamlsource only reads YAML with line numbers and words pydantic's errors: no domain code either
+    assert not {m for m in imported if (m == "hub" or m.startswith("hub.")) and m != "hub.yamlsource"}

@@ -131,7 +131,7 @@ def test_every_problem_in_a_mapping_is_reported_at_once(tmp_path: Path) -> None:
     path, message = mapping_error(tmp_path, text)
     assert message.splitlines() == [
         f"{path}:{line_of(text, 'VictimDOB')}: fields.victim_dob.type: unknown type 'birthday'; expected one of "
-        "string, datetime, date, flag, offence_code, postcode, lsoa, sex, integer, code",
+        "string, datetime, date, flag, offence_code, postcode, lsoa, sex, integer, code, place",
         f"{path}:{line_of(text, 'KnifeFlag')}: fields.knife.colour: unknown key (misspelt?)",
         f"{path}:{line_of(text, 'shoe_size')}: fields.shoe_size: not a field of svh.raw.PoliceIncident"]
 

@@ -81,3 +81,234 @@ def test_matches_are_stored_restricted_and_released_only_protected(tmp_path: obj
     ctx = ReleaseContext.create(agreement, "sna", "partnership", "t", environ={})  # type: ignore[arg-type]
     table = release(engine, ctx, "ed_assaults_without_police", "lsoa", "month", breakdown="total")
     assert table.rows and all(r.value is None for r in table.rows)  # one attendance: suppressed
+
+
+# --- the gazetteer at the trust, the mapping's place fields, the scheduled refresh ----------------------------
+
+def test_a_leading_the_is_optional_and_a_bad_gazetteer_is_one_clear_line(tmp_path: object) -> None:
+    from pathlib import Path
+
+    import pytest
+
+    from hub.pseudonymisation.gazetteer import GazetteerError
+
+    assert isinstance(tmp_path, Path)
+    g = Gazetteer.from_pairs([("The Red Lion", "E01000003")])
+    assert g.place("outside Red Lion") == g.place("at THE RED LION") == "E01000003"
+    bad = tmp_path / "g.csv"
+    bad.write_text("name,lsoa21cd\nThe Pride of Qzx Smith,not-an-lsoa\n", encoding="utf-8")
+    with pytest.raises(GazetteerError, match=r"row 2: lsoa21cd is not an LSOA code") as caught:
+        Gazetteer.from_csv(bad)
+    assert "Smith" not in str(caught.value)  # names no place
+    bad.write_text("place,lsoa\n", encoding="utf-8")
+    with pytest.raises(GazetteerError, match="needs the columns name and lsoa21cd"):
+        Gazetteer.from_csv(bad)
+
+
+def test_the_shipped_gazetteer_covers_the_county_and_places_the_synthetic_texts() -> None:
+    import random
+
+    from hub.pseudonymisation.gazetteer import example_path, example_rows
+    from hub.synth.geography import build_county
+    from hub.synth.places import location_text
+
+    rows = example_rows()
+    county = {item.code for item in build_county().lsoas}
+    assert {lsoa for _, _, lsoa in rows} == county and len({n for n, _, _ in rows}) == len(rows)
+    assert {kind for _, kind, _ in rows} == {"venue", "street", "school"}
+    g = Gazetteer.from_csv(example_path())
+    rng = random.Random(1)
+    for lsoa in sorted(county):
+        for location in ("LP", "PS", "ED", "HO"):
+            text, placed = location_text(rng, lsoa, location, placeable=1.0)
+            assert placed == lsoa and g.place(text) == lsoa, text
+    text, placed = location_text(rng, "E01990001", "PS", placeable=0.0)
+    assert placed == "" and g.place(text) is None
+
+
+def test_a_place_field_sends_only_the_area_and_counts_what_it_cannot_place() -> None:
+    from hub.connectors import default_mapping_path, load_mapping
+    from hub.metrics import LOCATION_TEXTS
+    from tests.unit.source_rows import GOOD_ROWS
+
+    mapping = load_mapping(default_mapping_path("ed_attendance"))
+    assert mapping.places and "AssaultLocDesc" in mapping.columns
+    unplaced = LOCATION_TEXTS.labels("ed_attendance", "assault_lsoa", "unplaced")
+    before = unplaced._value.get()
+    placed = mapping.parse({**GOOD_ROWS["ed_attendance"], "AssaultLocDesc": "outside the Star Lamb Tavern with Qzx"})
+    lost = mapping.parse({**GOOD_ROWS["ed_attendance"], "AssaultLocDesc": "at Qzx Smith's flat"})
+    assert placed["assault_lsoa"] == "E01990001" and lost["assault_lsoa"] is None
+    assert not [v for r in (placed, lost) for v in r.values() if isinstance(v, str) and "Qzx" in v]
+    assert "location_description" not in placed  # the text is in no record at all
+    assert mapping.placements == {"placed": 1, "unplaced": 1} and unplaced._value.get() == before + 1
+
+
+def test_a_place_only_fills_an_lsoa_field(tmp_path: object) -> None:
+    from pathlib import Path
+
+    import pytest
+
+    from hub.connectors import default_mapping_path, load_mapping
+    from hub.yamlsource import ConfigError
+
+    assert isinstance(tmp_path, Path)
+    text = default_mapping_path("ed_attendance").read_text("utf-8").replace(
+        "site_code: {column: SiteCode, required: true}", "site_code: {column: SiteCode, type: place}")
+    path = tmp_path / "ed.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"fields\.site_code\.type: a place gives an LSOA code"):
+        load_mapping(path)
+
+
+def _mart(tmp_path: object) -> object:
+    from pathlib import Path
+
+    from hub.mart import store
+    assert isinstance(tmp_path, Path)
+    engine = store.connect(f"sqlite:///{tmp_path / 'mart.db'}")
+    store.init(engine)
+    return engine
+
+
+def _events(data: object) -> list[dict[str, object]]:
+    out = []
+    for source, role, items in (("ed_attendance", "patient", data.ed), ("police_incident", "victim", data.police)):  # type: ignore[attr-defined]
+        for i in items:
+            out.append({"event_id": i.event_id, "source": source, "agreement_id": "a", "agreement_version": "1",
+                        "key_id": "k", "occurred_date": i.when.date(), "occurred_hour": i.when.hour,
+                        "occurred_month": i.when.strftime("%Y-%m"), "lsoa_code": i.lsoa, "msoa_code": i.msoa,
+                        "flags": {"knife": i.weapon == "knife"},
+                        "attributes": {"assault_method": {"body": "BP", "blunt": "BL", "other": "OT"}.get(
+                            i.weapon or "", "")} if source == "ed_attendance" else {},
+                        "persons": [{"role": role, "age_band": i.age_band, "sex": i.sex}]})
+    return out
+
+
+def test_refreshing_the_touched_months_as_events_arrive_equals_one_full_refresh(tmp_path: object) -> None:
+    from hub.mart import store
+    from hub.mart.incident_matches import MonthsTouched, incident_match, refresh
+
+    data = generate(seed=7, police_incidents=600, ed_attendances=240)
+    engine = _mart(tmp_path)
+    events = _events(data)
+    touched = MonthsTouched()
+    assert touched.take() is None  # the first refresh after a start covers every month
+    for start in range(0, len(events), 200):  # batches, as the sink writes them, each followed by a refresh
+        batch = sorted(events, key=lambda e: str(e["event_id"]))[start:start + 200]
+        store.upsert_events(engine, batch)  # type: ignore[arg-type]
+        touched.note(batch)
+        months = touched.take()
+        assert months and refresh(engine, months=months) >= 0  # type: ignore[arg-type]
+    assert touched.take() == set()
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        incremental = {tuple(r)[:2] for r in conn.execute(incident_match.select())}
+    refresh(engine)  # type: ignore[arg-type]
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        full = {tuple(r)[:2] for r in conn.execute(incident_match.select())}
+    assert len(incremental ^ full) <= len(full) // 50  # equal but for the odd match at a month's edge
+    correct = sum(data.truth.get(ed) == police for ed, police in full)
+    assert correct / len(full) >= 0.9 and correct / len(data.truth) >= 0.85
+
+
+def test_a_failed_refresh_gives_its_months_back() -> None:
+    from datetime import date
+
+    from hub.mart.incident_matches import MonthsTouched
+
+    touched = MonthsTouched()
+    touched.take()
+    touched.note([{"source": "police_incident", "occurred_date": date(2025, 3, 31)},
+                  {"source": "ed_attendance", "occurred_date": "2025-06-07"},
+                  {"source": "probation_event", "occurred_date": date(2025, 9, 1)}])
+    months = touched.take()
+    assert months == {"2025-03", "2025-04", "2025-06"}
+    touched.give_back(months)
+    assert touched.take() == months
+
+
+def test_the_ed_extract_holds_a_known_share_of_the_police_extracts_assaults(tmp_path: object) -> None:
+    import csv
+    from pathlib import Path
+
+    from hub.synth import SOURCE_GENERATORS, generate_police_extract
+
+    assert isinstance(tmp_path, Path)
+    police = generate_police_extract(tmp_path / "police", seed=11, incidents=400, malformed=0)
+    ed = SOURCE_GENERATORS["ed_attendance"](tmp_path / "ed", seed=3, attendances=100, malformed=0, police_seed=11,
+                                            police_incidents=400)
+    with police.extract_csv.open(newline="", encoding="utf-8") as fh:
+        crimes = {r["CrimeRef"]: r for r in csv.DictReader(fh)}
+    truth = ed.truth()
+    known = [r for r in truth if r["police_ref"]]
+    assert len(known) == 40 and all(r["police_ref"] in crimes for r in known)
+    assert len({r["police_ref"] for r in known}) == 40
+    placed = sum(1 for r in truth if r["assault_lsoa21cd"])
+    assert 0.7 * len(truth) < placed < len(truth)  # most locations can be placed, some cannot
+
+
+def test_the_boundary_accepts_the_assault_area_as_an_lsoa_and_nothing_else(agreement: object) -> None:
+    from hub.connectors import default_mapping_path, load_mapping
+    from hub.policy.conformance import EventRules
+    from hub.pseudonymisation import KeyRing, Pseudonymiser
+    from tests.unit.source_rows import GOOD_ROWS
+
+    rules = EventRules(agreement)  # type: ignore[arg-type]
+    record = load_mapping(default_mapping_path("ed_attendance")).parse(
+        {**GOOD_ROWS["ed_attendance"], "AssaultLocDesc": "in the smoking area of The Star Lamb Tavern"})
+    event = Pseudonymiser(agreement, KeyRing.generate(holder="agency:example-hospitals"),  # type: ignore[arg-type]
+                          at="source").apply("ed_attendance", record).shared
+    assert event["lsoa_code"] == "E01990001" and rules.problems(event, at="source") == []
+    forged = {**event, "lsoa_code": "The Star Lamb Tavern"}  # a connector that sent the text instead
+    assert rules.problems(forged, at="source") == ["lsoa_code is not pattern [EW]01[0-9]{6}"]
+
+
+def test_purging_an_expired_event_drops_its_match(tmp_path: object, agreement: object) -> None:
+    from datetime import date
+
+    from sqlalchemy import func, select
+
+    from hub.mart import store
+    from hub.mart.incident_matches import incident_match, refresh
+    from hub.mart.retention import purge
+
+    engine = _mart(tmp_path)
+
+    def event(eid: str, source: str, role: str, day: date) -> dict[str, object]:
+        return {"event_id": eid, "source": source, "agreement_id": "a", "agreement_version": "1", "key_id": "k",
+                "occurred_date": day, "occurred_hour": 23, "occurred_month": day.strftime("%Y-%m"),
+                "lsoa_code": "E01990001", "msoa_code": "E02990001", "flags": {}, "attributes": {},
+                "persons": [{"role": role, "age_band": "18-24", "sex": "M"}]}
+    store.upsert_events(engine, [event("ed1", "ed_attendance", "patient", date(2025, 6, 7)),  # type: ignore[arg-type]
+                                 event("p1", "police_incident", "victim", date(2025, 6, 7))])
+    assert refresh(engine, months={"2025-06"}) == 1  # type: ignore[arg-type]
+    purge(engine, agreement, "t", date(2028, 7, 1))  # type: ignore[arg-type]  # both past 1,095 days
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        assert conn.execute(select(func.count()).select_from(incident_match)).scalar_one() == 0
+
+
+def test_hub_mart_match_incidents_by_hand(tmp_path: object, monkeypatch: object,
+                                          capsys: object) -> None:
+    from datetime import date
+
+    import pytest
+
+    from hub.cli import main
+    from hub.mart import store
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch) and isinstance(capsys, pytest.CaptureFixture)
+    engine = _mart(tmp_path)
+    monkeypatch.setenv("HUB_MART_URL", str(engine.url))  # type: ignore[attr-defined]
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+    day = date(2025, 6, 7)
+    store.upsert_events(engine, [  # type: ignore[arg-type]
+        {"event_id": eid, "source": source, "agreement_id": "a", "agreement_version": "1", "key_id": "k",
+         "occurred_date": day, "occurred_hour": 23, "occurred_month": "2025-06", "lsoa_code": "E01990001",
+         "msoa_code": "E02990001", "flags": {}, "attributes": {},
+         "persons": [{"role": role, "age_band": "18-24", "sex": "M"}]}
+        for eid, source, role in (("ed1", "ed_attendance", "patient"), ("p1", "police_incident", "victim"))])
+    assert main(["mart", "match-incidents"]) == 0
+    assert "incident_match: 1 ED attendances matched" in capsys.readouterr().out
+    assert main(["mart", "match-incidents", "--month", "2025-05"]) == 0
+    assert "incident_match: 0 ED attendances matched to a police incident in 2025-05" in capsys.readouterr().out
+    assert main(["mart", "match-incidents", "--month", "June"]) == 2
+    assert "--month 'June': not a month (YYYY-MM)" in capsys.readouterr().err

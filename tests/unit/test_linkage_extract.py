@@ -22,7 +22,9 @@ from hub.linkage import (
     pairs_completeness,
     records_from_events,
 )
+from hub.linkage.index import PersonIndex, gamma_index, gamma_of
 from hub.linkage.records import KEY_SEP
+from hub.linkage.scoring import compare
 from hub.pseudonymisation import KeyRing, normalise
 
 
@@ -84,6 +86,34 @@ def test_incremental_linking_gives_the_batch_persons(records: list[PersonRecord]
     assert linker.persons() == linked.persons
     assert sum(len(o.links) for o in outcomes) == sum(p.probability >= 0.9 for p in linked.scored)
     assert sum(o.candidates for o in outcomes) == len(linked.candidates.pairs)
+
+
+def _partition(persons: dict[str, str]) -> set[frozenset[str]]:
+    groups: dict[str, set[str]] = defaultdict(set)
+    for key, pid in persons.items():
+        groups[pid].add(key)
+    return {frozenset(g) for g in groups.values()}
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.9])
+@pytest.mark.parametrize("with_tf", [False, True])
+def test_the_stream_index_gives_the_batch_persons(records: list[PersonRecord], linked: Linkage, threshold: float,
+                                                  with_tf: bool) -> None:
+    # PersonIndex (slot tuples, a precomputed weight table, arrival numbers) must link exactly as the
+    # reference path (BlockIndex, compare, score_pair, UnionFind) does, pair for pair (keep_apart off: the
+    # reference closes every link transitively).
+    tf = TermFrequencies.from_records(records) if with_tf else None
+    reference = IncrementalLinker(linked.model, threshold=threshold, term_frequencies=tf)
+    index = PersonIndex(linked.model, threshold=threshold, term_frequencies=tf, keep_apart=False)
+    for record in records:
+        reference.add(record)
+        index.add(record)
+    assert _partition(index.persons()) == _partition(reference.persons())
+    for key in list(reference.records)[:400]:  # every candidate of the first mentions: the same levels
+        x = index.slots(reference.records[key])
+        for other in reference.index.candidates(reference.records[key]):
+            y = index.slots(reference.records[other])
+            assert gamma_of(gamma_index(x, y)) == compare(reference.records[key], reference.records[other])
 
 
 def test_bench_linkage_command(capsys: pytest.CaptureFixture[str]) -> None:

@@ -86,3 +86,52 @@ def test_a_mention_seen_again_after_a_merge_keeps_the_id_it_was_given(person: Ca
     log = [person("e1", "John", "Smith", date(1990, 3, 4)), person("e2", "John", "Smith", None, "ZZ1 0FW"),
            person("e3", "John", "Smith", date(1990, 3, 4), "ZZ1 0FW"), person("e2", "John", "Smith", None, "ZZ1 0FW")]
     assert [clean.add(m).person_id for m in log] == [a.person_id, b.person_id, a.person_id, b.person_id]
+
+
+def test_a_rotation_overlap_mention_bridges_the_keys_in_the_index(ring_factory: Callable[..., KeyRing]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    ring = ring_factory()
+    before = Tokeniser(ring)
+    ring.rotate("k2", overlap_days=30, now=datetime.now(UTC))
+    during = Tokeniser(ring)
+    after = Tokeniser(KeyRing(keys=dict(ring.keys), active="k2", event_key="k1",
+                              overlap={"k1": datetime.now(UTC) - timedelta(days=1)}))
+
+    def make(event: str, tok: Tokeniser) -> PersonRecord:
+        tokens: dict[str, str] = {}
+        for kind, value in (("forename", "John"), ("surname", "Smith"), ("dob", date(1990, 3, 4))):
+            tokens.update(tok.match_keys(kind, value))
+        return PersonRecord(record_key(event, "victim"), "police_incident", "victim", tokens, "M")
+
+    old, new = PersonIndex(DEFAULT_MODEL), PersonIndex(DEFAULT_MODEL)
+    assert old.add(make("e0", before)).person_id != old.add(make("e2", after)).person_id  # no shared key
+    first = new.add(make("e0", before))
+    assert new.add(make("e1", during)).person_id == first.person_id  # the overlap mention carries both keys
+    assert new.add(make("e2", after)).person_id == first.person_id
+
+
+def test_a_mention_without_a_date_of_birth_does_not_merge_two_people_born_apart(
+        person: Callable[..., PersonRecord]) -> None:
+    # Two John Smiths with dates of birth wholly unlike are two people; a third John Smith with no date of
+    # birth links to both on name alone (at 0.5 the default model links on the names). Closing that
+    # transitively would make them one person.
+    def run(keep_apart: bool) -> list[str]:
+        index = PersonIndex(DEFAULT_MODEL, keep_apart=keep_apart, threshold=0.5)
+        return [index.add(person(e, "John", "Smith", dob)).person_id for e, dob in
+                (("e1", date(1990, 3, 4)), ("e2", date(1961, 11, 27)), ("e3", None))]
+
+    merged = run(keep_apart=False)
+    assert merged[0] != merged[1] and merged[2] == merged[0]  # without the rule: e3 bridges them (a merge)
+    kept = run(keep_apart=True)
+    assert kept[0] != kept[1] and kept[2] in kept[:2]  # with it: e3 joins one of them, nothing merges
+    index = PersonIndex(DEFAULT_MODEL, threshold=0.5)
+    for e, dob in (("e1", date(1990, 3, 4)), ("e2", date(1961, 11, 27))):
+        index.add(person(e, "John", "Smith", dob))
+    assert not index.add(person("e3", "John", "Smith", None)).merges and not index.merged
+    # A typo'd date is not "wholly unlike": two parts agree, so a bridge still joins them.
+    index = PersonIndex(DEFAULT_MODEL)
+    a = index.add(person("e1", "John", "Smith", date(1990, 3, 4)))
+    b = index.add(person("e2", "John", "Smith", None, "ZZ1 0FW"))
+    bridge = index.add(person("e3", "John", "Smith", date(1990, 3, 9), "ZZ1 0FW"))
+    assert a.person_id != b.person_id and bridge.merges

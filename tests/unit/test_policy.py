@@ -93,7 +93,7 @@ def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
 
 def test_invalid_yaml_names_file_and_line() -> None:
     message = refused("agreement:\n  id: [unclosed\nparties: x\n")
-    assert re.match(rf"{FILE}:\d+: not valid YAML", message), message
+    assert re.match(rf"{FILE}:\d+: the agreement: not valid YAML", message), message
 
 
 # --- every validation error names file:line and the dotted key ------------------------------------

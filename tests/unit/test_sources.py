@@ -82,7 +82,7 @@ def test_health_schemas_cannot_hold_a_patient_identity(repo: SchemaRepository) -
 
 
 @pytest.mark.parametrize(("source", "expected"), [
-    ("ed_attendance", {"assault_method_other", "location_description", "residence_postcode"}),
+    ("ed_attendance", {"assault_method_other", "residence_postcode"}),
     ("ambulance_callout", {"location_postcode", "call_notes"}),
     ("probation_event", {"crn", "pnc_id", "forename", "surname", "dob", "home_postcode"}),
     ("youth_justice_event", {"yj_id", "pnc_id", "forename", "surname", "dob", "home_postcode"}),

@@ -25,7 +25,7 @@ import ssl
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from aiohttp import web
@@ -38,7 +38,7 @@ from hub.connectors.json_records import json_record
 from hub.connectors.mode import Mode, ServiceHandle
 from hub.connectors.runtime import Runtime
 from hub.connectors.sections import ModeSettings, Port
-from hub.yamlsource import ConfigError, load_located, validate
+from hub.yamlsource import ConfigError, load_model, matching
 
 log = logs.get(__name__)
 
@@ -46,7 +46,9 @@ log = logs.get(__name__)
 class HttpConfig(ModeSettings):
     host: str = Field("127.0.0.1", description="Address to listen on; loopback unless a reverse proxy or TLS.")
     port: Port = Field(8480, description="Port to listen on.")
-    path: str = Field("/v1/records", pattern=r"^/[A-Za-z0-9/_.-]*$", description="URL path records are POSTed to.")
+    path: Annotated[str, matching(r"/[A-Za-z0-9/_.-]*", "must start with '/' and hold only letters, digits, '/', "
+                                                        "'_', '.' or '-'")] = Field(
+        "/v1/records", description="URL path records are POSTed to.")
     tokens_file: Path = Field(description="YAML list of SHA-256 hashes of the bearer tokens allowed to post.")
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Bigger requests get 413.")
     max_records: int = Field(5000, ge=1, description="More records in one request get 413.")
@@ -247,8 +249,7 @@ class Tokens:
             raise ConfigError(f"{self.path}: cannot read the tokens file ({exc.strerror})") from None
         if mtime == self._mtime:
             return
-        doc = load_located(self.path)
-        parsed = validate(doc, TokensFile, whole="the tokens file")
+        parsed, _ = load_model(self.path, TokensFile, whole="the tokens file")
         self._hashes = [(t.name or f"tokens[{i}]", bytes.fromhex(t.sha256)) for i, t in enumerate(parsed.tokens)]
         self._mtime = mtime
 
