@@ -25,6 +25,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from hub import logs
 from hub.config import SettingsError
 from hub.connectors.base import RecordSink, SourceRecord
 from hub.connectors.config import ConnectorConfig, load_config
@@ -58,16 +59,6 @@ class _ByteCount:
         self.done += len(data)
 
 
-@contextmanager
-def _quiet(logger: logging.Logger) -> Iterator[None]:
-    """The publishers log each dead letter or quarantined record they write; check writes none, so they
-    must not say they did."""
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _no_kafka() -> RecordSink:
@@ -154,7 +145,8 @@ def check(config_path: Path, sample: Path | None = None, rows: int = 5,
     dead: list[tuple[str, str, str, str]] = []
     shown = 0
     source_lines: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="svh-check-") as scratch, _quiet(logging.getLogger("hub.connectors")):
+    # The publishers log each dead letter or quarantined record they write; check writes none: no such lines.
+    with tempfile.TemporaryDirectory(prefix="svh-check-") as scratch, logs.quieted("hub.connectors", logging.ERROR):
         runtime.quarantine_dir = Path(scratch)  # check leaves nothing in the agency's quarantine
         publisher = open_publisher(runtime, producer=producer)
         source = sample_records(runtime, sample, source_lines)
