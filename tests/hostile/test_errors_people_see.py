@@ -129,7 +129,7 @@ CONFIG = [("empty", None, "is empty"), ("a list", [1], "must be a mapping"),
           ("unknown key", ("kafka.surprise", 1), "unknown key"),
           ("bad name", ("name", "Bad Name!"), "lower-case letters"),
           ("path of a wrong type", ("state_dir", [1, 2]), "must be a file or folder path"),
-          ("mode of a wrong type", ("mode", ["http"]), "unknown mode")]
+          ("mode of a wrong type", ("mode", ["http"]), "must be one of database, file_drop, http")]
 TOKENS = [("empty", None, "is empty"), ("a list", ["x"], "must be a mapping"),
           ("wrong type", ("tokens", "x"), "must be a list"),
           ("bad item", ("tokens[0]", "a-plain-token"), "never the token itself"),
