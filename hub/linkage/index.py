@@ -49,8 +49,9 @@ from hub.pseudonymisation.tokens import MULTI_SEP
 PERSON_PREFIX = "pp-"
 
 Slots = tuple[Any, ...]
-"""A mention's token sets in :data:`SLOTS` order (frozensets of tokens, empty when absent), then whether
-its tokens were made under several key ids (:data:`_ROTATED_MARK` or None), then its sex."""
+"""A mention's match keys in :data:`SLOTS` order (a one-token key is its token or None, a multi-valued key a
+frozenset), then :data:`_ROTATED_MARK` or None, then its sex. A mention made during a key rotation
+overlap holds every key as a frozenset (a token per key id) and carries the mark."""
 
 SLOTS: tuple[str, ...] = (
     "forename", "name_pair", "forename_canonical", "forename_del", "forename_phonetic", "forename_prefix",
@@ -59,6 +60,8 @@ SLOTS: tuple[str, ...] = (
 )
 """The match keys :func:`hub.linkage.scoring.compare` reads, in a fixed order; blocking rules may add more."""
 (F, NP, FC, FD, FPH, FPR, S, SD, SPH, SPR, DOB, DOBT, DY, DM, DD, PC, PS) = range(len(SLOTS))
+MULTI_KEYS = ("forename_del", "surname_del")
+"""The match keys that hold several tokens (a name's one-deletion neighbourhood)."""
 _EMPTY: frozenset[str] = frozenset()
 _SEXES = ("M", "F")
 _ROTATED, _UNUSED = -2, -1  # slot of an entry naming a key id (a rotation overlap); of one no rule reads
@@ -94,7 +97,81 @@ class Assignment:
 def gamma_index(x: Slots, y: Slots) -> int:
     """The comparison vector of two mentions as one number, the levels of :func:`compare` in mixed radix
     (null as each comparison's last digit): the same levels, read off the slot tuples without a call per
-    level."""
+    level. One-token match keys are the token itself (None when absent); the neighbourhoods are sets."""
+    if x[-2] is not None or y[-2] is not None:  # a rotation overlap mention: compared as sets
+        return _gamma_sets(_as_sets(x), _as_sets(y))
+    swapped_exact = False
+    xf, yf = x[F], y[F]
+    if xf and yf:
+        if xf == yf:
+            f = 0
+        elif x[NP] is not None and x[NP] == y[NP]:
+            f, swapped_exact = 1, True
+        elif x[FC] is not None and x[FC] == y[FC]:
+            f = 2
+        elif not x[FD].isdisjoint(y[FD]):
+            f = 3
+        elif x[FPH] is not None and x[FPH] == y[FPH]:
+            f = 4
+        elif x[FPR] is not None and x[FPR] == y[FPR]:
+            f = 5
+        elif x[S] and y[S] and x[S] != y[S] and not x[FD].isdisjoint(y[SD]) and not x[SD].isdisjoint(y[FD]):
+            f = 1  # swapped with a typo
+        else:
+            f = 6
+    else:
+        f = 7
+    if f == 1:
+        s = 0 if swapped_exact else 1
+    elif x[S] and y[S]:
+        if x[S] == y[S]:
+            s = 0
+        elif not x[SD].isdisjoint(y[SD]):
+            s = 1
+        elif x[SPH] is not None and x[SPH] == y[SPH]:
+            s = 2
+        elif x[SPR] is not None and x[SPR] == y[SPR]:
+            s = 3
+        else:
+            s = 4
+    else:
+        s = 5
+    d = -1
+    xd, yd = x[DOB], y[DOB]
+    if xd and yd:
+        if xd == yd:
+            d = 0
+        elif (x[DOBT] is not None and x[DOBT] == yd) or (y[DOBT] is not None and y[DOBT] == xd):
+            d = 1
+    elif not (x[DY] or x[DM] or x[DD]) or not (y[DY] or y[DM] or y[DD]):
+        d = 5
+    if d < 0:
+        year = x[DY] is not None and x[DY] == y[DY]
+        parts = (year + (x[DM] is not None and x[DM] == y[DM])
+                 + (x[DD] is not None and x[DD] == y[DD]))
+        d = 2 if parts >= 2 else 3 if year else 4
+    p = 3
+    if x[PC] and y[PC]:
+        p = 0 if x[PC] == y[PC] else 1 if x[PS] is not None and x[PS] == y[PS] else 2
+    xs, ys = x[-1], y[-1]
+    sex = 2 if xs not in _SEXES or ys not in _SEXES else 0 if xs == ys else 1
+    return (((f * 6 + s) * 6 + d) * 4 + p) * 3 + sex
+
+
+def _as_set(value: Any) -> frozenset[str]:
+    """A slot as a set of tokens, whichever form it is in."""
+    if value is None:
+        return _EMPTY
+    return frozenset((value,)) if type(value) is str else value
+
+
+def _as_sets(x: Slots) -> Slots:
+    return (*(_as_set(v) for v in x[:-2]), x[-2], x[-1])
+
+
+def _gamma_sets(x: Slots, y: Slots) -> int:
+    """:func:`gamma_index` on slot tuples whose every match key is a set of tokens (key rotation overlap:
+    a match key may hold a token per key id)."""
     swapped_exact = False
     if x[F] and y[F]:
         if not x[F].isdisjoint(y[F]):
@@ -191,8 +268,12 @@ class PersonIndex:
         self._slot_of = {name: i for i, name in enumerate(names)}
         alternatives = [(r, tuple(self._slot_of[n] for n in keys), rule.unordered)
                         for r, rule in enumerate(self.rules) for keys in rule.keys]
-        self._single_keys = [(r, a[0]) for r, a, _ in alternatives if len(a) == 1]
-        self._pair_keys = [(r, a[0], a[1], u) for r, a, u in alternatives if len(a) == 2]
+        many = {self._slot_of[n]: True for n in MULTI_KEYS if n in self._slot_of}
+        self._many = many  # slots of the multi-valued match keys (sets); every other slot holds one token
+        self._blank = tuple(_EMPTY if i in many else None for i in range(len(self._slot_of)))
+        self._single_keys = [(r, a[0], a[0] in many) for r, a, _ in alternatives if len(a) == 1]
+        self._pair_keys = [(r, a[0], a[1], u, a[0] in many, a[1] in many) for r, a, u in alternatives
+                           if len(a) == 2]
         self._more_keys = [(r, a, u) for r, a, u in alternatives if len(a) > 2]
         self._weights = weight_table(model)
         # A pair links when its probability reaches the threshold; compared on the weight (log2 odds) with
@@ -206,7 +287,7 @@ class PersonIndex:
         self._least: list[int] = []  # a root's least arrival: its person's founder (founders are earliest)
         self._given = array("q")  # arrival -> founder (arrival) of the person it was given
         self._entries: dict[str, tuple[int, bool]] = {}  # token map entry -> (slot, multi-valued)
-        self._singles: dict[str, frozenset[str]] = {}  # token -> its shared one-token set
+        self._singles: dict[str, str] = {}  # token -> the one string object every mention shares
         self._multis: dict[tuple[str, ...], frozenset[str]] = {}  # tokens -> their shared set
         self._blocks: dict[int, Any] = {}  # hash of a block value -> an arrival, a list of them, or _OVERSIZED
         self.merged: dict[str, str] = {}  # absorbed person id -> the person id it merged into
@@ -220,10 +301,11 @@ class PersonIndex:
         return sum(members is _OVERSIZED for members in self._blocks.values())
 
     def slots(self, record: PersonRecord) -> Slots:
-        """A record's token sets in slot order, read off its flat token map; each set is shared with every
-        earlier mention holding the same one (birth years, common names and their neighbourhoods recur)."""
-        out: list[Any] = [_EMPTY] * len(self._slot_of)
-        entries, singles, multis = self._entries, self._singles, self._multis
+        """A record's match keys in slot order, read off its flat token map: a one-token key is the token
+        (one string object for every mention holding it), a neighbourhood a set of tokens (one set object
+        for every mention holding the same); then None (or the rotation mark) and the sex."""
+        out: list[Any] = list(self._blank)
+        entries, singles, multis, many_slots = self._entries, self._singles, self._multis, self._many
         multi: dict[int, list[str]] | None = None
         for entry, token in record.tokens.items():
             meta = entries.get(entry)
@@ -234,7 +316,9 @@ class PersonIndex:
                 if slot == _ROTATED:  # a key rotation overlap: several tokens per match key, grouped
                     return self._grouped_slots(record)
                 continue
-            if many:
+            if many or slot in many_slots:
+                if not many_slots.get(slot, False) and many:  # several tokens where one is expected
+                    return self._grouped_slots(record)
                 if multi is None:
                     multi = {slot: [token]}
                 elif slot in multi:
@@ -244,15 +328,15 @@ class PersonIndex:
             else:
                 shared = singles.get(token)
                 if shared is None:
-                    shared = singles[token] = frozenset((token,))
+                    shared = singles[token] = token
                 out[slot] = shared
         if multi:
             for slot, tokens in multi.items():
                 group = tuple(tokens)
-                shared = multis.get(group)
-                if shared is None:
-                    shared = multis[group] = frozenset(group)
-                out[slot] = shared
+                shared_set = multis.get(group)
+                if shared_set is None:
+                    shared_set = multis[group] = frozenset(group)
+                out[slot] = shared_set
         out.append(None)
         out.append(record.sex)
         return tuple(out)
@@ -280,16 +364,24 @@ class PersonIndex:
             return {hash((r, *value[1:])) for r, rule in enumerate(self.rules) for value in rule.values(record)}
         out: set[int] = set()
         add = out.add
-        for r, i in self._single_keys:
-            for t in slots[i]:
-                add(hash((r, t)))
-        for r, i, j, unordered in self._pair_keys:
+        for r, i, many in self._single_keys:
+            v = slots[i]
+            if many:
+                for t in v:
+                    add(hash((r, t)))
+            elif v is not None:
+                add(hash((r, v)))
+        for r, i, j, unordered, many_i, many_j in self._pair_keys:
             first = slots[i]
             if not first:
                 continue
             second = slots[j]
             if not second:
                 continue
+            if not many_i:
+                first = (first,)
+            if not many_j:
+                second = (second,)
             if unordered:
                 for a in first:
                     for b in second:
@@ -299,7 +391,7 @@ class PersonIndex:
                     for b in second:
                         add(hash((r, a, b)))
         for r, alternative, unordered in self._more_keys:
-            lists = [slots[i] for i in alternative]
+            lists = [_as_set(slots[i]) for i in alternative]
             if all(lists):
                 for c in product(*lists):
                     add(hash((r, *sorted(c))) if unordered else hash((r, *c)))
@@ -412,7 +504,7 @@ class PersonIndex:
             freqs = self.tf.frequencies.get(comparison.name)
             if freqs:
                 slot = self._slot_of[TF_KEYS[comparison.name]]
-                known = [freqs[t] for t in x[slot] & y[slot] if t in freqs]
+                known = [freqs[t] for t in _as_set(x[slot]) & _as_set(y[slot]) if t in freqs]
                 if known:
                     adjustment = math.log2(comparison.u[EXACT] / max(min(known), self.tf.min_u))
             weight += max(adjustment, weights[1] - weights[0])

@@ -14,10 +14,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Engine, and_, delete, func, select
+from sqlalchemy import Engine, and_, delete, func, or_, select
 
 from hub.mart import models
 from hub.mart.audit import PurgeRow, record_purge, utc_now
+from hub.mart.incident_matches import incident_match
 from hub.policy import Agreement
 
 
@@ -69,6 +70,8 @@ def purge(engine: Engine, agreement: Agreement, user: str, today: date | None = 
                                        .where(ev.c.source == source, ev.c.occurred_date.is_(None))).scalar_one())
             if not dry_run and n_events:
                 conn.execute(delete(person).where(person.c.event_id.in_(expired_ids)))
+                conn.execute(delete(incident_match).where(or_(incident_match.c.ed_event_id.in_(expired_ids),
+                                                              incident_match.c.police_event_id.in_(expired_ids))))
                 conn.execute(delete(ev).where(expired))
             rows.append(PurgeRow(source, policy.retention_days, cutoff, n_events, n_people, undated))
         run_id = "p" + uuid.uuid4().hex[:10]

@@ -244,3 +244,71 @@ def test_the_ed_extract_holds_a_known_share_of_the_police_extracts_assaults(tmp_
     assert len({r["police_ref"] for r in known}) == 40
     placed = sum(1 for r in truth if r["assault_lsoa21cd"])
     assert 0.7 * len(truth) < placed < len(truth)  # most locations can be placed, some cannot
+
+
+def test_the_boundary_accepts_the_assault_area_as_an_lsoa_and_nothing_else(agreement: object) -> None:
+    from hub.connectors import default_mapping_path, load_mapping
+    from hub.policy.conformance import EventRules
+    from hub.pseudonymisation import KeyRing, Pseudonymiser
+    from tests.unit.source_rows import GOOD_ROWS
+
+    rules = EventRules(agreement)  # type: ignore[arg-type]
+    record = load_mapping(default_mapping_path("ed_attendance")).parse(
+        {**GOOD_ROWS["ed_attendance"], "AssaultLocDesc": "in the smoking area of The Star Lamb Tavern"})
+    event = Pseudonymiser(agreement, KeyRing.generate(holder="agency:example-hospitals"),  # type: ignore[arg-type]
+                          at="source").apply("ed_attendance", record).shared
+    assert event["lsoa_code"] == "E01990001" and rules.problems(event, at="source") == []
+    forged = {**event, "lsoa_code": "The Star Lamb Tavern"}  # a connector that sent the text instead
+    assert rules.problems(forged, at="source") == ["lsoa_code is not pattern [EW]01[0-9]{6}"]
+
+
+def test_purging_an_expired_event_drops_its_match(tmp_path: object, agreement: object) -> None:
+    from datetime import date
+
+    from sqlalchemy import func, select
+
+    from hub.mart import store
+    from hub.mart.incident_matches import incident_match, refresh
+    from hub.mart.retention import purge
+
+    engine = _mart(tmp_path)
+
+    def event(eid: str, source: str, role: str, day: date) -> dict[str, object]:
+        return {"event_id": eid, "source": source, "agreement_id": "a", "agreement_version": "1", "key_id": "k",
+                "occurred_date": day, "occurred_hour": 23, "occurred_month": day.strftime("%Y-%m"),
+                "lsoa_code": "E01990001", "msoa_code": "E02990001", "flags": {}, "attributes": {},
+                "persons": [{"role": role, "age_band": "18-24", "sex": "M"}]}
+    store.upsert_events(engine, [event("ed1", "ed_attendance", "patient", date(2025, 6, 7)),  # type: ignore[arg-type]
+                                 event("p1", "police_incident", "victim", date(2025, 6, 7))])
+    assert refresh(engine, months={"2025-06"}) == 1  # type: ignore[arg-type]
+    purge(engine, agreement, "t", date(2028, 7, 1))  # type: ignore[arg-type]  # both past 1,095 days
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        assert conn.execute(select(func.count()).select_from(incident_match)).scalar_one() == 0
+
+
+def test_hub_mart_match_incidents_by_hand(tmp_path: object, monkeypatch: object,
+                                          capsys: object) -> None:
+    from datetime import date
+
+    import pytest
+
+    from hub.cli import main
+    from hub.mart import store
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch) and isinstance(capsys, pytest.CaptureFixture)
+    engine = _mart(tmp_path)
+    monkeypatch.setenv("HUB_MART_URL", str(engine.url))  # type: ignore[attr-defined]
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+    day = date(2025, 6, 7)
+    store.upsert_events(engine, [  # type: ignore[arg-type]
+        {"event_id": eid, "source": source, "agreement_id": "a", "agreement_version": "1", "key_id": "k",
+         "occurred_date": day, "occurred_hour": 23, "occurred_month": "2025-06", "lsoa_code": "E01990001",
+         "msoa_code": "E02990001", "flags": {}, "attributes": {},
+         "persons": [{"role": role, "age_band": "18-24", "sex": "M"}]}
+        for eid, source, role in (("ed1", "ed_attendance", "patient"), ("p1", "police_incident", "victim"))])
+    assert main(["mart", "match-incidents"]) == 0
+    assert "incident_match: 1 ED attendances matched" in capsys.readouterr().out
+    assert main(["mart", "match-incidents", "--month", "2025-05"]) == 0
+    assert "incident_match: 0 ED attendances matched to a police incident in 2025-05" in capsys.readouterr().out
+    assert main(["mart", "match-incidents", "--month", "June"]) == 2
+    assert "--month 'June': not a month (YYYY-MM)" in capsys.readouterr().err
