@@ -16,13 +16,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
-from hub.yamlsource import ConfigError, LocatedYaml, invalid, load_located, sentence
+from hub.yamlsource import ConfigError, LocatedYaml, invalid, load_located, matching, sentence
 
 ENV_PREFIX = "HUB_"
 CONFIG_ENV = "HUB_CONFIG"
@@ -60,7 +60,8 @@ class Settings(BaseSettings):
         60.0, ge=0.0, description="Seconds between the sink's refreshes of ED <-> police incident matches for the "
                                   "months its new events touched (0: never; `hub mart match-incidents` by hand).")
     app_id: str = Field("svh-worker", description="Faust application id (consumer group) of the worker.")
-    worker_instance: str | None = Field(
+    worker_instance: Annotated[str, matching(r"[A-Za-z0-9._-]{1,100}", "must be 1 to 100 letters, digits, '.', "
+                                                                      "'_' or '-'")] | None = Field(
         None, description="Static group membership: a stable name per worker process (e.g. host-1). A restarted worker "
                           "with the same name takes its partitions back at once; unset: dynamic membership.")
     consumer_session_timeout_s: float = Field(
@@ -84,13 +85,6 @@ class Settings(BaseSettings):
                                                                   "makes tokens (ISO UTC date-time).")
     event_key_id: str | None = Field(None, description="Key that keeps making event ids (default the active key).")
     audit_user: str | None = Field(None, description="Who releases data, when a command is not given --user.")
-
-    @field_validator("worker_instance")
-    @classmethod
-    def _instance(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", v):
-            raise ValueError("must be 1 to 100 letters, digits, '.', '_' or '-'")
-        return v
 
     @field_validator("log_level")
     @classmethod

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -59,17 +59,10 @@ class KafkaUnavailable(ConnectionError):
     """Kafka did not answer in time: one line for the person at the terminal, not a library's retries."""
 
 
-@contextlib.contextmanager
-def _quiet_kafka_client() -> Iterator[None]:
+def _quiet_kafka_client() -> AbstractContextManager[None]:
     """kafka-python logs every failed connection attempt (dozens a minute); while we wait with a deadline of
     our own, only our one line at the end says what happened."""
-    logger = logging.getLogger("kafka")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+    return logs.quieted("kafka")
 
 
 def ensure_topics(settings: Settings, sources: Iterable[str], timeout_s: float = 60.0, raw: bool = True) -> list[str]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,3 +105,15 @@ def dict_config(level: str = "INFO") -> dict[str, Any]:
 
 def get(name: str) -> logging.Logger:
     return logging.getLogger(name)
+
+
+@contextmanager
+def quieted(name: str, level: int = logging.CRITICAL) -> Iterator[None]:
+    """Only records at ``level`` or above from logger ``name`` (and its children) while the block runs."""
+    logger = logging.getLogger(name)
+    before = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)

@@ -25,6 +25,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from hub import logs
 from hub.config import SettingsError
 from hub.connectors.base import RecordSink, SourceRecord
 from hub.connectors.config import ConnectorConfig, load_config
@@ -58,16 +59,6 @@ class _ByteCount:
         self.done += len(data)
 
 
-@contextmanager
-def _quiet(logger: logging.Logger) -> Iterator[None]:
-    """The publishers log each dead letter or quarantined record they write; check writes none, so they
-    must not say they did."""
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _no_kafka() -> RecordSink:
@@ -148,13 +139,15 @@ def check(config_path: Path, sample: Path | None = None, rows: int = 5,
     where = "at the source (only the shared event leaves)" if runtime.at_source else "at the hub"
     lines.append(f"agreement {runtime.settings.agreement_file()}: {config.source} is pseudonymised {where}")
     lines.extend(_mode_lines(runtime))
+    refused = "quarantined at the source" if runtime.at_source else "dead-lettered"
     producer = RecordingProducer()
     counts: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
     dead: list[tuple[str, str, str, str]] = []
     shown = 0
     source_lines: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="svh-check-") as scratch, _quiet(logging.getLogger("hub.connectors")):
+    # The publishers log each dead letter or quarantined record they write; check writes none: no such lines.
+    with tempfile.TemporaryDirectory(prefix="svh-check-") as scratch, logs.quieted("hub.connectors", logging.ERROR):
         runtime.quarantine_dir = Path(scratch)  # check leaves nothing in the agency's quarantine
         publisher = open_publisher(runtime, producer=producer)
         source = sample_records(runtime, sample, source_lines)
@@ -182,12 +175,14 @@ def check(config_path: Path, sample: Path | None = None, rows: int = 5,
                     if shown < rows:
                         shown += 1
                         field_name = f" field {h['field']}" if h.get("field") else ""
-                        lines.append(f"{rec.position}: WOULD BE DEAD-LETTERED to {sent.topic} ({h.get('kind')}"
-                                     f"{field_name}, stage {h.get('stage')}): {reason}")
+                        where = "QUARANTINED AT THE SOURCE" if runtime.at_source else f"DEAD-LETTERED to {sent.topic}"
+                        lines.append(f"{rec.position}: WOULD BE {where} ({h.get('kind')}{field_name}, stage "
+                                     f"{h.get('stage')}): {reason.removesuffix('; quarantined at the source')}")
                     elif len(dead) < MAX_DEAD_LISTED:
                         column = h.get("field", "")
                         dead.append((rec.position.removeprefix(f"{source.name} "), h.get("kind", ""), column,
-                                     reason.removeprefix(f"{column}: ") if column else reason))
+                                     (reason.removeprefix(f"{column}: ") if column else reason).removesuffix(
+                                         "; quarantined at the source")))
             update(counts["read"], source.read.done)
         publisher.close()
     lines.extend(source_lines)
@@ -195,22 +190,23 @@ def check(config_path: Path, sample: Path | None = None, rows: int = 5,
         lines.append("no sample: give SAMPLE (a CSV extract, or a .json list of records)"
                      + mode_class(config.mode).sample_hint)
     elif counts["read"]:
-        lines.extend(_summary(source.name, counts, kinds))
+        lines.extend(_summary(source.name, counts, kinds, refused))
         if mapping.places:
             placed, unplaced = mapping.placements["placed"], mapping.placements["unplaced"]
             lines.append(f"free-text locations: {placed} placed in an area by the gazetteer (only the area would "
                          f"be sent), {unplaced} not placed (the area would be sent empty; the text never)")
         if dead:
-            more = counts["dead_lettered"] - len(dead) - sum(1 for line in lines if "WOULD BE DEAD-LETTERED" in line)
-            lines.append(f"dead-lettered rows beyond those shown{f' (the first {len(dead)})' if more else ''}:")
+            more = counts["dead_lettered"] - len(dead) - sum(1 for line in lines if ": WOULD BE " in line)
+            lines.append(f"{refused} rows beyond those shown{f' (the first {len(dead)})' if more else ''}:")
             lines.extend(table(("row", "reason", "column", "what is wrong"), dead))
     return (1 if source_lines else 0), lines
 
 
-def _summary(name: str, counts: Counter[str], kinds: Counter[str]) -> list[str]:
-    """The sample's outcome as a table: records read, would be published, would be dead-lettered and why."""
+def _summary(name: str, counts: Counter[str], kinds: Counter[str], refused: str) -> list[str]:
+    """The sample's outcome as a table: records read, would be published, would be dead-lettered (or
+    quarantined at the source) and why."""
     body = [("records read", f"{counts['read']:,}"), ("would be published", f"{counts['published']:,}"),
-            ("would be dead-lettered", f"{counts['dead_lettered']:,}")]
+            (f"would be {refused}", f"{counts['dead_lettered']:,}")]
     body += [(f"  {kind}", f"{n:,}") for kind, n in sorted(kinds.items())]
     return [f"sample {name}: nothing was sent", *table(("outcome", "records"), body, right=(1,))]
 

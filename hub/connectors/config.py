@@ -85,7 +85,9 @@ def load_config(path: Path | str, text: str | None = None, environ: dict[str, st
     mode = data.get("mode")
     if mode is None:
         raise doc.error("mode", f"is required: one of {', '.join(modes)}")
-    if not isinstance(mode, str) or mode not in modes:
+    if not isinstance(mode, str):
+        raise doc.error("mode", f"must be one of {', '.join(modes)}")
+    if mode not in modes:
         raise doc.error("mode", f"unknown mode {mode!r}; known: {', '.join(modes)}")
     if "mode_settings" in data:
         raise doc.error("mode_settings", "unknown key (misspelt?)")

@@ -129,7 +129,7 @@ CONFIG = [("empty", None, "is empty"), ("a list", [1], "must be a mapping"),
           ("unknown key", ("kafka.surprise", 1), "unknown key"),
           ("bad name", ("name", "Bad Name!"), "lower-case letters"),
           ("path of a wrong type", ("state_dir", [1, 2]), "must be a file or folder path"),
-          ("mode of a wrong type", ("mode", ["http"]), "unknown mode")]
+          ("mode of a wrong type", ("mode", ["http"]), "must be one of database, file_drop, http")]
 TOKENS = [("empty", None, "is empty"), ("a list", ["x"], "must be a mapping"),
           ("wrong type", ("tokens", "x"), "must be a list"),
           ("bad item", ("tokens[0]", "a-plain-token"), "never the token itself"),
@@ -269,3 +269,20 @@ def test_connector_load_of_a_folder_says_so(tmp_path: Path, capsys: pytest.Captu
     monkeypatch.setenv("HUB_KAFKA_BOOTSTRAP", "127.0.0.1:1")
     assert main(["connector", "load", "police_incident", str(tmp_path)]) == 2
     assert one_error_line(capsys) == f"error: {tmp_path}: is a folder, not a file\n"
+
+
+def test_connector_check_at_the_source_says_quarantined_not_dead_lettered(tmp_path: Path) -> None:
+    from hub.connectors.check import check
+    from hub.pseudonymisation import KeyRing, save_key_file
+    from tests.connectors.harness import FIXTURES
+    save_key_file(KeyRing.generate(holder="agency:example-hospitals"), tmp_path / "keys.json")
+    config = write_config(tmp_path, "file_drop", "ed_attendance",
+                          extra={"pseudonymisation": {"keys_file": str(tmp_path / "keys.json")}})
+    sample = tmp_path / "ed.csv"
+    sample.write_bytes((FIXTURES / "ed_attendance.csv").read_bytes() + b"too,few\n")
+    code, lines = check(config, sample, rows=100)
+    assert code == 0
+    assert not [line for line in lines if "dead-letter" in line.lower()]  # a trust's bad rows stay in the trust
+    assert any(line.endswith("WOULD BE QUARANTINED AT THE SOURCE (wrong_column_count, stage validate): "
+                             "wrong_column_count") for line in lines)
+    assert any(re.fullmatch(r"\s+would be quarantined at the source\s+1", line) for line in lines)
