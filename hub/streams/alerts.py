@@ -34,7 +34,7 @@ from hub.alerts.rules import (
 )
 from hub.mart import reviews, store
 from hub.schemas import SHARED_EVENT, SchemaError
-from hub.streams.app import confirm_delivery, die
+from hub.streams.app import confirm_delivery, retry_mart
 
 if TYPE_CHECKING:
     from hub.config import Settings
@@ -217,15 +217,4 @@ class AlertStage:
 
 async def _retry(func: Any, *args: Any) -> Any:
     """A mart call that must not be skipped: retried with back-off while the batch stays uncommitted."""
-    delay = 0.5
-    while True:
-        try:
-            return await asyncio.to_thread(func, *args)
-        except Exception as exc:  # noqa: BLE001 - an outage: retried, never dropped
-            log.error("mart call failed in the alert stage; retrying", extra={"error": type(exc).__name__,
-                                                                               "seconds": delay})
-            try:
-                await asyncio.sleep(delay)
-            except asyncio.CancelledError:
-                die("alerts", "stopped while the mart was unavailable; the batch will be redelivered")
-            delay = min(delay * 2, 30.0)
+    return await retry_mart("alerts", lambda: asyncio.to_thread(func, *args))

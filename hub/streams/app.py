@@ -21,8 +21,8 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any, NoReturn
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NoReturn, TypeVar
 
 import faust
 from sqlalchemy.exc import DataError, IntegrityError
@@ -283,21 +283,10 @@ class StreamWorker:
 
     async def _write_persons(self, linked: list[dict[str, Any]]) -> None:
         """Persons, mentions and merges into the restricted layer; an outage is retried, never dropped."""
-        assert self.engine is not None
-        delay = 0.5
-        while True:
-            try:
-                written = await _finish_in_thread(persons.upsert_linked, self.engine, linked)
-                metrics.MART_ROWS.labels("person_mention").inc(written)
-                return
-            except Exception as exc:  # noqa: BLE001 - an outage: retried, never dropped
-                log.error("mart write failed; retrying", extra={"stage": "sink", "error": type(exc).__name__,
-                                                                "seconds": delay})
-                try:
-                    await asyncio.sleep(delay)
-                except asyncio.CancelledError:
-                    die("sink", "stopped while the mart was unavailable; the batch will be redelivered")
-                delay = min(delay * 2, 30.0)
+        engine = self.engine
+        assert engine is not None
+        written = await retry_mart("sink", lambda: _finish_in_thread(persons.upsert_linked, engine, linked))
+        metrics.MART_ROWS.labels("person_mention").inc(written)
 
     # -- sink ---------------------------------------------------------------------------------------
 
@@ -362,29 +351,18 @@ class StreamWorker:
         """Write a batch; returns the events written. A mart outage must not lose events: retry with back-off
         while the offsets stay uncommitted. A row the database itself rejects (bad data, a constraint) is
         dead-lettered alone, so one poison event cannot stall the pipeline."""
-        assert self.engine is not None
+        engine = self.engine
+        assert engine is not None
         events = [record for record, _ in good]
-        delay = 0.5
-        one_by_one = False
-        while True:
-            try:
-                if one_by_one:
-                    return await self._write_one_by_one(good, out)
-                written = await _finish_in_thread(store.upsert_events, self.engine, events)
-                metrics.MART_ROWS.labels("event").inc(written)
-                return events
-            except (DataError, IntegrityError):
-                one_by_one = True  # the batch holds a row the database refuses: find it
-                continue
-            except Exception as exc:  # noqa: BLE001 - an outage: retried, never dropped
-                metrics.MART_WRITE_FAILURES.labels("event").inc()
-                log.error("mart write failed; retrying", extra={"stage": "sink", "error": type(exc).__name__,
-                                                                "seconds": delay})
-                try:
-                    await asyncio.sleep(delay)
-                except asyncio.CancelledError:
-                    die("sink", "stopped while the mart was unavailable; the batch will be redelivered")
-                delay = min(delay * 2, 30.0)
+
+        async def whole_batch() -> list[dict[str, Any]]:
+            metrics.MART_ROWS.labels("event").inc(await _finish_in_thread(store.upsert_events, engine, events))
+            return events
+
+        try:
+            return await retry_mart("sink", whole_batch, failures="event", refused=(DataError, IntegrityError))
+        except (DataError, IntegrityError):  # the batch holds a row the database refuses: find it
+            return await retry_mart("sink", lambda: self._write_one_by_one(good, out), failures="event")
 
     async def _write_one_by_one(self, good: list[tuple[dict[str, Any], Any]],
                                 out: list[Outgoing]) -> list[dict[str, Any]]:
@@ -409,6 +387,7 @@ class StreamWorker:
         return Outgoing(self.topics.shared_dlq, msg.partition, msg.key, msg.value if keep_value else None, headers)
 
 
+T = TypeVar("T")
 EXIT_REDELIVER = 75  # EX_TEMPFAIL: the supervisor restarts the worker and Kafka redelivers the batch
 DELIVERY_TIMEOUT_S = 120.0
 
@@ -461,6 +440,30 @@ async def deliver(sender: BatchSender, messages: list[Outgoing], stage: str) -> 
     except Exception as exc:  # noqa: BLE001 - the producer refused the batch
         die(stage, f"Kafka did not take the batch ({type(exc).__name__})")
     await confirm_delivery(futures, stage)
+
+
+async def retry_mart(stage: str, attempt: Callable[[], Awaitable[T]], *, failures: str | None = None,
+                     refused: tuple[type[Exception], ...] = ()) -> T:
+    """Run a mart call until it succeeds. An outage must not lose a batch: it is retried with back-off (0.5 s,
+    doubling to 30 s) while the batch's offsets stay uncommitted; stopped meanwhile, the process ends so
+    Kafka redelivers. ``refused`` errors (the database rejecting a row) are raised to the caller at once;
+    ``failures`` names the ``svh_mart_write_failures_total`` label an outage counts under."""
+    delay = 0.5
+    while True:
+        try:
+            return await attempt()
+        except refused:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an outage: retried, never dropped
+            if failures is not None:
+                metrics.MART_WRITE_FAILURES.labels(failures).inc()
+            log.error("mart write failed; retrying", extra={"stage": stage, "error": type(exc).__name__,
+                                                            "seconds": delay})
+            try:
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                die(stage, "stopped while the mart was unavailable; the batch will be redelivered")
+            delay = min(delay * 2, 30.0)
 
 
 async def _finish_in_thread(func: Any, *args: Any) -> Any:

@@ -13,7 +13,6 @@ index equals the pre-kill one), and everything equals a clean replay of the toke
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from datetime import date
 
@@ -32,6 +31,7 @@ from hub.schemas import RAW_SCHEMAS, default_repository
 from hub.streams.link import LinkState, committed_offset
 from hub.streams.process import WorkerProcess
 from hub.topics import Topics
+from tests.integration.faults import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -41,13 +41,6 @@ PEOPLE = {  # event -> forename, surname, date of birth, postcode
     "ev-e2": ("John", "Smith", None, "ZZ1 0FW"),
     "ev-e3": ("John", "Smith", date(1990, 3, 4), "ZZ1 0FW"),
 }
-
-
-def _wait(condition: Callable[[], bool], what: str, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.3)
 
 
 @pytest.fixture
@@ -124,19 +117,22 @@ def test_a_redelivered_mention_keeps_its_id_after_a_kill_at_a_chosen_point(link_
     worker = WorkerProcess(settings, settings.data_dir / "worker.log", stages="link").start()
     try:
         worker.wait_started(120)
-        _wait(lambda: len(_linked(settings)) == 3 and committed_offset(settings, tokens_topic, settings.app_id) == 3,
-              "the three mentions are linked and committed")
+        wait_until(lambda: len(_linked(settings)) == 3
+                   and committed_offset(settings, tokens_topic, settings.app_id) == 3,
+                   120, "the three mentions are linked and committed", poll_s=0.3)
         worker.kill()
         before = _linked(settings)
         decoded = [SCHEMAS.decode(m.value or b"", expect=LINKED_EVENT)[1] for m in before]
         assert decoded[2]["merges"], "e3 should merge e2's person into e1's (the race needs a merge)"
-        _wait(_group_empty(settings), "the killed member has left the group (its session expired)")
+        wait_until(_group_empty(settings), 120, "the killed member has left the group (its session expired)",
+                   poll_s=0.3)
         _set_back(settings, 1)  # e2 and e3 linked and published, their offsets never committed
         _publish(settings, ["ev-e2"])  # the pseudonymiser's redelivery: e2's token message once more
         worker = WorkerProcess(settings, settings.data_dir / "worker-2.log", stages="link").start()
         worker.wait_started(120)
-        _wait(lambda: len(_linked(settings)) == 6 and committed_offset(settings, tokens_topic, settings.app_id) == 4,
-              "the restarted worker has linked e2, e3 and the redelivered e2")
+        wait_until(lambda: len(_linked(settings)) == 6
+                   and committed_offset(settings, tokens_topic, settings.app_id) == 4,
+                   120, "the restarted worker has linked e2, e3 and the redelivered e2", poll_s=0.3)
     finally:
         worker.stop()
     after = _linked(settings)
