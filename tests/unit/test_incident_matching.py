@@ -100,7 +100,7 @@ def test_em_recovers_known_m_u_and_share_from_generated_pairs() -> None:
     m = ((0.5, 0.4, 0.05, 0.02, 0.02, 0.01), (0.9, 0.05, 0.05), (0.85, 0.1, 0.05), (0.95, 0.05), (0.8, 0.15, 0.05))
     u = ((0.03, 0.05, 0.05, 0.05, 0.12, 0.7), (0.05, 0.15, 0.8), (0.25, 0.35, 0.4), (0.55, 0.45), (0.45, 0.15, 0.4))
     attendances = []
-    for _ in range(4000):
+    for _ in range(2000):
         k = rng.randint(5, 30)
         true = rng.randrange(k) if rng.random() < 0.35 else -1
         pairs = []
