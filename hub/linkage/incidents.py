@@ -108,6 +108,20 @@ class Weights:
     bits: tuple[tuple[float, ...], ...] = field(init=False, repr=False, compare=False)
     """log2(m/u) per level, monotone (computed)."""
 
+    def as_dict(self) -> dict[str, Any]:
+        """The weights as plain data (with the levels they belong to), to store a fitted model."""
+        return {"levels": {f: list(LEVELS[f]) for f in FIELDS}, "m": [list(r) for r in self.m],
+                "u": [list(r) for r in self.u], "share": self.share, "threshold": self.threshold}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Weights:
+        """Weights stored by ``as_dict``; ValueError if they were fitted for other comparison levels."""
+        if data.get("levels") != {f: list(LEVELS[f]) for f in FIELDS}:
+            raise ValueError("the stored weights are for other comparison levels")
+        return cls(tuple(tuple(float(x) for x in r) for r in data["m"]),
+                   tuple(tuple(float(x) for x in r) for r in data["u"]), float(data["share"]),
+                   float(data["threshold"]))
+
     def table(self) -> dict[str, float]:
         """The weights in bits, by name (``weight_hour_same hour``: ...), and the share: for printing."""
         out = {f"weight_{f}_{label.replace(' ', '_')}": bits

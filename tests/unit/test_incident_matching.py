@@ -389,3 +389,52 @@ def test_hub_mart_match_incidents_by_hand(tmp_path: object, monkeypatch: object,
     assert "incident_match: 0 ED attendances matched to a police incident in 2025-05" in capsys.readouterr().out
     assert main(["mart", "match-incidents", "--month", "June"]) == 2
     assert "--month 'June': not a month (YYYY-MM)" in capsys.readouterr().err
+
+
+def test_weights_fitted_on_the_mart_are_stored_and_used_by_every_refresh(tmp_path: object, monkeypatch: object,
+                                                                        capsys: object) -> None:
+    import json
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    import pytest
+    from sqlalchemy import func, select
+
+    from hub.cli import main
+    from hub.mart import store
+    from hub.mart.incident_matches import incident_match_model, refresh, stored_weights
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch) and isinstance(capsys, pytest.CaptureFixture)
+    engine = _mart(tmp_path)
+    monkeypatch.setenv("HUB_MART_URL", str(engine.url))  # type: ignore[attr-defined]
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+    data = generate(seed=8, police_incidents=1500, ed_attendances=600)
+    store.upsert_events(engine, _events(data)[:150])  # type: ignore[arg-type]  # 150 attendances: too few
+    assert main(["mart", "match-incidents", "--fit"]) == 2
+    assert "150 ED attendances in the mart: at least 200 are needed" in capsys.readouterr().err
+    store.upsert_events(engine, _events(data))  # type: ignore[arg-type]
+    assert main(["mart", "match-incidents", "--fit"]) == 0
+    out = capsys.readouterr().out
+    assert "fitted by EM on 600 ED attendances" in out and "weight_area_same_LSOA" in out
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        fitted = stored_weights(conn)
+    assert fitted is not None and fitted != DEFAULT_WEIGHTS and abs(fitted.share - 0.4) < 0.05
+    with engine.begin() as conn:  # type: ignore[attr-defined]  # a later fit that accepts nothing: refresh uses it
+        conn.execute(incident_match_model.insert().values(
+            fitted_at=datetime.now(UTC), attendances=1, pairs=1,
+            weights_json=json.dumps(replace(fitted, threshold=60.0).as_dict())))
+    assert refresh(engine, months={"2025-06"}) == 0  # type: ignore[arg-type]  # the worker's call
+    assert main(["mart", "match-incidents", "--default-weights"]) == 0
+    assert "the built-in weights are used" in capsys.readouterr().out
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        assert conn.execute(select(func.count()).select_from(incident_match_model)).scalar_one() == 0
+    assert refresh(engine) > 0.85 * len(data.truth)  # type: ignore[arg-type]
+
+
+def test_stored_weights_for_other_levels_are_ignored() -> None:
+    import pytest
+
+    stored = DEFAULT_WEIGHTS.as_dict()
+    assert Weights.from_dict(stored) == DEFAULT_WEIGHTS
+    with pytest.raises(ValueError, match="other comparison levels"):
+        Weights.from_dict({**stored, "levels": {"hour": ["same hour", "later"]}})
