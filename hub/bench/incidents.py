@@ -87,6 +87,9 @@ def run(police_incidents: int = 3000, seeds: tuple[int, ...] = SEEDS, share: flo
     out["own_fit_mean_recall"] = sum(r["match_recall"] for r in own) / len(own)
     out["own_fit_s_per_county"] = fit_s / len(seeds)
     assert fitted_first is not None
+    # EM's own estimate of the Cardiff share (one minus the attendances' summed match probabilities), beside
+    # the count of unmatched attendances (which the threshold biases upwards) and the truth, first seed
+    out["ed_without_police_share_em"] = 1 - fitted_first.share
     out.update({f"seed_{seeds[0]}_fitted_{k}": v for k, v in fitted_first.table().items()})
     out.update({f"default_{k}": v for k, v in DEFAULT_WEIGHTS.table().items()})
     if pooled:

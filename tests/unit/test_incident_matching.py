@@ -438,3 +438,19 @@ def test_stored_weights_for_other_levels_are_ignored() -> None:
     assert Weights.from_dict(stored) == DEFAULT_WEIGHTS
     with pytest.raises(ValueError, match="other comparison levels"):
         Weights.from_dict({**stored, "levels": {"hour": ["same hour", "later"]}})
+
+
+def test_the_benchmark_prints_both_weightings_and_the_fitted_weights(capsys: object) -> None:
+    import pytest
+
+    from hub.cli import main
+
+    assert isinstance(capsys, pytest.CaptureFixture)
+    assert main(["bench", "linkage", "--dataset", "incidents", "--incidents", "1000", "--seeds", "10-11"]) == 0
+    out = capsys.readouterr().out
+    figures = {line.split(":")[0].strip(): float(line.split(":")[1].replace(",", "")) for line in out.splitlines()}
+    assert {"seed_10_precision", "seed_11_recall", "own_fit_mean_precision", "default_weight_area_same_LSOA",
+            "seed_10_fitted_weight_weapon_differs", "ed_without_police_share_em"} <= set(figures)
+    assert figures["mean_precision"] > 0.9 and figures["mean_recall"] > 0.85
+    assert main(["bench", "linkage", "--dataset", "incidents", "--seeds", "ten"]) == 2
+    assert "'ten': seeds as FROM-TO or a comma-separated list" in capsys.readouterr().err
