@@ -52,12 +52,12 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-_LEN = [_varint(n) for n in range(1024)]
+_LEN = [_varint(n) for n in range(4096)]
 """Length prefixes of short strings and collections, ready made."""
 
 
 def _length(n: int) -> bytes:
-    return _LEN[n] if n < 1024 else _varint(n)
+    return _LEN[n] if n < 4096 else _varint(n)
 
 
 def _read_long(buf: bytes, p: int) -> tuple[int, int]:
@@ -88,6 +88,21 @@ def _read_count(buf: bytes, p: int) -> tuple[int, int]:
         _, p = _read_length(buf, p)
         n = -n
     return n, p
+
+
+_KEYS: dict[str, bytes] = {}
+"""Map keys met so far, length-prefixed and encoded (bounded: emptied when full)."""
+
+
+def _key(key: str) -> bytes:
+    if type(key) is not str:
+        raise Fallback
+    encoded = key.encode()
+    out = _length(len(encoded)) + encoded
+    if len(_KEYS) >= 4096:
+        _KEYS.clear()
+    _KEYS[key] = out
+    return out
 
 
 _PRIMITIVE_KINDS = {"string", "boolean", "int", "long", "double"}
@@ -147,7 +162,7 @@ def _enc(g: _Gen, t: Any, v: str, ind: int) -> None:
         e = g.var("e")
         g.emit(ind, f"if type({v}) is not str: raise _F")
         g.emit(ind, f"{e} = {v}.encode(); c = len({e})")
-        g.emit(ind, f"b += _LEN[c] if c < 1024 else _varint(c); b += {e}")
+        g.emit(ind, f"b += _LEN[c] if c < 4096 else _varint(c); b += {e}")
     elif kind == "boolean":
         g.emit(ind, f"if {v} is True: b += b'\\x01'")
         g.emit(ind, f"elif {v} is False: b += b'\\x00'")
@@ -176,8 +191,12 @@ def _enc(g: _Gen, t: Any, v: str, ind: int) -> None:
         g.emit(ind + 1, f"b += _length(len({v}))")
         if kind == "map":
             g.emit(ind + 1, f"for {kv}, {item} in {v}.items():")
-            _enc(g, "string", kv, ind + 2)
-            _enc(g, t["values"], item, ind + 2)
+            # keys repeat (token names, flag names): their length-prefixed bytes are remembered
+            g.emit(ind + 2, f"b += _KEYS.get({kv}) or _key({kv})")
+            if t["values"] == "string":  # the tokens' maps: the hot loop, kept short (.encode refuses a non-str)
+                g.emit(ind + 2, f"{item} = {item}.encode(); b += _LEN[len({item})]; b += {item}")
+            else:
+                _enc(g, t["values"], item, ind + 2)
         else:
             g.emit(ind + 1, f"for {item} in {v}:")
             _enc(g, t["items"], item, ind + 2)
@@ -253,7 +272,8 @@ def _dec(g: _Gen, t: Any, v: str, ind: int) -> None:
 
 
 _NAMESPACE: dict[str, Any] = {
-    "_F": Fallback, "_length": _length, "_LEN": _LEN, "_varint": _varint, "_read_long": _read_long,
+    "_F": Fallback, "_length": _length, "_LEN": _LEN, "_KEYS": _KEYS, "_key": _key, "_varint": _varint,
+    "_read_long": _read_long,
     "_read_length": _read_length, "_read_count": _read_count, "_date": date, "_datetime": datetime,
     "_EPOCH": _EPOCH, "_EPOCH_DAY": _EPOCH_DAY, "_MS": _MS, "_fromordinal": date.fromordinal,
     "_pack_double": _DOUBLE.pack, "_unpack_double": _DOUBLE.unpack_from,
