@@ -234,8 +234,17 @@ class EventRules:
 def _any_of(granted: list[ValueRule]) -> Callable[[Any], bool]:
     if len(granted) == 1:
         return granted[0].accepts
+    if len(granted) == 2:  # an area granted both from a postcode and as a code kept: no generator per value
+        first, second = granted[0].accepts, granted[1].accepts
+        return lambda value: first(value) or second(value)
     tests = tuple(rule.accepts for rule in granted)
-    return lambda value: any(test(value) for test in tests)
+
+    def any_accepts(value: Any) -> bool:
+        for test in tests:
+            if test(value):
+                return True
+        return False
+    return any_accepts
 
 
 def _refuse(value: Any) -> bool:
