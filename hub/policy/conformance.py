@@ -238,13 +238,7 @@ def _any_of(granted: list[ValueRule]) -> Callable[[Any], bool]:
         first, second = granted[0].accepts, granted[1].accepts
         return lambda value: first(value) or second(value)
     tests = tuple(rule.accepts for rule in granted)
-
-    def any_accepts(value: Any) -> bool:
-        for test in tests:
-            if test(value):
-                return True
-        return False
-    return any_accepts
+    return lambda value: any(test(value) for test in tests)
 
 
 def _refuse(value: Any) -> bool:
