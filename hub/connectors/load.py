@@ -7,7 +7,8 @@ from pathlib import Path
 
 from hub.config import Settings
 from hub.connectors.base import RunReport
-from hub.connectors.csv_file import DEFAULT_MAX_FAULTY_PERCENT, CsvFileConnector, inspect_csv
+from hub.connectors.csv_file import DEFAULT_MAX_FAULTY_PERCENT, inspect_csv
+from hub.connectors.feed import RowBatches
 from hub.connectors.mapping import FieldMapping
 from hub.connectors.publisher import Publisher
 from hub.schemas import default_repository
@@ -40,12 +41,19 @@ def publish_file(settings: Settings, mapping: FieldMapping, path: Path,
     pseudonymises inside the agency.
     """
     check_file(path, mapping, max_faulty_percent)
-    publisher = Publisher(settings, mapping.source, default_repository())
     placed_before = dict(mapping.placements)
-    for n, rec in enumerate(CsvFileConnector(path, mapping).records(), start=1):
-        publisher.publish(rec)
-        if on_progress is not None and n % every == 0:
-            on_progress(n)
+    with RowBatches(path, mapping) as batches:  # the reading process, if any, forks before the producer exists
+        publisher = Publisher(settings, mapping.source, default_repository())
+        n = 0
+        try:
+            for batch in batches:
+                publisher.publish_many(batch)
+                if on_progress is not None and (n + len(batch)) // every > n // every:
+                    on_progress(n + len(batch))
+                n += len(batch)
+        except BaseException:
+            publisher.abandon()
+            raise
     report = publisher.close()
     report.count_locations(mapping.placements, placed_before)
     return report

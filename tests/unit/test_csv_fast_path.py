@@ -29,6 +29,27 @@ def test_a_plain_row_splits_as_the_csv_module_reads_it(text: str, delimiter: str
     assert [fast] == list(csv.reader(io.StringIO(record, newline=""), delimiter=delimiter, strict=True))
 
 
+@settings(max_examples=1500, deadline=None, derandomize=True)
+@given(text=st.text(CHARS, max_size=30) | st.lists(st.text(CHARS, max_size=6).map(lambda t: f'"{t}"') |
+                                                    st.text(CHARS, max_size=6), max_size=5).map(",".join),
+       delimiter=st.sampled_from([",", ";", "\t"]), ending=st.sampled_from(["", "\n", "\r\n"]))
+def test_a_quoted_row_splits_as_the_csv_module_reads_it(text: str, delimiter: str, ending: str) -> None:
+    record = text.replace(",", delimiter) + ending
+    if not record.encode().strip():
+        return
+    fast = csv_rows._quoted_cells(record, delimiter)
+    if fast is None:
+        return
+    assert [fast] == list(csv.reader(io.StringIO(record, newline=""), delimiter=delimiter, strict=True))
+
+
+def test_the_quoted_split_takes_the_common_shapes() -> None:
+    assert csv_rows._quoted_cells('1,"Smith, J","say ""hi""",,""\r\n', ",") == ["1", "Smith, J", 'say "hi"', "", ""]
+    assert csv_rows._quoted_cells('"a"b,c\n', ",") is None  # text after a closing quote: the csv module refuses it
+    assert csv_rows._quoted_cells('a"b,c\n', ",") is None  # a quote inside an unquoted field
+    assert csv_rows._quoted_cells('"a\n', ",") is None
+
+
 @settings(max_examples=400, deadline=None, derandomize=True)
 @given(cells=st.lists(st.text(CHARS, max_size=8), min_size=1, max_size=5),
        delimiter=st.sampled_from([",", ";", "\t"]))
