@@ -85,15 +85,9 @@ def inspect_csv(path: Path, mapping: FieldMapping,
             return Inspection(digest.hexdigest(), 0, "the file is empty: it has no header line")
         if head.fault or not head.cells:
             return Inspection(_file_sha256(path), 0, f"the header line cannot be read: {head.message}")
-        header = [h.strip() for h in head.cells]
-        missing = missing_columns(header, mapping)
-        if missing:
-            return Inspection(_file_sha256(path), 0,
-                              f"the header lacks mapped column(s) {', '.join(missing)} (mapping {mapping.path})")
-        duplicated = sorted({h for h in header if header.count(h) > 1 and h in mapping.columns})
-        if duplicated:
-            return Inspection(_file_sha256(path), 0,
-                              f"the header names column(s) {', '.join(duplicated)} more than once")
+        problem = _header_problem([h.strip() for h in head.cells], mapping)
+        if problem:
+            return Inspection(_file_sha256(path), 0, problem)
         for row in it:
             count += 1
             if row.fault == "blank_row":
@@ -105,6 +99,16 @@ def inspect_csv(path: Path, mapping: FieldMapping,
         problem = (f"{faulty} of {count} rows cannot be read as CSV in {mapping.encoding} (more than "
                    f"{max_faulty_percent:g}%): check the mapping's format.encoding and delimiter")
     return Inspection(digest.hexdigest(), count, problem, faulty, blank)
+
+
+def _header_problem(header: list[str], mapping: FieldMapping) -> str | None:
+    missing = missing_columns(header, mapping)
+    if missing:
+        return f"the header lacks mapped column(s) {', '.join(missing)} (mapping {mapping.path})"
+    duplicated = sorted({h for h in header if header.count(h) > 1 and h in mapping.columns})
+    if duplicated:
+        return f"the header names column(s) {', '.join(duplicated)} more than once"
+    return None
 
 
 def _header_line(header: list[str]) -> bytes:
@@ -185,23 +189,27 @@ class CsvFileConnector(Connector):
             it, header = self._open(raw)
             if header is None:
                 return
-            reference = _Reference(self, header)
-            plan = compile_plan(self.mapping, header, schemas)
-            width = len(header)
-            if skip:
-                it = itertools.islice(it, skip, None)
-            for row in it:
-                cells = row.cells
-                if plan is not None and row.fault is None and cells is not None and len(cells) == width:
-                    try:
-                        yield plan.encode(cells)
-                    except Fallback:
-                        pass
-                    else:
-                        if plan.counts:
-                            count_places(self.mapping, plan.take_counts())
-                        continue
-                yield reference.record(row)
+            yield from self._encoded(header, it, schemas, skip)
+
+    def _encoded(self, header: list[str], rows: Iterator[csv_rows.Row], schemas: SchemaRepository,
+                 skip: int) -> Iterator[tuple[bytes, bytes] | SourceRecord]:
+        reference = _Reference(self, header)
+        plan = compile_plan(self.mapping, header, schemas)
+        width = len(header)
+        if skip:
+            rows = itertools.islice(rows, skip, None)
+        for row in rows:
+            cells = row.cells
+            if plan is not None and row.fault is None and cells is not None and len(cells) == width:
+                try:
+                    yield plan.encode(cells)
+                except Fallback:
+                    pass
+                else:
+                    if plan.counts:
+                        count_places(self.mapping, plan.take_counts())
+                    continue
+            yield reference.record(row)
 
 
 class _Reference:

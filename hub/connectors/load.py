@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hub.config import Settings
 from hub.connectors.base import RunReport
-from hub.connectors.csv_file import DEFAULT_MAX_FAULTY_PERCENT, inspect_csv
+from hub.connectors.csv_file import DEFAULT_MAX_FAULTY_PERCENT, Inspection, inspect_csv
 from hub.connectors.feed import RowBatches
 from hub.connectors.mapping import FieldMapping
 from hub.connectors.publisher import Publisher
@@ -19,7 +19,8 @@ class FileRefused(ConfigError):
     """The whole file is refused before anything is published (header, or too many unreadable rows)."""
 
 
-def check_file(path: Path, mapping: FieldMapping, max_faulty_percent: float = DEFAULT_MAX_FAULTY_PERCENT) -> None:
+def check_file(path: Path, mapping: FieldMapping,
+               max_faulty_percent: float = DEFAULT_MAX_FAULTY_PERCENT) -> Inspection:
     """Read ``path`` completely first; ``FileRefused`` (one clear line) if it must be refused whole."""
     if path.is_dir():
         raise FileRefused(f"{path}: is a folder, not a file")
@@ -28,6 +29,7 @@ def check_file(path: Path, mapping: FieldMapping, max_faulty_percent: float = DE
     inspection = inspect_csv(path, mapping, max_faulty_percent)
     if inspection.problem:
         raise FileRefused(f"{path}: {inspection.problem}; nothing was published")
+    return inspection
 
 
 def publish_file(settings: Settings, mapping: FieldMapping, path: Path,
@@ -42,7 +44,8 @@ def publish_file(settings: Settings, mapping: FieldMapping, path: Path,
     """
     check_file(path, mapping, max_faulty_percent)
     placed_before = dict(mapping.placements)
-    with RowBatches(path, mapping) as batches:  # the reading process, if any, forks before the producer exists
+    # the reading process, if any, forks before the producer (and its thread) exists
+    with RowBatches(path, mapping) as batches:
         publisher = Publisher(settings, mapping.source, default_repository())
         n = 0
         try:

@@ -85,6 +85,13 @@ def test_the_police_extract_encodes_byte_for_byte_in_a_child_process(tmp_path: P
     assert (encoded, dead) == (manifest.rows_valid, manifest.rows_malformed)
 
 
+@pytest.mark.parametrize("child", [False, True])
+def test_an_extract_without_bad_rows_encodes_byte_for_byte(tmp_path: Path, child: bool) -> None:
+    manifest = generate_police_extract(tmp_path, seed=6, incidents=700, malformed=0)
+    encoded, dead = _compare(manifest.extract_csv, manifest.lookup_csv, "police_incident", child=child)
+    assert encoded + dead == manifest.rows_total and dead == 0
+
+
 def test_a_row_error_crosses_a_process_boundary_whole() -> None:
     import pickle
     sent = pickle.dumps(RowError("KnifeFlag: flag is not Y or N", "KnifeFlag", "bad_flag"))
