@@ -110,25 +110,26 @@ def _date(v: Any) -> bytes:
     return varint(v.toordinal() - _EPOCH_DAY)
 
 
-def _base_encoder(avro_type: Any) -> Encoder | None:
+def _base_encoder(avro_type: Any, number: bool = False) -> Encoder | None:
     if isinstance(avro_type, dict):
         logical, base = avro_type.get("logicalType"), avro_type.get("type")
         if logical == "local-timestamp-millis" and base == "long":
-            return _timestamp_millis
+            return _integer if number else _timestamp_millis
         if logical == "date" and base == "int":
-            return _date
+            return _integer if number else _date
         return None if logical else _base_encoder(base)
     return {"string": _string, "boolean": _boolean, "int": _integer, "long": _integer}.get(str(avro_type))
 
 
-def field_encoder(avro_type: Any) -> Encoder | None:
-    """The encoder of one field's Avro type, or None if the plan does not cover the type."""
+def field_encoder(avro_type: Any, number: bool = False) -> Encoder | None:
+    """The encoder of one field's Avro type, or None if the plan does not cover the type. ``number``: a date or
+    a timestamp given as the number Avro stores (days, milliseconds since the epoch)."""
     if not isinstance(avro_type, list):
-        return _base_encoder(avro_type)
+        return _base_encoder(avro_type, number)
     if len(avro_type) != 2 or "null" not in avro_type:
         return None
     null_index = avro_type.index("null")
-    inner = _base_encoder(avro_type[1 - null_index])
+    inner = _base_encoder(avro_type[1 - null_index], number)
     if inner is None:
         return None
     null_bytes, some = varint(null_index), varint(1 - null_index)
@@ -137,6 +138,11 @@ def field_encoder(avro_type: Any) -> Encoder | None:
         return null_bytes if v is None else some + inner(v)
 
     return union
+
+
+def null_bytes(avro_type: Any) -> bytes | None:
+    """What a None of this field type is written as (None if the type does not take None)."""
+    return varint(avro_type.index("null")) if isinstance(avro_type, list) and "null" in avro_type else None
 
 
 def default_bytes(field_decl: dict[str, Any]) -> bytes:
@@ -162,6 +168,35 @@ def _pattern(fmt: str, parts: dict[str, str], needed: set[str]) -> tuple[re.Patt
 
 
 def split_datetime(fmt: str) -> Callable[[str], datetime | None] | None:
+    """See ``split_parts``: the date-time itself."""
+    parts = split_parts(fmt)
+    if parts is None:
+        return None
+
+    def read(text: str) -> datetime | None:
+        got = parts(text)
+        return None if got is None else datetime(*got[0], *got[1])
+
+    return read
+
+
+def split_millis(fmt: str) -> Callable[[str], int | None] | None:
+    """See ``split_parts``: milliseconds since the epoch, as Avro stores a ``local-timestamp-millis``."""
+    parts = split_parts(fmt)
+    if parts is None:
+        return None
+
+    def read(text: str) -> int | None:
+        got = parts(text)
+        if got is None:
+            return None
+        (y, mo, d), (h, mi, sec) = got
+        return (date(y, mo, d).toordinal() - _EPOCH_DAY) * 86_400_000 + ((h * 60 + mi) * 60 + sec) * 1000
+
+    return read
+
+
+def split_parts(fmt: str) -> Callable[[str], tuple[tuple[int, int, int], tuple[int, int, int]] | None] | None:
     """For a date-time format "<date> <time>" (``%d %m %Y``, then ``%H %M`` and maybe ``%S``; no other space),
     a reader remembering the date part and the time part apart (an extract's dates and times repeat, their
     pairs rarely). It gives ``timeparse.parser(fmt)``'s answer when both parts match, else None (the caller
@@ -180,7 +215,7 @@ def split_datetime(fmt: str) -> Callable[[str], datetime | None] | None:
     dates: dict[str, tuple[int, int, int] | None] = {}
     times: dict[str, tuple[int, int, int] | None] = {}
 
-    def read(text: str) -> datetime | None:
+    def read(text: str) -> tuple[tuple[int, int, int], tuple[int, int, int]] | None:
         d, _, t = text.partition(" ")
         ymd = dates.get(d, _UNSEEN)
         if ymd is _UNSEEN:
@@ -205,61 +240,87 @@ def split_datetime(fmt: str) -> Callable[[str], datetime | None] | None:
                 times[t] = hms
         if ymd is None or hms is None:
             return None
-        return datetime(ymd[0], ymd[1], ymd[2], hms[0], hms[1], hms[2])
+        return ymd, hms
 
     return read
 
 
 class _Mapped:
-    """One mapped field: its converter (the mapping's own), encoder and memo."""
+    """One mapped field: its converter (the mapping's own), encoder and memo. Only a field whose value the
+    record's checks or the key need (``keep``) remembers (value, bytes); the others remember the bytes."""
 
-    __slots__ = ("encode", "field", "index", "limit", "mapping", "memo", "more", "place", "read", "required",
-                 "text")
+    __slots__ = ("encode", "field", "index", "keep", "limit", "mapping", "memo", "millis", "more", "null", "place",
+                 "required", "text", "to_number")
 
     def __init__(self, mapping: FieldMapping, field: FieldMap, index: int, more: tuple[int, ...],
-                 encode: Encoder) -> None:
+                 avro_type: Any, keep: bool) -> None:
         self.mapping = mapping
         self.field = field
         self.index = index
         self.more = more  # a field derived from several columns: their indexes after the first
+        encode = field_encoder(avro_type)
+        assert encode is not None
         self.encode = encode
+        self.null = null_bytes(avro_type)
+        self.keep = keep
         self.required = field.required
         self.place = field.type == "place"
-        self.memo: dict[Any, tuple[Any, bytes]] = {}
+        self.memo: dict[Any, Any] = {}
         self.limit = DATE_MEMO_LIMIT if field.type == "date" else MEMO_LIMIT
         self.text = field.type == "string"  # FieldMapping._convert gives the text itself
-        self.read = split_datetime(mapping.datetime_format) if field.type == "datetime" else None
+        # a date-time read straight to Avro's number (no datetime made), when its value is not needed
+        self.millis = split_millis(mapping.datetime_format) if field.type == "datetime" and not keep else None
+        self.to_number = field_encoder(avro_type, number=True) if self.millis is not None else None
 
-    def miss(self, cell: str) -> tuple[Any, bytes]:
-        """Value and bytes of a cell not in the memo, as ``FieldMapping.parse`` would give the value."""
+    def _value(self, cell: str) -> Any:
+        """The cell's value as ``FieldMapping.parse`` gives it."""
         text = cell.strip()
         if not text:
             if self.required:
                 raise Fallback
-            value = None
-        else:
-            value = text if self.text else self.read(text) if self.read is not None else None
-            if value is None:
-                try:
-                    value = self.mapping._convert(self.field, text)
-                except RowError:
-                    raise Fallback from None
-        out = value, self.encode(value)
+            return None
+        if self.text:
+            return text
+        try:
+            return self.mapping._convert(self.field, text)
+        except RowError:
+            raise Fallback from None
+
+    def miss(self, cell: str) -> bytes:
+        """The bytes of a cell not in the memo (a field not kept)."""
+        out = None
+        if self.millis is not None and (text := cell.strip()):
+            ms = self.millis(text)
+            if ms is not None:
+                assert self.to_number is not None
+                out = self.to_number(ms)
+        if out is None:
+            out = self.encode(self._value(cell))
         if len(self.memo) < self.limit:
             self.memo[cell] = out
         return out
 
-    def derived(self, cells: Sequence[str]) -> tuple[Any, bytes]:
+    def kept(self, cell: str) -> tuple[Any, bytes]:
+        """Value and bytes of a cell (a kept field)."""
+        hit = self.memo.get(cell)
+        if hit is None:
+            value = self._value(cell)
+            hit = value, self.encode(value)
+            if len(self.memo) < self.limit:
+                self.memo[cell] = hit
+        return hit
+
+    def derived(self, cells: Sequence[str]) -> bytes:
         key = (cells[self.index], *(cells[i] for i in self.more))
         hit = self.memo.get(key)
         if hit is not None:
-            return hit
+            return hit  # type: ignore[no-any-return]
         columns = (self.field.column, *self.field.more_columns)
         try:
             value = self.mapping._derive_many(self.field, dict(zip(columns, key, strict=True)))
         except RowError:
             raise Fallback from None
-        out = value, self.encode(value)
+        out = self.encode(value)
         if len(self.memo) < MEMO_LIMIT:
             self.memo[key] = out
         return out
@@ -269,21 +330,23 @@ class RowPlan:
     """``encode(cells)`` -> (message key, raw event bytes) for one row of a file with ``header``."""
 
     def __init__(self, mapping: FieldMapping, header: Sequence[str], schemas: SchemaRepository,
-                 steps: list[bytes | _Mapped], by_name: dict[str, int]) -> None:
+                 steps: list[bytes | _Mapped], by_name: dict[str, int], nulls: list[bytes | None]) -> None:
         self.mapping = mapping
         schema = schemas.get(RAW_SCHEMAS[mapping.source])
         self.prefix = SINGLE_OBJECT_MAGIC + schema.fingerprint
         self.steps = steps
-        self.width = len(header)
-        self._plain = [(i, s.index, s.memo, s.miss) for i, s in enumerate(steps)
-                       if isinstance(s, _Mapped) and not s.more and not s.place]
+        self.template = [s if isinstance(s, bytes) else b"" for s in steps]  # constants in place
+        self._plain = [(i, s.index, s.memo.get, s.miss) for i, s in enumerate(steps)
+                       if isinstance(s, _Mapped) and not (s.more or s.place or s.keep)]
         self._other = [(i, s) for i, s in enumerate(steps) if isinstance(s, _Mapped) and (s.more or s.place)]
-        self._const = [(i, s) for i, s in enumerate(steps) if isinstance(s, bytes)]
+        self._kept = [(i, s) for i, s in enumerate(steps) if isinstance(s, _Mapped) and s.keep]
         self._id = by_name["record_id"]
         self._id_column = header.index(mapping.record_id_column())
-        self._groups = [[by_name[n] for n in group] for group in mapping.require_one_of]
+        # a value is None exactly when the field is written as its union's null
+        self._groups = [[(by_name[n], nulls[by_name[n]]) for n in group] for group in mapping.require_one_of]
         self._postcode = by_name.get("location_postcode")
         self._lsoa = by_name.get("location_lsoa")
+        self._lsoa_null = nulls[self._lsoa] if self._lsoa is not None else None
         self._known_postcodes: dict[str, bool] = {}
         self.counts: Counter[tuple[str, str]] = Counter()  # (place field, outcome) of rows encoded, not yet taken
         if any(isinstance(s, _Mapped) and s.place for s in steps) and mapping.gazetteer is None:
@@ -291,15 +354,14 @@ class RowPlan:
 
     def encode(self, cells: Sequence[str]) -> tuple[bytes, bytes]:
         """The row's key and Avro single-object bytes; ``Fallback`` if the reference path must decide."""
-        n = len(self.steps)
-        values: list[Any] = [None] * n
-        parts: list[bytes] = [b""] * n
-        for i, index, memo, miss in self._plain:
+        parts = self.template[:]
+        for i, index, get, miss in self._plain:
             cell = cells[index]
-            hit = memo.get(cell)
-            if hit is None:
-                hit = miss(cell)
-            values[i], parts[i] = hit
+            b = get(cell)
+            parts[i] = b if b is not None else miss(cell)
+        values: dict[int, Any] = {}
+        for i, step in self._kept:
+            values[i], parts[i] = step.kept(cells[step.index])
         placed: list[tuple[_Mapped, str]] = []
         for i, step in self._other:
             if step.place:
@@ -311,18 +373,16 @@ class RowPlan:
                     assert self.mapping.gazetteer is not None
                     value = self.mapping.gazetteer.place(text)
                     placed.append((step, "placed" if value is not None else "unplaced"))
-                values[i], parts[i] = value, step.encode(value)
+                parts[i] = step.encode(value)
             else:
-                values[i], parts[i] = step.derived(cells)
-        for i, const in self._const:
-            parts[i] = const
+                parts[i] = step.derived(cells)
         for group in self._groups:
-            if all(values[i] is None for i in group):
+            if all(parts[i] == null for i, null in group):
                 raise Fallback
-        self._check_location(values)
+        self._check_location(values, parts)
         for step, outcome in placed:  # counted only now the row is certain to be sent (``take_counts``)
             self.counts[(step.field.name, outcome)] += 1
-        record_id = values[self._id] or cells[self._id_column].strip() or ""
+        record_id = values.get(self._id) or cells[self._id_column].strip() or ""
         return str(record_id).encode(), self.prefix + b"".join(parts)
 
     def take_counts(self) -> Counter[tuple[str, str]]:
@@ -330,12 +390,12 @@ class RowPlan:
         out, self.counts = self.counts, Counter()
         return out
 
-    def _check_location(self, values: list[Any]) -> None:
+    def _check_location(self, values: dict[int, Any], parts: list[bytes]) -> None:
         lookup = self.mapping.lookup
         if lookup is None or self._postcode is None:
             return
-        pc = values[self._postcode]
-        if pc is None or (self._lsoa is not None and values[self._lsoa]):
+        pc = values.get(self._postcode)
+        if pc is None or (self._lsoa is not None and parts[self._lsoa] != self._lsoa_null):
             return
         known = self._known_postcodes.get(pc)
         if known is None:
@@ -360,21 +420,25 @@ def compile_plan(mapping: FieldMapping, header: Sequence[str], schemas: SchemaRe
     schema = schemas.get(RAW_SCHEMAS[mapping.source])
     fields = {f.name: f for f in mapping.fields}
     steps: list[bytes | _Mapped] = []
+    nulls: list[bytes | None] = []
     by_name: dict[str, int] = {}
+    keep = {"record_id", "location_postcode"}  # the key, and the postcode the lookup is asked about
     for decl in schema.declared["fields"]:
         name = decl["name"]
         by_name[name] = len(steps)
+        nulls.append(null_bytes(decl["type"]))
         f = fields.get(name)
         if f is None:
             if "default" not in decl:
                 return None  # the mapping must map it (checked at load); not a case the plan takes on
             steps.append(default_bytes(decl))
             continue
-        encode = field_encoder(decl["type"])
-        if encode is None:
+        if field_encoder(decl["type"]) is None:
             return None
         more = tuple(header.index(c) for c in f.more_columns)
-        steps.append(_Mapped(mapping, f, header.index(f.column), more, encode))
+        if name in keep and (more or f.type == "place"):
+            return None  # a key or postcode derived from several columns, or placed: left to the reference path
+        steps.append(_Mapped(mapping, f, header.index(f.column), more, decl["type"], name in keep))
     if "record_id" not in by_name or any(n not in by_name for g in mapping.require_one_of for n in g):
         return None
-    return RowPlan(mapping, header, schemas, steps, by_name)
+    return RowPlan(mapping, header, schemas, steps, by_name, nulls)

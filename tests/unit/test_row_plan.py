@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from hub.connectors import CsvFileConnector, default_mapping_path, load_mapping
 from hub.connectors.base import SourceRecord
 from hub.connectors.feed import RowBatches, key_hash
 from hub.connectors.mapping import FieldMapping, RowError
-from hub.connectors.plan import field_encoder, split_datetime, varint
+from hub.connectors.plan import field_encoder, split_datetime, split_millis, varint
 from hub.connectors.timeparse import parser
 from hub.pseudonymisation import PostcodeLookup
 from hub.schemas import RAW_SCHEMAS, default_repository
@@ -186,14 +186,23 @@ def test_varint_is_avros_long(n: int) -> None:
 @given(text=st.from_regex(r"\A\d{1,3}/\d{1,3}/\d{3,5} \d{1,3}:\d{1,3}(:\d{1,2})?\Z") | st.text(max_size=20),
        fmt=st.sampled_from(["%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M:%S", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S"]))
 def test_split_datetime_reads_as_the_whole_format_does(text: str, fmt: str) -> None:
-    read = split_datetime(fmt)
-    assert read is not None
+    read, millis = split_datetime(fmt), split_millis(fmt)
+    assert read is not None and millis is not None
     got = read(text)
+    assert (millis(text) is None) == (got is None)
     if got is None:
         return  # the caller asks the reference converter
     assert got == parser(fmt)(text)
+    assert millis(text) == (got - datetime(1970, 1, 1)) // timedelta(milliseconds=1)
 
 
 def test_formats_the_split_reader_does_not_take() -> None:
     for fmt in ("%d/%m/%Y", "%Y-%m-%dT%H:%M", "%d %b %Y %H:%M", "%d/%m/%Y %I:%M %p"):
         assert split_datetime(fmt) is None
+
+
+@settings(max_examples=1000, deadline=None, derandomize=True)
+@given(key=st.binary(max_size=40))
+def test_the_key_hash_is_kafka_pythons_murmur2(key: bytes) -> None:
+    from kafka.partitioner.default import murmur2
+    assert key_hash(key) == murmur2(key) & 0x7FFFFFFF
