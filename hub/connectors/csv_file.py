@@ -14,7 +14,7 @@ from typing import IO, Any
 from hub.connectors import csv_rows
 from hub.connectors.base import Connector, SourceRecord
 from hub.connectors.mapping import FieldMapping, RowError
-from hub.connectors.plan import Fallback, compile_plan, count_places
+from hub.connectors.plan import compile_plan, count_places
 from hub.schemas import SchemaRepository
 from hub.yamlsource import ConfigError
 
@@ -49,6 +49,10 @@ def open_text(path: Path, mapping: FieldMapping, digest: Any = None) -> IO[str]:
     if digest is not None:
         raw = io.BufferedReader(_HashingReader(raw, digest))
     return io.TextIOWrapper(raw, encoding=text_encoding(mapping), errors="strict", newline="")
+
+
+PLAN_BATCH = 256
+"""Rows the compiled plan encodes at a time (column by column)."""
 
 
 def missing_columns(header: list[str], mapping: FieldMapping) -> list[str]:
@@ -198,18 +202,18 @@ class CsvFileConnector(Connector):
         width = len(header)
         if skip:
             rows = itertools.islice(rows, skip, None)
-        for row in rows:
-            cells = row.cells
-            if plan is not None and row.fault is None and cells is not None and len(cells) == width:
-                try:
-                    yield plan.encode(cells)
-                except Fallback:
-                    pass
-                else:
-                    if plan.counts:
-                        count_places(self.mapping, plan.take_counts())
-                    continue
-            yield reference.record(row)
+        while chunk := list(itertools.islice(rows, PLAN_BATCH)):
+            if plan is None:
+                yield from map(reference.record, chunk)
+                continue
+            whole = [r for r in chunk if r.fault is None and r.cells is not None and len(r.cells) == width]
+            encoded = iter(plan.encode_many([r.cells for r in whole]))  # type: ignore[misc]
+            for row in chunk:
+                got = next(encoded) if row.fault is None and row.cells is not None and len(row.cells) == width \
+                    else None
+                yield got if got is not None else reference.record(row)
+            if plan.counts:
+                count_places(self.mapping, plan.take_counts())
 
 
 class _Reference:

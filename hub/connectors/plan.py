@@ -335,7 +335,6 @@ class RowPlan:
         schema = schemas.get(RAW_SCHEMAS[mapping.source])
         self.prefix = SINGLE_OBJECT_MAGIC + schema.fingerprint
         self.steps = steps
-        self.template = [s if isinstance(s, bytes) else b"" for s in steps]  # constants in place
         self._plain = [(i, s.index, s.memo.get, s.miss) for i, s in enumerate(steps)
                        if isinstance(s, _Mapped) and not (s.more or s.place or s.keep)]
         self._other = [(i, s) for i, s in enumerate(steps) if isinstance(s, _Mapped) and (s.more or s.place)]
@@ -354,56 +353,108 @@ class RowPlan:
 
     def encode(self, cells: Sequence[str]) -> tuple[bytes, bytes]:
         """The row's key and Avro single-object bytes; ``Fallback`` if the reference path must decide."""
-        parts = self.template[:]
+        got = self.encode_many([cells])[0]
+        if got is None:
+            raise Fallback
+        return got
+
+    def encode_many(self, rows: Sequence[Sequence[str]]) -> list[tuple[bytes, bytes] | None]:
+        """``encode`` for many rows (each with the header's number of cells), column by column: a field's cells
+        are looked up in its memo in one pass. None for a row the reference path must decide."""
+        n = len(rows)
+        if not n:
+            return []
+        columns = list(zip(*rows, strict=True))
+        failed: set[int] = set()
+        parts: list[Any] = [[s] * n if isinstance(s, bytes) else None for s in self.steps]
         for i, index, get, miss in self._plain:
-            cell = cells[index]
-            b = get(cell)
-            parts[i] = b if b is not None else miss(cell)
-        values: dict[int, Any] = {}
+            column = columns[index]
+            out = list(map(get, column))
+            if None in out:
+                for r, b in enumerate(out):
+                    if b is None:
+                        try:
+                            out[r] = miss(column[r])
+                        except Fallback:
+                            failed.add(r)
+                            out[r] = b""
+            parts[i] = out
+        values: dict[int, list[Any]] = {}
         for i, step in self._kept:
-            values[i], parts[i] = step.kept(cells[step.index])
-        placed: list[tuple[_Mapped, str]] = []
+            kept: list[Any] = []
+            for r, cell in enumerate(columns[step.index]):
+                try:
+                    kept.append(step.kept(cell))
+                except Fallback:
+                    failed.add(r)
+                    kept.append((None, b""))
+            values[i] = [v for v, _ in kept]
+            parts[i] = [b for _, b in kept]
+        placed: list[tuple[str, list[str | None]]] = []
         for i, step in self._other:
+            out = []
+            outcomes: list[str | None] = []
+            for r, cells in enumerate(rows):
+                try:
+                    b, outcome = self._one_other(step, cells)
+                except Fallback:
+                    failed.add(r)
+                    b, outcome = b"", None
+                out.append(b)
+                outcomes.append(outcome)
+            parts[i] = out
             if step.place:
-                text = cells[step.index].strip()
-                value = None
-                if not text and step.required:
-                    raise Fallback
-                if text:
-                    assert self.mapping.gazetteer is not None
-                    value = self.mapping.gazetteer.place(text)
-                    placed.append((step, "placed" if value is not None else "unplaced"))
-                parts[i] = step.encode(value)
-            else:
-                parts[i] = step.derived(cells)
-        for group in self._groups:
-            if all(parts[i] == null for i, null in group):
+                placed.append((step.field.name, outcomes))
+        for group in self._groups:  # a value is None exactly when it is written as its union's null
+            (first, null), *rest = group
+            for r, b in enumerate(parts[first]):
+                if b == null and all(parts[j][r] == nj for j, nj in rest):
+                    failed.add(r)
+        if self._postcode in values and self.mapping.lookup is not None:
+            lsoas = parts[self._lsoa] if self._lsoa is not None else [None] * n
+            for r, (pc, lsoa) in enumerate(zip(values[self._postcode], lsoas, strict=True)):
+                if pc is not None and (lsoa is None or lsoa == self._lsoa_null) and not self._known(pc):
+                    failed.add(r)
+        ids = values[self._id]
+        prefix = self.prefix
+        out_rows: list[tuple[bytes, bytes] | None] = [
+            (str(ids[r] or rows[r][self._id_column].strip() or "").encode(), prefix + body)
+            for r, body in enumerate(map(b"".join, zip(*parts, strict=True)))]
+        for r in failed:
+            out_rows[r] = None
+        for name, outcomes in placed:  # counted only for rows certain to be sent (``take_counts``)
+            for r, outcome in enumerate(outcomes):
+                if outcome is not None and r not in failed:
+                    self.counts[(name, outcome)] += 1
+        return out_rows
+
+    def _one_other(self, step: _Mapped, cells: Sequence[str]) -> tuple[bytes, str | None]:
+        """A place field's bytes and outcome, or a field derived from several columns."""
+        if not step.place:
+            return step.derived(cells), None
+        text = cells[step.index].strip()
+        if not text:
+            if step.required:
                 raise Fallback
-        self._check_location(values, parts)
-        for step, outcome in placed:  # counted only now the row is certain to be sent (``take_counts``)
-            self.counts[(step.field.name, outcome)] += 1
-        record_id = values.get(self._id) or cells[self._id_column].strip() or ""
-        return str(record_id).encode(), self.prefix + b"".join(parts)
+            return step.encode(None), None
+        assert self.mapping.gazetteer is not None
+        value = self.mapping.gazetteer.place(text)
+        return step.encode(value), "placed" if value is not None else "unplaced"
 
     def take_counts(self) -> Counter[tuple[str, str]]:
         """The place outcomes counted since the last call (see ``count_places``)."""
         out, self.counts = self.counts, Counter()
         return out
 
-    def _check_location(self, values: dict[int, Any], parts: list[bytes]) -> None:
-        lookup = self.mapping.lookup
-        if lookup is None or self._postcode is None:
-            return
-        pc = values.get(self._postcode)
-        if pc is None or (self._lsoa is not None and parts[self._lsoa] != self._lsoa_null):
-            return
-        known = self._known_postcodes.get(pc)
+    def _known(self, postcode: str) -> bool:
+        """Is ``postcode`` in the postcode lookup (as ``FieldMapping._check_location`` asks)?"""
+        known = self._known_postcodes.get(postcode)
         if known is None:
-            known = lookup.by_postcode(pc) is not None
+            assert self.mapping.lookup is not None
+            known = self.mapping.lookup.by_postcode(postcode) is not None
             if len(self._known_postcodes) < MEMO_LIMIT:
-                self._known_postcodes[pc] = known
-        if not known:
-            raise Fallback
+                self._known_postcodes[postcode] = known
+        return known
 
 
 def count_places(mapping: FieldMapping, counts: Counter[tuple[str, str]]) -> None:
