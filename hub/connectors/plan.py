@@ -110,26 +110,25 @@ def _date(v: Any) -> bytes:
     return varint(v.toordinal() - _EPOCH_DAY)
 
 
-def _base_encoder(avro_type: Any, number: bool = False) -> Encoder | None:
+def _base_encoder(avro_type: Any) -> Encoder | None:
     if isinstance(avro_type, dict):
         logical, base = avro_type.get("logicalType"), avro_type.get("type")
         if logical == "local-timestamp-millis" and base == "long":
-            return _integer if number else _timestamp_millis
+            return _timestamp_millis
         if logical == "date" and base == "int":
-            return _integer if number else _date
+            return _date
         return None if logical else _base_encoder(base)
     return {"string": _string, "boolean": _boolean, "int": _integer, "long": _integer}.get(str(avro_type))
 
 
-def field_encoder(avro_type: Any, number: bool = False) -> Encoder | None:
-    """The encoder of one field's Avro type, or None if the plan does not cover the type. ``number``: a date or
-    a timestamp given as the number Avro stores (days, milliseconds since the epoch)."""
+def field_encoder(avro_type: Any) -> Encoder | None:
+    """The encoder of one field's Avro type, or None if the plan does not cover the type."""
     if not isinstance(avro_type, list):
-        return _base_encoder(avro_type, number)
+        return _base_encoder(avro_type)
     if len(avro_type) != 2 or "null" not in avro_type:
         return None
     null_index = avro_type.index("null")
-    inner = _base_encoder(avro_type[1 - null_index], number)
+    inner = _base_encoder(avro_type[1 - null_index])
     if inner is None:
         return None
     null_bytes, some = varint(null_index), varint(1 - null_index)
@@ -196,6 +195,29 @@ def split_millis(fmt: str) -> Callable[[str], int | None] | None:
     return read
 
 
+def split_days(fmt: str) -> Callable[[str], int | None] | None:
+    """For a date format of ``%d %m %Y`` and literals only: days since the epoch, as Avro stores a ``date``,
+    when the text matches the format's pattern and is a real date (``timeparse.parser(fmt)``'s answer then),
+    else None (the caller asks the reference converter)."""
+    pattern = _pattern(fmt, _DATE_PARTS, {"%d", "%m", "%Y"})
+    if pattern is None:
+        return None
+    date_re, codes = pattern
+    at = [codes.index(c) for c in ("%Y", "%m", "%d")]
+
+    def read(text: str) -> int | None:
+        m = date_re.match(text)
+        if m is None:
+            return None
+        g = m.groups()
+        try:
+            return date(int(g[at[0]]), int(g[at[1]]), int(g[at[2]])).toordinal() - _EPOCH_DAY
+        except ValueError:
+            return None
+
+    return read
+
+
 def split_parts(fmt: str) -> Callable[[str], tuple[tuple[int, int, int], tuple[int, int, int]] | None] | None:
     """For a date-time format "<date> <time>" (``%d %m %Y``, then ``%H %M`` and maybe ``%S``; no other space),
     a reader remembering the date part and the time part apart (an extract's dates and times repeat, their
@@ -249,8 +271,8 @@ class _Mapped:
     """One mapped field: its converter (the mapping's own), encoder and memo. Only a field whose value the
     record's checks or the key need (``keep``) remembers (value, bytes); the others remember the bytes."""
 
-    __slots__ = ("encode", "field", "index", "keep", "limit", "mapping", "memo", "millis", "more", "null", "place",
-                 "required", "text", "to_number")
+    __slots__ = ("encode", "field", "index", "keep", "limit", "mapping", "memo", "more", "null", "number",
+                 "number_prefix", "place", "required", "text")
 
     def __init__(self, mapping: FieldMapping, field: FieldMap, index: int, more: tuple[int, ...],
                  avro_type: Any, keep: bool) -> None:
@@ -268,9 +290,10 @@ class _Mapped:
         self.memo: dict[Any, Any] = {}
         self.limit = DATE_MEMO_LIMIT if field.type == "date" else MEMO_LIMIT
         self.text = field.type == "string"  # FieldMapping._convert gives the text itself
-        # a date-time read straight to Avro's number (no datetime made), when its value is not needed
-        self.millis = split_millis(mapping.datetime_format) if field.type == "datetime" and not keep else None
-        self.to_number = field_encoder(avro_type, number=True) if self.millis is not None else None
+        # a date or date-time read straight to the number Avro stores (no date made), when its value is not needed
+        self.number = None if keep else split_millis(mapping.datetime_format) if field.type == "datetime" else \
+            split_days(mapping.date_format) if field.type == "date" else None
+        self.number_prefix = b"" if not isinstance(avro_type, list) else varint(1 - avro_type.index("null"))
 
     def _value(self, cell: str) -> Any:
         """The cell's value as ``FieldMapping.parse`` gives it."""
@@ -289,11 +312,10 @@ class _Mapped:
     def miss(self, cell: str) -> bytes:
         """The bytes of a cell not in the memo (a field not kept)."""
         out = None
-        if self.millis is not None and (text := cell.strip()):
-            ms = self.millis(text)
-            if ms is not None:
-                assert self.to_number is not None
-                out = self.to_number(ms)
+        if self.number is not None and (text := cell.strip()):
+            number = self.number(text)
+            if number is not None:
+                out = self.number_prefix + varint(number)
         if out is None:
             out = self.encode(self._value(cell))
         if len(self.memo) < self.limit:

@@ -19,7 +19,7 @@ from hub.connectors import CsvFileConnector, default_mapping_path, load_mapping
 from hub.connectors.base import SourceRecord
 from hub.connectors.feed import RowBatches, key_hash
 from hub.connectors.mapping import FieldMapping, RowError
-from hub.connectors.plan import field_encoder, split_datetime, split_millis, varint
+from hub.connectors.plan import field_encoder, split_datetime, split_days, split_millis, varint
 from hub.connectors.timeparse import parser
 from hub.pseudonymisation import PostcodeLookup
 from hub.schemas import RAW_SCHEMAS, default_repository
@@ -194,6 +194,18 @@ def test_split_datetime_reads_as_the_whole_format_does(text: str, fmt: str) -> N
         return  # the caller asks the reference converter
     assert got == parser(fmt)(text)
     assert millis(text) == (got - datetime(1970, 1, 1)) // timedelta(milliseconds=1)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(text=st.from_regex(r"\A\d{1,3}[/-]\d{1,3}[/-]\d{1,5}\Z") | st.text(max_size=12),
+       fmt=st.sampled_from(["%d/%m/%Y", "%Y-%m-%d", "%m/%d/%Y"]))
+def test_split_days_reads_as_the_date_format_does(text: str, fmt: str) -> None:
+    read = split_days(fmt)
+    assert read is not None
+    days = read(text)
+    if days is None:
+        return
+    assert days == (parser(fmt)(text).date() - date(1970, 1, 1)).days
 
 
 def test_formats_the_split_reader_does_not_take() -> None:
