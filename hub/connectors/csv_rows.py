@@ -86,11 +86,16 @@ def rows(raw: IO[bytes], encoding: str, delimiter: str, digest: Any = None, bulk
                 retry_at = start + BULK_BYTES + 1
             else:
                 chunk, records = run
-                if lines._digest is not None:
-                    lines._digest.update(chunk)
                 first_line = lines._number + 1
-                lines._number += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
-                for line, cells in records:
+                count = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+                lines._number += count
+                digest = lines._digest
+                if digest is not None:  # fed record by record, as reading record by record feeds it
+                    starts = _line_starts(chunk)
+                    ends = [line for line, _ in records[1:]] + [count]
+                for k, (line, cells) in enumerate(records):
+                    if digest is not None:
+                        digest.update(chunk[starts[line]:starts[ends[k]]])
                     number += 1
                     yield Row(number, first_line + line, cells)
                 continue
@@ -159,6 +164,18 @@ def _bulk(raw: IO[bytes], encoding: str, delimiter: str,
         raw.seek(start)
         return None
     return chunk, out
+
+
+def _line_starts(chunk: bytes) -> list[int]:
+    """Where each line of ``chunk`` starts, and its length at the end."""
+    starts = [0]
+    at = chunk.find(b"\n")
+    while at >= 0:
+        starts.append(at + 1)
+        at = chunk.find(b"\n", at + 1)
+    if starts[-1] != len(chunk):
+        starts.append(len(chunk))
+    return starts
 
 
 def _open_after(line: bytes, in_quotes: bool, delim: bytes) -> bool:

@@ -14,7 +14,7 @@ from kafka import KafkaProducer
 
 from hub import logs, metrics
 from hub.config import Settings
-from hub.connectors.base import RunReport, SourceRecord
+from hub.connectors.base import Encoded, RunReport, SourceRecord
 from hub.dead_letters import CSV_HEADER, dead_letter_headers
 from hub.schemas import RAW_SCHEMAS, SchemaRepository
 from hub.topics import Topics
@@ -117,7 +117,15 @@ class Publisher(KafkaPublisher):
         self._headers = [("svh.source", source.encode()), ("svh.schema", self.schema_name.encode())]  # every record's
         self._partitions: list[int] | None = None  # the raw topic's, asked once (publish_many)
 
-    def publish(self, rec: SourceRecord) -> None:
+    def publish(self, rec: SourceRecord | Encoded) -> None:
+        if type(rec) is tuple:  # a row the compiled plan encoded: exactly the message of its record
+            key, value = rec
+            self._read()
+            self._send(self.raw_topic, key, value, self._headers)
+            self._published()
+            self._settle_if_many()
+            return
+        assert isinstance(rec, SourceRecord)
         self._read()
         if rec.error is None and rec.record is not None:
             try:
