@@ -34,7 +34,7 @@ def _reference(path: Path, mapping: FieldMapping) -> list[tuple[bytes, bytes] | 
     for rec in CsvFileConnector(path, mapping).records():
         if rec.record is not None:
             key = str(rec.record.get("record_id") or rec.record_id or "").encode()
-            out.append((key, SCHEMAS.encode(RAW_SCHEMAS[mapping.source], rec.record)))
+            out.append((key, SCHEMAS.encode_with_fastavro(RAW_SCHEMAS[mapping.source], rec.record)))
         else:
             out.append(rec)
     return out
