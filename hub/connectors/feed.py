@@ -7,7 +7,8 @@ and hands the parent lists of items through a pipe: ``(key, value, key_hash)`` f
 plan encoded (``key_hash`` is kafka-python's murmur2 of the key, masked as its default partitioner
 masks it, so the parent can name the partition the partitioner would choose without hashing again), or
 the ``SourceRecord`` of any other row (faulty, or decided by the reference path). Rows stay in file
-order. The pipe's buffer bounds how far the child runs ahead.
+order. The child may run ``AHEAD`` batches ahead of the parent, so it can start while the parent still
+checks the whole file.
 
 The child never logs, counts metrics or writes anything but the pipe. If the parent dies, the child's
 next write fails and it exits; if the child dies, the parent's next read fails and the publish raises
@@ -20,7 +21,9 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import queue
 import struct
+import threading
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -34,6 +37,8 @@ from hub.yamlsource import ConfigError
 
 BATCH = 500
 """Rows per hand-over: large enough that the pipe costs nothing per row, small enough to start sending at once."""
+AHEAD = 64
+"""Batches the reading process may hold that the parent has not taken yet (about 32,000 rows)."""
 CHILD_MIN_BYTES = 256 * 1024
 """Smaller files are read in the parent: forking costs more than it saves."""
 
@@ -76,18 +81,43 @@ def _items(path: Path, mapping: FieldMapping, schemas: SchemaRepository, skip: i
         yield [(x[0], x[1], key_hash(x[0])) if type(x) is tuple else x for x in batch]  # type: ignore[misc]
 
 
-def _child(conn: Connection, path: Path, mapping: FieldMapping, skip: int) -> None:
+def _child(conn: Connection, parents_end: Connection, path: Path, mapping: FieldMapping, skip: int) -> None:
+    """Read, parse and encode; a writer thread hands the batches over, so reading may run up to ``AHEAD``
+    batches ahead of the parent (while the parent checks the whole file first, say)."""
+    parents_end.close()  # inherited by the fork: while open here, a write would never learn the parent is gone
+    ahead: queue.Queue[tuple[str, Any] | None] = queue.Queue(AHEAD)
+    gone = threading.Event()  # the parent closed its end: stop
+
+    def write() -> None:
+        try:
+            while (message := ahead.get()) is not None:
+                conn.send(message)
+        except OSError:  # BrokenPipeError, ConnectionResetError: the parent is gone
+            gone.set()
+
+    def put(message: tuple[str, Any] | None) -> bool:
+        while not gone.is_set():
+            try:
+                ahead.put(message, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    writer = threading.Thread(target=write, name="svh-connector-handover", daemon=True)
+    writer.start()
     try:
         for batch in _items(path, mapping, default_repository(), skip):
-            conn.send(("rows", batch))
-        conn.send(("end", None))
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the parent is gone
+            if not put(("rows", batch)):
+                return
+        put(("end", None))
     except ConfigError as exc:
-        conn.send(("config", str(exc)))
+        put(("config", str(exc)))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises
-        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        put(("failed", f"{type(exc).__name__}: {exc}"))
     finally:
+        put(None)
+        writer.join()
         conn.close()
 
 
@@ -116,7 +146,7 @@ class RowBatches:
         if self.child:
             ctx = multiprocessing.get_context("fork")
             recv, send = ctx.Pipe(duplex=False)
-            self._proc = ctx.Process(target=_child, args=(send, path, mapping, skip), daemon=True,
+            self._proc = ctx.Process(target=_child, args=(send, recv, path, mapping, skip), daemon=True,
                                      name="svh-connector-reader")
             self._proc.start()
             send.close()

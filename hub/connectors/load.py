@@ -42,10 +42,11 @@ def publish_file(settings: Settings, mapping: FieldMapping, path: Path,
     pseudonymised at the hub: a health body's source goes through ``hub connector run``, which
     pseudonymises inside the agency.
     """
-    check_file(path, mapping, max_faulty_percent)
     placed_before = dict(mapping.placements)
-    # the reading process, if any, forks before the producer (and its thread) exists
+    # The reading process, if any, forks before the producer (and its thread) exists, and starts reading while
+    # the file is checked; nothing is sent before the check passes (a refused file stops it unread).
     with RowBatches(path, mapping) as batches:
+        check_file(path, mapping, max_faulty_percent)
         publisher = Publisher(settings, mapping.source, default_repository())
         n = 0
         try:

@@ -218,3 +218,31 @@ def test_formats_the_split_reader_does_not_take() -> None:
 def test_the_key_hash_is_kafka_pythons_murmur2(key: bytes) -> None:
     from kafka.partitioner.default import murmur2
     assert key_hash(key) == murmur2(key) & 0x7FFFFFFF
+
+
+def test_a_reading_process_stopped_early_ends(tmp_path: Path) -> None:
+    """The parent stops taking batches (a refused file, a failed send): closing ends the child promptly."""
+    import time
+    manifest = generate_police_extract(tmp_path, seed=8, incidents=3000)
+    mapping = load_mapping(default_mapping_path("police_incident"))
+    batches = RowBatches(manifest.extract_csv, mapping, child=True)
+    proc = batches._proc
+    assert proc is not None
+    first = next(iter(batches))
+    assert first
+    started = time.monotonic()
+    batches.close()
+    assert not proc.is_alive() and time.monotonic() - started < 5
+
+
+def test_a_refused_file_publishes_nothing_even_with_a_reading_process(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub.config import Settings
+    from hub.connectors import feed
+    from hub.connectors.load import FileRefused, publish_file
+    monkeypatch.setattr(feed, "CHILD_MIN_BYTES", 0)  # a reading process even for a small file
+    path = tmp_path / "x.csv"
+    path.write_text("CrimeRef,Other\nZZ/1,x\n", encoding="utf-8")  # lacks mapped columns: refused whole
+    mapping = load_mapping(default_mapping_path("police_incident"))
+    with pytest.raises(FileRefused, match="lacks mapped column"):
+        publish_file(Settings(kafka_bootstrap="127.0.0.1:1"), mapping, path)  # never reaches Kafka
