@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 from collections.abc import Iterator
 from typing import IO, Any, NamedTuple
 
@@ -151,19 +152,18 @@ def _bulk(raw: IO[bytes], encoding: str, delimiter: str,
         raw.seek(start)
         return None
     try:
-        reader = csv.reader(io.StringIO(chunk.decode(encoding), newline=""), delimiter=delimiter, strict=True)
-        out = []
-        line = 0
-        for cells in reader:
-            joined = "".join(cells)
-            if len(cells) != width or not joined.strip() or 4 * len(joined) + 3 * width + 2 > MAX_RECORD_BYTES:
-                raise ValueError
-            out.append((line, cells))
-            line = reader.line_num
+        records = list(csv.reader(io.StringIO(chunk.decode(encoding), newline=""), delimiter=delimiter, strict=True))
     except (ValueError, csv.Error):  # UnicodeDecodeError is a ValueError
         raw.seek(start)
         return None
-    return chunk, out
+    joined = list(map("".join, records))
+    if (not records or set(map(len, records)) != {width} or not all(map(str.strip, joined))
+            or 4 * max(map(len, joined)) + 3 * width + 2 > MAX_RECORD_BYTES):
+        raw.seek(start)
+        return None
+    # A record's lines: one, and one more per line feed inside its (quoted) cells; no bare CR in the run.
+    firsts = [0, *itertools.accumulate(text.count("\n") + 1 for text in joined)]
+    return chunk, list(zip(firsts[:-1], records, strict=True))
 
 
 def _line_starts(chunk: bytes) -> list[int]:
