@@ -21,7 +21,7 @@ from hub.topics import Topics
 
 log = logs.get(__name__)
 Item = tuple[bytes, bytes, int] | SourceRecord  # as hub.connectors.feed hands them over
-SETTLE_EVERY = 5000  # unacknowledged sends before publish() waits for acks itself (bounds memory)
+SETTLE_EVERY = 5000  # past twice this many unacknowledged sends, publish waits for the oldest this many (bounds memory)
 
 
 def producer_kwargs(settings: Settings, **extra: Any) -> dict[str, Any]:
