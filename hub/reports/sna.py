@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, inspect, select, text
 
-from hub.mart import models
+from hub.mart import incident_matches, models
 from hub.mart.audit import ReleaseContext
 from hub.policy.agreement import GEOGRAPHY_LEVELS
 from hub.pseudonymisation.generalise import AGE_BANDS
@@ -331,44 +331,27 @@ class SnaBuilder:
         page.section("why", "Why: causal factors in the linked cohort", *parts)
 
     def hidden(self, conn: Connection, page: Page) -> None:
+        title = "Hidden violence: ED assaults unknown to the police"
         intro = para("The share of emergency-department assault attendances with no matching police incident "
                      "(the Cardiff Model's central measure): violence the police never hear of.")
-        import importlib
-        matching: Any
-        try:  # the link stage's ED-police incident matching (hub.linkage.incidents), once it is in the hub
-            matching = importlib.import_module("hub.linkage.incidents")
-        except ImportError:
-            matching = None
-        if matching is None or not hasattr(matching, "match_incidents") or not {
-                "ed_attendance", VIOLENCE_SOURCE} <= set(self.ctx.sources):
-            page.section("hidden", "Hidden violence: ED assaults unknown to the police", intro, not_available(
-                "It needs ED-to-police incident matching.", "incident matching (issue #7) is in the hub"))
+        if not {"ed_attendance", VIOLENCE_SOURCE} <= set(self.ctx.sources):
+            page.section("hidden", title, intro, not_available(
+                "It needs ED attendances and police incidents under this purpose.",
+                "the agreement grants both sources for the needs assessment"))
             return
-        ev, ep = models.event, models.event_person
-        stmt = (select(ev.c.event_id, ev.c.source, ev.c.occurred_date, ev.c.occurred_hour, ev.c.lsoa_code,
-                       ev.c.msoa_code, ev.c.knife, ev.c.attributes_json, ev.c.record_key, ep.c.role, ep.c.age_band,
-                       ep.c.sex)
-                .select_from(ev.outerjoin(ep, (ep.c.event_id == ev.c.event_id) & (ep.c.seq == 0)))
-                .where(ev.c.source.in_(["ed_attendance", VIOLENCE_SOURCE]), self.period.where()))
-        ed: list[Any] = []
-        police: list[Any] = []
-        keys: dict[str, int | None] = {}
-        for r in conn.execute(stmt):
-            shared = {"event_id": r.event_id, "occurred_date": r.occurred_date, "occurred_hour": r.occurred_hour,
-                      "lsoa_code": r.lsoa_code, "msoa_code": r.msoa_code, "flags": {"knife": r.knife},
-                      "attributes": json.loads(r.attributes_json or "{}"),
-                      "persons": [{"role": r.role, "age_band": r.age_band, "sex": r.sex}] if r.role else []}
-            incident = matching.incident_from_event(shared)
-            if incident is not None:
-                (ed if r.source == "ed_attendance" else police).append(incident)
-                keys[r.event_id] = r.record_key
-        matched = {m.ed_event_id for m in matching.match_incidents(ed, police)}
+        # The matches the worker's sink stores on its timer (or `hub mart match-incidents`): one place decides
+        # what matched, and the release API's measure ed_assaults_without_police reads the same table.
+        matched = (incident_matches.matched_ed_events(conn) if _table_exists(conn, "incident_match") else set())
+        ev = models.event
+        ed = [(r.event_id, r.occurred_date, r.record_key) for r in conn.execute(
+            select(ev.c.event_id, ev.c.occurred_date, ev.c.record_key)
+            .where(ev.c.source == "ed_attendance", ev.c.occurred_date.is_not(None), self.period.where()))]
         attendances, unknown = Tally(), Tally()
-        for a in ed:
-            month = a.when.strftime("%Y-%m")
-            attendances.add((month,), keys.get(a.event_id))
-            if a.event_id not in matched:
-                unknown.add((month,), keys.get(a.event_id))
+        for event_id, day, record_key in ed:
+            month = day.strftime("%Y-%m")
+            attendances.add((month,), record_key)
+            if event_id not in matched:
+                unknown.add((month,), record_key)
         months = sorted(str(k[0]) for k in attendances)
         total = self._release(conn, "hidden_ed_attendances", ("month",), attendances)
         hidden = self._release(conn, "hidden_unknown_to_police", ("month",), {(m,): unknown.get((m,), 0)
@@ -378,6 +361,10 @@ class SnaBuilder:
         shown_total = sum(v for v in total.shown().values())
         shown_hidden = sum(v for v in hidden.shown().values())
         parts = [intro]
+        if ed and not matched:
+            parts.append(para("No ED attendance in the mart is matched to a police incident. If matching has not "
+                              "run, run `hub mart match-incidents` (the worker's sink refreshes the matches every "
+                              "HUB_INCIDENT_MATCH_INTERVAL_S seconds)."))
         if shown_total:
             parts.append(para(f"Over the period, {100.0 * shown_hidden / shown_total:.0f}% of released ED assault "
                               "attendances had no matching police incident."))
@@ -390,7 +377,7 @@ class SnaBuilder:
                            [[td(m), count_cell(total.cells.get((m,))), count_cell(hidden.cells.get((m,)))]
                             for m in months]))
         parts.append(audit_note([total.release_id, hidden.release_id]))
-        page.section("hidden", "Hidden violence: ED assaults unknown to the police", *parts)
+        page.section("hidden", title, *parts)
 
     # --- risk ----------------------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 For report tests, screenshots and trying the reports out (``hub report sample-mart``): the same mapping,
 validation and pseudonymisation code the connectors and the worker run, written straight into the mart,
-plus the fictional county's boundaries and the hot-spot alerts the worker's rule would have raised.
+plus the fictional county's boundaries, the hot-spot alerts the worker's rule would have raised and the ED to
+police incident matches the worker's sink would have stored.
 The pipeline itself is tested end to end elsewhere; this is for what reads the mart.
 """
 
@@ -17,7 +18,7 @@ from sqlalchemy import Engine
 
 from hub.alerts.rules import alert_id, counts_towards_hotspots, load_rules, owhr_case, scan
 from hub.connectors import CsvFileConnector, default_mapping_path, load_mapping
-from hub.mart import init, reviews, store
+from hub.mart import incident_matches, init, reviews, store
 from hub.policy import example_agreement_path, load_agreement
 from hub.pseudonymisation import KeyRing, PostcodeLookup, Pseudonymiser
 from hub.schemas import default_repository
@@ -54,7 +55,12 @@ def fill(engine: Engine, workdir: Path, incidents: int = 3000, seed: int = 2026,
     extracts = {"police_incident": police.extract_csv}
     for source, generate in SOURCE_GENERATORS.items():
         size = max(10, int(SIZES[source] * scale))
-        extracts[source] = generate(workdir / source, seed=seed, malformed=0, start=start, rows=size).extract_csv
+        # ED attendances: a known share are assaults of the police extract, as in a real county (the report's
+        # hidden-violence section measures the rest)
+        overlap: dict[str, object] = ({"police_seed": seed, "police_incidents": incidents}
+                                      if source == "ed_attendance" else {})
+        extracts[source] = generate(workdir / source, seed=seed, malformed=0, start=start, rows=size,
+                                    **overlap).extract_csv
     counts: dict[str, int] = {}
     shared_all = []
     for source, path in extracts.items():
@@ -65,6 +71,7 @@ def fill(engine: Engine, workdir: Path, incidents: int = 3000, seed: int = 2026,
         counts[source] = store.upsert_events(engine, shared)
         shared_all.extend(shared)
     load_boundaries(engine, shipped_path())
+    incident_matches.refresh(engine)  # what the worker's sink does on its timer
     rules = load_rules()
     reviews_registered = 0
     for ev in shared_all:

@@ -61,7 +61,7 @@ def event(n: int, lsoa: str | None, category: str, day: date, source: str = "pol
           people: int = 1) -> dict[str, Any]:
     iso = day.isocalendar()
     return {"event_id": f"ev-{source[:3]}-{n:06d}", "source": source, "agreement_id": "example-county-svd",
-            "agreement_version": "1.0", "key_id": "k1", "occurred_date": day,
+            "agreement_version": "1.1", "key_id": "k1", "occurred_date": day,
             "occurred_week": f"{iso[0]}-W{iso[1]:02d}", "occurred_month": f"{day.year}-{day.month:02d}",
             "occurred_hour": 12, "lsoa_code": lsoa, "msoa_code": PARENT.get(lsoa or ""), "lad_code": LAD,
             "offence_code": "8N", "offence_category": category, "flags": {}, "attributes": {},

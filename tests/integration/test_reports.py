@@ -82,6 +82,10 @@ def test_sna_has_its_charts_and_map_shows_nothing_small_and_is_audited(mart: Mar
     for section in ("where", "what", "when", "who", "why", "hidden", "risk", "response", "alerts"):
         assert f'<section id="{section}">' in page
     assert "Not available until" in page  # linkage-based sections are labelled, not silently empty
+    # hidden violence from the stored ED-police matches: the sample county's ED has a known police overlap
+    # (40% of attendances are police assaults), so the share unknown to the police is neither 0 nor 100%
+    share = re.search(r"Over the period, (\d+)% of released ED assault attendances had no matching police", page)
+    assert share is not None and 45 <= int(share.group(1)) <= 75, share
     assert_nothing_below_threshold(page, ctx.profile.standard.threshold)
     assert "http://" not in page and "https://" not in page  # self-contained
 

@@ -29,7 +29,7 @@ def mart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     events = []
     for i in range(12):
         events.append({"event_id": f"ev-{i}", "source": "police_incident", "agreement_id": "example-county-svd",
-                       "agreement_version": "1.0", "key_id": "k1", "occurred_date": date(2025, 3, 4),
+                       "agreement_version": "1.1", "key_id": "k1", "occurred_date": date(2025, 3, 4),
                        "occurred_week": "2025-W10", "occurred_month": "2025-03", "lsoa_code": LSOA,
                        "msoa_code": MSOA, "lad_code": LAD, "offence_category": "violence_with_injury",
                        "persons": []})
@@ -42,7 +42,7 @@ def mart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def test_policy_check_prints_the_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["policy", "check", str(example_agreement_path())]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Agreement example-county-svd version 1.0: Example County Serious Violence Partnership")
+    assert out.startswith("Agreement example-county-svd version 1.1: Example County Serious Violence Partnership")
     assert "Source police_incident, shared by Example County Police" in out
     assert "narrative: dropped" in out
     assert "Release profiles (what analysts and the public may see; every count perturbed" in out
@@ -104,7 +104,7 @@ def test_counts_export_report_each_leave_one_audit_row(mart: str, tmp_path: Path
     assert trail[1]["destination"] == str(out.resolve())
     assert main(["audit", "list"]) == 0
     listing = capsys.readouterr().out
-    assert "export:counts" in listing and me in listing and "example-county-svd v1.0" in listing
+    assert "export:counts" in listing and me in listing and "example-county-svd v1.1" in listing
 
 
 def test_purge_and_audit_list(mart: str, capsys: pytest.CaptureFixture[str]) -> None:

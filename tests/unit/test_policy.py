@@ -41,7 +41,7 @@ def assert_names(message: str, line: int, key: str) -> None:
 # --- the example --------------------------------------------------------------------------------
 
 def test_example_agreement_loads(agreement: Agreement) -> None:
-    assert agreement.id == "example-county-svd" and agreement.version == "1.0"
+    assert agreement.id == "example-county-svd" and agreement.version == "1.1"
     src = agreement.source("police_incident")
     assert src.pseudonymise_at == "hub"
     assert set(src.purposes) == {"sna", "hotspot_tasking", "linkage"}

@@ -74,7 +74,7 @@ def test_example_record_becomes_the_expected_shared_event(pseudonymiser: Pseudon
     shared = pseudonymiser.apply("police_incident", raw_record()).shared
     assert shared["event_id"] == event_id(ring, "police_incident", "ZZ/25/000001")
     assert (shared["source"], shared["agreement_id"], shared["agreement_version"], shared["key_id"]) == (
-        "police_incident", "example-county-svd", "1.0", "k1")
+        "police_incident", "example-county-svd", "1.1", "k1")
     assert shared["occurred_date"] == date(2025, 3, 4)
     assert shared["occurred_week"] == "2025-W10" and shared["occurred_month"] == "2025-03"
     assert shared["occurred_hour"] == 21
