@@ -245,6 +245,7 @@ class StreamWorker:
         async for batch in stream.take_events(LINK_BATCH, within=LINK_WITHIN_S):
             started = time.perf_counter()
             out: list[Outgoing] = []
+            emitted: Counter[str] = Counter()
             for event in batch:
                 msg = event.message
                 try:
@@ -253,13 +254,15 @@ class StreamWorker:
                     out.append(self._link_dead_letter(msg, exc, "undecodable"))
                     continue
                 source = str(message["source"])
-                metrics.STAGE_CONSUMED.labels("link", source).inc()
                 linked = linked_event(message, state.link(message), state.model.version)
                 # Partition 0 of svh.linked, like the token topic: linked events keep the link stage's order.
                 out.append(Outgoing(self.topics.linked, 0, msg.key, self.schemas.encode(LINKED_EVENT, linked),
                                     [("svh.source", source.encode())]))
-                metrics.STAGE_PROCESSED.labels("link", source, "emitted").inc()
+                emitted[source] += 1
             await deliver(self.sender, out, "link")
+            for source, n in emitted.items():  # counted once per batch, after Kafka acknowledged it
+                metrics.STAGE_CONSUMED.labels("link", source).inc(n)
+                metrics.STAGE_PROCESSED.labels("link", source, "emitted").inc(n)
             metrics.STAGE_SECONDS.labels("link").observe(time.perf_counter() - started)
             metrics.LAST_EVENT.labels("link").set_to_current_time()
 
