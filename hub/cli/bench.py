@@ -52,7 +52,12 @@ def pipeline(
                   "tokens vs Splink on clear text; needs the bench extra), synthetic (police, probation, youth "
                   "justice, schools, with the link stage's speed and memory), incidents (ED-police matching)")
 def linkage(incidents: IncidentsOpt = None,
-            dataset: Annotated[str, typer.Option(help="police, febrl4, synthetic or incidents")] = "police") -> None:
+            dataset: Annotated[str, typer.Option(help="police, febrl4, synthetic or incidents")] = "police",
+            seeds: Annotated[str | None, typer.Option(
+                help="incidents: the synthetic counties, e.g. 3-7 (the default) or 10-19 (where the default "
+                     "weights were fitted)")] = None,
+            pooled: Annotated[bool, typer.Option(help="incidents: also fit one set of weights on all the seeds "
+                                                      "together (how the default weights were made)")] = False) -> None:
     if dataset == "febrl4":
         from hub.bench import febrl
         show(febrl.run())
@@ -61,12 +66,28 @@ def linkage(incidents: IncidentsOpt = None,
         show(agencies.run(incidents or 2000))
     elif dataset == "incidents":
         from hub.bench import incidents as bench_incidents
-        show(bench_incidents.run(incidents or 3000))
+        show(bench_incidents.run(incidents or 3000, _seeds(seeds) if seeds else bench_incidents.SEEDS,
+                                 pooled=pooled))
     elif dataset == "police":
         from hub.bench import linkage as bench_linkage
         show(bench_linkage.run(incidents or 3000))
     else:
         raise typer.BadParameter("police, febrl4, synthetic or incidents", param_hint="--dataset")
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    """``3-7`` or ``10,11,12``: the seeds, or a clear BadParameter."""
+    try:
+        if "-" in text:
+            lo, hi = (int(x) for x in text.split("-", 1))
+            found = tuple(range(lo, hi + 1))
+        else:
+            found = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        found = ()
+    if not found:
+        raise typer.BadParameter(f"{text!r}: seeds as FROM-TO or a comma-separated list", param_hint="--seeds")
+    return found
 
 
 @app.command(help="false alarms per year of the hot-spot rule on spike-free synthetic years, against a Poisson year")

@@ -183,15 +183,41 @@ def purge(dry_run: Annotated[bool, typer.Option("--dry-run", help="count and aud
 @app.command("match-incidents", help="re-match ED assault attendances to police incidents now (the worker's "
                                      "sink does it on a timer, HUB_INCIDENT_MATCH_INTERVAL_S); restricted layer")
 def match_incidents(month: Annotated[list[str] | None, typer.Option(
-        "--month", help="only these months' attendances, YYYY-MM (repeat); default every month")] = None) -> None:
+        "--month", help="only these months' attendances, YYYY-MM (repeat); default every month")] = None,
+        fit: Annotated[bool, typer.Option(
+            "--fit", help="first fit the weights by EM on every ED attendance in the mart (no truth needed) and "
+                          "store them: every refresh, the worker's too, uses them from then on")] = False,
+        defaults: Annotated[bool, typer.Option(
+            "--default-weights", help="first forget the stored fits: the built-in weights are used again")] = False,
+) -> None:
     import re
 
-    from hub.mart.incident_matches import refresh
+    from sqlalchemy import delete
+
+    from hub.linkage.incidents import DEFAULT_WEIGHTS
+    from hub.mart.incident_matches import TooFewToFit, fit_and_store, incident_match_model, refresh
     from hub.mart.store import open_mart
     bad = [m for m in month or () if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", m)]
     if bad:
         fail(f"--month {bad[0]!r}: not a month (YYYY-MM)")
-    stored = refresh(open_mart(settings().mart), months=set(month) if month else None)
+    if fit and defaults:
+        fail("--fit and --default-weights: choose one")
+    engine = open_mart(settings().mart)
+    if defaults:
+        with engine.begin() as conn:
+            conn.execute(delete(incident_match_model))
+        print("incident_match_model: stored fits forgotten; the built-in weights are used")
+    if fit:
+        try:
+            result = fit_and_store(engine)
+        except TooFewToFit as e:
+            fail(str(e))
+        print(f"incident_match_model: fitted by EM on {result.attendances} ED attendances and {result.pairs} "
+              f"candidate pairs ({result.iterations} iterations{'' if result.converged else ', not converged'})")
+        built_in = DEFAULT_WEIGHTS.table()
+        for name, value in result.weights.table().items():
+            print(f"  {name:>36}: {value:8.3f}  (built-in {built_in[name]:8.3f})")
+    stored = refresh(engine, months=set(month) if month else None)
     print(f"incident_match: {stored} ED attendances matched to a police incident"
           + (f" in {', '.join(sorted(month))}" if month else ""))
 

@@ -8,6 +8,12 @@ other months): that is what the worker's sink does on a timer for the months its
 (``hub mart match-incidents``): matching is one-to-one, so a new incident can move an earlier match, and
 the full refresh is the reference the incremental one equals except at a month's edge.
 
+The weights are the linkage module's defaults (EM on synthetic counties) until the partnership fits its own:
+``fit_and_store`` (``hub mart match-incidents --fit``) runs EM on every ED attendance in the mart and its
+candidate police incidents (no truth needed) and stores the result in ``incident_match_model``; from then
+on every refresh, the worker's included, uses the latest stored fit. The table holds model parameters
+only (chances per comparison level), no event or person.
+
 The share of ED attendances with no police incident leaves only as the disclosure-controlled measure
 ``ed_assaults_without_police`` (by the attendance's area and month).
 """
@@ -18,12 +24,12 @@ import json
 import threading
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, Engine, Float, String, Table, delete, select, text
+from sqlalchemy import Column, DateTime, Engine, Float, Integer, String, Table, Text, delete, insert, select, text
 
-from hub.linkage.incidents import DEFAULT_WEIGHTS, Incident, Weights, incident_from_event, match_incidents
+from hub.linkage.incidents import DEFAULT_WEIGHTS, Fit, Incident, Weights, fit, incident_from_event, match_incidents
 from hub.mart import models
 
 incident_match = Table(
@@ -33,6 +39,18 @@ incident_match = Table(
     Column("score", Float, nullable=False, comment="log2 odds that the two are the same assault"),
     comment="ED assault attendances matched one-to-one to police incidents (restricted)",
 )
+
+incident_match_model = Table(
+    "incident_match_model", models.metadata,
+    Column("model_id", Integer, primary_key=True, autoincrement=True),
+    Column("fitted_at", DateTime(timezone=True), nullable=False),
+    Column("attendances", Integer, nullable=False, comment="ED attendances the fit saw"),
+    Column("pairs", Integer, nullable=False, comment="candidate pairs the fit saw"),
+    Column("weights_json", Text, nullable=False, comment="m, u per comparison level, share, threshold"),
+    comment="ED-police matching weights fitted by EM on the mart's own events; the latest is used",
+)
+MIN_ATTENDANCES = 200
+"""Fewer ED attendances than this are too few to estimate ~20 chances from: the fit is refused."""
 
 ED, POLICE = "ed_attendance", "police_incident"
 SOURCES = (ED, POLICE)
@@ -74,12 +92,45 @@ def _neighbours(months: Iterable[str]) -> set[str]:
     return out
 
 
-def refresh(engine: Engine, weights: Weights = DEFAULT_WEIGHTS, months: Collection[str] | None = None) -> int:
+class TooFewToFit(ValueError):
+    """The mart holds too few ED attendances to fit weights on."""
+
+
+def stored_weights(conn: Any) -> Weights | None:
+    """The latest weights fitted on the mart (None: none yet, or fitted for other comparison levels)."""
+    row = conn.execute(select(incident_match_model.c.weights_json)
+                       .order_by(incident_match_model.c.model_id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    try:
+        return Weights.from_dict(json.loads(row[0]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def fit_and_store(engine: Engine, start: Weights = DEFAULT_WEIGHTS) -> Fit:
+    """EM on every ED attendance in the mart and its candidate police incidents; the fit is stored and used by
+    every refresh from then on. ``TooFewToFit`` below ``MIN_ATTENDANCES`` attendances."""
+    with engine.begin() as conn:
+        ed, police = _incidents(conn, ED), _incidents(conn, POLICE)
+        if len(ed) < MIN_ATTENDANCES:
+            raise TooFewToFit(f"{len(ed)} ED attendances in the mart: at least {MIN_ATTENDANCES} are needed to "
+                              "fit the matching weights (the current weights stay)")
+        result = fit([(ed, police)], start=start)
+        conn.execute(insert(incident_match_model).values(
+            fitted_at=datetime.now(UTC), attendances=result.attendances, pairs=result.pairs,
+            weights_json=json.dumps(result.weights.as_dict())))
+    return result
+
+
+def refresh(engine: Engine, weights: Weights | None = None, months: Collection[str] | None = None) -> int:
     """Match the ED attendances in the mart (of ``months`` only, if given) to police incidents, replacing their
-    rows of ``incident_match``; returns the matches stored."""
+    rows of ``incident_match``; returns the matches stored. Without ``weights``: the latest fitted on the mart
+    (``fit_and_store``), else the defaults."""
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":  # concurrent refreshes (several workers) take turns
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        weights = weights or stored_weights(conn) or DEFAULT_WEIGHTS
         if months is None:
             ed, police = _incidents(conn, ED), _incidents(conn, POLICE)
             conn.execute(delete(incident_match))

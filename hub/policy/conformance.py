@@ -67,6 +67,13 @@ class _SourceRules:
     all_roles: frozenset[str] = frozenset()  # ``roles()``, once the rules are built
     # the same rules as one test per target, by head ("top", "flags", "attributes", "person.<role>")
     accepts: dict[str, dict[str, Callable[[Any], bool]]] = field(default_factory=dict)
+    # ``accepts`` laid out for ``_conforms``: every top-level target with its test (refusing if not granted),
+    # the flags' and attributes' tests, each role's (age band, sex) tests, and whether tokens may flow
+    top_tests: tuple[tuple[str, Callable[[Any], bool]], ...] = ()
+    flag_tests: dict[str, Callable[[Any], bool]] = field(default_factory=dict)
+    attribute_tests: dict[str, Callable[[Any], bool]] = field(default_factory=dict)
+    person_tests: dict[str, tuple[Callable[[Any], bool], Callable[[Any], bool]]] = field(default_factory=dict)
+    linkage: bool = False
 
     def compile(self) -> None:
         self.all_roles = frozenset(self.roles())
@@ -75,6 +82,14 @@ class _SourceRules:
             if not key:
                 head, key = "top", target
             self.accepts.setdefault(head, {})[key] = _any_of(granted)
+        top = self.accepts.get("top", {})
+        self.top_tests = tuple((target, top.get(target, _refuse)) for target in TOP_TARGETS)
+        self.flag_tests = self.accepts.get("flags", {})
+        self.attribute_tests = self.accepts.get("attributes", {})
+        for role in self.all_roles:
+            tests = self.accepts.get(f"person.{role}", {})
+            self.person_tests[role] = (tests.get("age_band", _refuse), tests.get("sex", _refuse))
+        self.linkage = LINKAGE in self.policy.purposes and self.policy.pseudonymise_at == "hub"
 
     def add(self, target: str, rule: ValueRule) -> None:
         self.targets.setdefault(target, []).append(rule)
@@ -152,21 +167,18 @@ class EventRules:
         Every event leaving the boundary and every event the sink stores is checked, so this is a hot
         path; a False sends the event through :meth:`problems`' full pass, which says what is wrong.
         """
-        policy, accepts = rules.policy, rules.accepts
-        if (at is not None and policy.pseudonymise_at != at) or event.get("agreement_id") != self.agreement.id \
+        if (at is not None and rules.policy.pseudonymise_at != at) or event.get("agreement_id") != self.agreement.id \
                 or event.get("agreement_version") != self.agreement.version \
                 or not _matches(EVENT_ID, event.get("event_id")) or not self._key_ids.all((event.get("key_id"),)):
             return False
-        top = accepts.get("top", {})
-        for target in TOP_TARGETS:
+        for target, test in rules.top_tests:
             value = event.get(target)
-            if value is not None and not top.get(target, _refuse)(value):
+            if value is not None and not test(value):
                 return False
-        for head in ("flags", "attributes"):
+        for head, granted in (("flags", rules.flag_tests), ("attributes", rules.attribute_tests)):
             values = event.get(head) or {}
             if not isinstance(values, Mapping):
                 return False
-            granted = accepts.get(head, {})
             for key, value in values.items():
                 if not granted.get(key, _refuse)(value):
                     return False
@@ -174,21 +186,22 @@ class EventRules:
         if not isinstance(persons, list):
             return False
         if persons:
-            roles = rules.all_roles
-            linkage = LINKAGE in policy.purposes and policy.pseudonymise_at == "hub"
+            person_tests, token_roles, linkage = rules.person_tests, rules.token_roles, rules.linkage
             seen: set[str] = set()
             for person in persons:
                 role = person.get("role") if isinstance(person, Mapping) else None
-                if not isinstance(role, str) or role not in roles or role in seen:
+                if not isinstance(role, str) or role not in person_tests or role in seen:
                     return False
                 seen.add(role)
-                granted = accepts.get(f"person.{role}", {})
-                for attr in ("age_band", "sex"):
-                    value = person.get(attr)
-                    if value is not None and not granted.get(attr, _refuse)(value):
-                        return False
+                age_test, sex_test = person_tests[role]
+                value = person.get("age_band")
+                if value is not None and not age_test(value):
+                    return False
+                value = person.get("sex")
+                if value is not None and not sex_test(value):
+                    return False
                 tokens = person.get("tokens") or {}
-                if tokens and (role not in rules.token_roles or not linkage or not isinstance(tokens, Mapping)
+                if tokens and (role not in token_roles or not linkage or not isinstance(tokens, Mapping)
                                or len(tokens) > MAX_TOKENS or not self._token_names.all(tokens.keys())
                                or not self._token_values.all(tokens.values())):
                     return False
@@ -234,6 +247,9 @@ class EventRules:
 def _any_of(granted: list[ValueRule]) -> Callable[[Any], bool]:
     if len(granted) == 1:
         return granted[0].accepts
+    if len(granted) == 2:  # an area granted both from a postcode and as a code kept: no generator per value
+        first, second = granted[0].accepts, granted[1].accepts
+        return lambda value: first(value) or second(value)
     tests = tuple(rule.accepts for rule in granted)
     return lambda value: any(test(value) for test in tests)
 

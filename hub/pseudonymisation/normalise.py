@@ -48,6 +48,13 @@ _PNC = re.compile(r"^([0-9]{2}|[0-9]{4})/?([0-9]{1,7})([A-Z])$")
 
 def fold(value: str) -> str:
     """ASCII text of ``value``: format characters deleted, apostrophes unified, letters transliterated."""
+    if value.isascii():  # most values: no format character, look-alike or letter to transliterate (same result)
+        return value.replace("`", "'") if "`" in value else value
+    return _fold(value)
+
+
+def _fold(value: str) -> str:
+    """``fold`` of any text (the ASCII shortcut aside)."""
     text = "".join(c for c in unicodedata.normalize("NFC", value) if unicodedata.category(c) != "Cf")
     # A look-alike letter inside a Latin word is a typing slip or a spoof, not a Cyrillic name: read it as the
     # Latin letter it looks like (anyascii alone would read Cyrillic С as S, so Cоx would not be Cox).

@@ -59,12 +59,12 @@ class TokenMint:
     gives exactly the tokens a miss would make. Callers must not change the returned dict.
     """
 
-    __slots__ = ("_cached", "_derive", "_name_kind", "_tokeniser", "lookup")
+    __slots__ = ("_cached", "_derive", "_name_kind", "lookup", "tokeniser")
 
     def __init__(self, derive: Deriver, tokeniser: Tokeniser, name_kind: str | None,
                  size: int = TOKEN_CACHE_SIZE) -> None:
         self._derive = derive
-        self._tokeniser = tokeniser
+        self.tokeniser = tokeniser
         self._name_kind = name_kind
         self._cached = lru_cache(maxsize=size)(self._mint)
         self.lookup: Callable[[Any], Minted] = self
@@ -78,10 +78,12 @@ class TokenMint:
     def _mint(self, value: Any, overlap: tuple[str, ...]) -> Minted:
         derived = self._derive(value)
         entry = derived.get(self._name_kind) if self._name_kind else None
-        return self._tokeniser.tokens_under(derived, overlap), (entry[1] if entry else None)
+        tokens = self.tokeniser.tokens_under(derived, overlap)
+        # sorted by name once here, so a person's tokens are merged in order, not sorted per event (_merged)
+        return dict(sorted(tokens.items())), (entry[1] if entry else None)
 
     def __call__(self, value: Any) -> Minted:
-        tok = self._tokeniser
+        tok = self.tokeniser
         overlap = tuple(tok.overlap_key_ids()) if tok.rotating else ()
         try:
             return self._cached(value, overlap)
@@ -176,6 +178,35 @@ def _pair_keys(names: object) -> dict[str, tuple[str, str]]:
     return name_pair_keys(pair[0], pair[1])
 
 
+def _merged(blocks: list[dict[str, str]]) -> dict[str, str]:
+    """One person's token maps (each sorted by name, none empty) as one map sorted by name, later maps winning.
+
+    A family's names share its prefix (``forename``, ``forename_del#3``, ``forename_del#3@k1``...), so the
+    maps, put in order of their first names, usually follow one another without overlapping: then
+    joining them is the sorted union. Checked, not assumed: if two overlap or interleave (one family given
+    twice for a person, say), the union is built in arrival order and sorted, as before.
+    """
+    if len(blocks) > 1:
+        ordered = sorted(blocks, key=_first)
+        last = ""
+        for block in ordered:
+            if next(iter(block)) <= last:
+                merged: dict[str, str] = {}
+                for block in blocks:
+                    merged.update(block)
+                return dict(sorted(merged.items()))
+            last = next(reversed(block))
+        blocks = ordered
+    out: dict[str, str] = {}
+    for block in blocks:
+        out.update(block)
+    return out
+
+
+def _first(block: dict[str, str]) -> str:
+    return next(iter(block))
+
+
 def _keep(value: Any, when: Any) -> Any:
     return value
 
@@ -211,9 +242,10 @@ class SourcePlan:
                 self.fields[name] = ops
 
     def clear_caches(self) -> None:
-        """Forget remembered tokens and areas (a benchmark starts each repeat cold)."""
+        """Forget remembered tokens, MACs and areas (a benchmark starts each repeat cold)."""
         for mint in self._mints.values():
             mint.clear()
+            mint.tokeniser.forget()
         self._areas.cache_clear()
 
     def _compile(self, name: str, out: Output, ctx: PlanContext, tokeniser: Tokeniser) -> tuple[Any, ...] | None:
@@ -260,7 +292,7 @@ class SourcePlan:
         attributes: dict[str, str] = {}
         shared: dict[str, Any] = {"event_id": self.event_ids(rid), **self.head, "flags": flags,
                                   "attributes": attributes}
-        # role -> [age_band, sex, tokens, normalised forename, normalised surname]
+        # role -> [age_band, sex, token maps (each sorted), normalised forename, normalised surname]
         persons: dict[str, list[Any]] = {}
         withheld: list[str] = []
         fields = self.fields
@@ -277,12 +309,13 @@ class SourcePlan:
                 if code == TOKEN:
                     person = persons.get(op[1])
                     if person is None:
-                        person = persons[op[1]] = [None, None, {}, None, None]
+                        person = persons[op[1]] = [None, None, [], None, None]
                     try:
                         tokens, normalised = op[2](value)
                     except TypeError:  # pragma: no cover - unhashable (Avro gives strings and dates)
                         tokens, normalised = op[4]._mint(value, ())
-                    person[2].update(tokens)
+                    if tokens:
+                        person[2].append(tokens)
                     if op[3] is not None:  # the family's own normalised value, for the name pair
                         person[3 if op[3] == "forename" else 4] = normalised
                     continue
@@ -304,19 +337,19 @@ class SourcePlan:
                 elif kind == PERSON:
                     person = persons.get(op[2])
                     if person is None:
-                        person = persons[op[2]] = [None, None, {}, None, None]
+                        person = persons[op[2]] = [None, None, [], None, None]
                     slot = 0 if op[3] == "age_band" else 1
                     if person[slot] is None:
                         person[slot] = result
                 elif shared.get(op[2]) is None:  # the first rule that resolves wins
                     shared[op[2]] = result
         out_persons = []
-        for role, (age_band, sex, tokens, forename, surname) in persons.items():
-            if forename and surname:
-                tokens.update(self._pairs.lookup((forename, surname))[0])
-            if age_band is None and sex is None and not tokens:
+        for role, (age_band, sex, blocks, forename, surname) in persons.items():
+            if forename and surname and (pair := self._pairs.lookup((forename, surname))[0]):
+                blocks.append(pair)
+            if age_band is None and sex is None and not blocks:
                 continue
-            out_persons.append({"role": role, "age_band": age_band, "sex": sex, "tokens": dict(sorted(tokens.items()))})
+            out_persons.append({"role": role, "age_band": age_band, "sex": sex, "tokens": _merged(blocks)})
         shared["persons"] = out_persons
         withheld.sort()
         shared["withheld_fields"] = list(withheld)

@@ -138,3 +138,10 @@ def test_dob_placeholders() -> None:
     assert normalise.dob(date.today() + timedelta(days=1)) is None
     assert normalise.dob(date(1991, 4, 17)) == date(1991, 4, 17)
     assert normalise.dob(None) is None
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_folding_ascii_text_takes_the_shortcut_to_the_same_result(value: str) -> None:
+    from hub.pseudonymisation.normalise import _fold, fold
+    assert fold(value) == _fold(value)

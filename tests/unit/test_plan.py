@@ -154,3 +154,42 @@ def test_a_remembered_good_value_does_not_vouch_for_a_bad_one(agreement: Agreeme
     assert [p for p in rules.problems(bad_week, at="hub") if p.startswith("occurred_week")]
     assert rules.problems({**shared, "key_id": "k1 SMITH"}, at="hub") == ["key_id is not a key id"]
     assert rules.problems(shared, at="source")  # police is pseudonymised at the hub
+
+
+_names = st.text(alphabet="abd_#@1", min_size=1, max_size=4)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(blocks=st.lists(st.dictionaries(_names, st.text(max_size=3), min_size=1, max_size=6), max_size=5))
+def test_a_persons_token_maps_merge_into_the_sorted_union(blocks: list[dict[str, str]]) -> None:
+    """Joined in order when the families' names follow one another, else the union sorted: the same map,
+    in the same order, as updating one map in arrival order and sorting it (later maps win)."""
+    from hub.pseudonymisation.plan import _merged
+    blocks = [dict(sorted(b.items())) for b in blocks]
+    union: dict[str, str] = {}
+    for block in blocks:
+        union.update(block)
+    assert list(_merged(blocks).items()) == sorted(union.items())
+
+
+def test_a_family_given_twice_for_one_person_still_gives_the_sorted_union(agreement: Agreement,
+                                                                          ring: KeyRing) -> None:
+    from hub.pseudonymisation.plan import _merged
+    tok = Tokeniser(ring)
+    first, second = tok.match_keys("surname", "Smith"), tok.match_keys("surname", "Smyth")
+    merged = _merged([dict(sorted(first.items())), dict(sorted(second.items()))])
+    assert list(merged.items()) == sorted({**first, **second}.items())
+
+
+def test_remembered_macs_are_the_macs_and_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub.pseudonymisation import tokens as tokens_module
+    monkeypatch.setattr(tokens_module, "_MACS_REMEMBERED", 4)
+    keyed = KeyedHash(b"k" * 32)
+    derived = {f"n{i}": ("dob_year", str(1950 + i % 6)) for i in range(12)}
+    once, again = keyed.tokens("k1", derived), keyed.tokens("k1", derived, "@k0")
+    fresh = {name: "k1:" + hmac.digest(b"k" * 32, f"dob_year\x1f{text}".encode(), "sha256")[:16].hex()
+             for name, (_, text) in derived.items()}
+    assert once == fresh and again == {f"{name}@k0": t for name, t in fresh.items()}
+    assert len(keyed._macs) <= 4
+    keyed.forget()
+    assert not keyed._macs and keyed.tokens("k1", derived) == fresh
