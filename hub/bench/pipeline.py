@@ -31,11 +31,12 @@ from sqlalchemy import Engine, text
 
 from hub import kafka_admin, logs
 from hub.bench import anchors
+from hub.bench import connector as bench_connector
 from hub.config import Settings
 from hub.connectors import CsvFileConnector, default_mapping_path, load_mapping
 from hub.connectors.base import SourceRecord
 from hub.connectors.publisher import Publisher, make_producer
-from hub.demo import SOURCE, demo_settings, publish_extract
+from hub.demo import SOURCE, demo_settings
 from hub.mart import connect, init
 from hub.pseudonymisation import KeyRing, PostcodeLookup, event_id, load_keyring, save_key_file
 from hub.schemas import RAW_SCHEMAS, default_repository
@@ -170,36 +171,30 @@ def throughput(base: Settings, root: Path, incidents: int, workers: int, partiti
     run = Run(base, root, f"w{workers}", incidents, partitions, stages=stages)
     schemas = default_repository()
     try:
-        records = run.records()
-        payloads = [(str(r.record_id or "").encode(), schemas.encode(RAW_SCHEMAS[SOURCE], r.record or {}))
-                    for r in records]
         producer_topic, bare_topic = run.extra
-        raw_before = anchors.raw_producer_rate(run.settings, producer_topic, payloads)
-        started = time.perf_counter()
-        report = publish_extract(run.settings, run.manifest.extract_csv, run.manifest.lookup_csv)
-        connector = report.read / (time.perf_counter() - started)
-        raw_after = anchors.raw_producer_rate(run.settings, producer_topic, payloads)
+        # the connector between two raw-producer runs: the same function as `hub bench connector`
+        conn = bench_connector.compare(run.settings, run.manifest.extract_csv, run.manifest.lookup_csv,
+                                       producer_topic)
+        published = int(conn["connector_published"])
         raw_topic = run.topics.raw(SOURCE)
         bare_before = anchors.bare_stage_rate(run.settings, schemas, raw_topic, bare_topic, f"{raw_topic}-bare1",
-                                              report.published)
+                                              published)
         procs = run.workers(workers)
         try:
             pids = [p.proc.pid for p in procs if p.proc is not None]
-            drain, cpu_us = _drain_rate(MartWatch(run.engine), report.published, group_stable(run.settings, workers),
-                                        pids)
+            drain, cpu_us = _drain_rate(MartWatch(run.engine), published, group_stable(run.settings, workers), pids)
         finally:
             for p in procs:
                 p.stop()
         bare_after = anchors.bare_stage_rate(run.settings, schemas, raw_topic, bare_topic, f"{raw_topic}-bare2",
-                                             report.published)
+                                             published)
     finally:
         run.close()
-    raw = (raw_before + raw_after) / 2
     bare = (bare_before + bare_after) / 2
     w = f"w{workers}"
-    return {f"{w}_events": float(report.published), f"{w}_partitions": float(partitions),
-            f"{w}_connector_per_s": connector, f"{w}_raw_producer_per_s": raw,
-            f"{w}_connector_vs_raw_producer": connector / raw,
+    return {f"{w}_events": float(published), f"{w}_partitions": float(partitions),
+            f"{w}_connector_per_s": conn["connector_per_s"], f"{w}_raw_producer_per_s": conn["raw_producer_per_s"],
+            f"{w}_connector_vs_raw_producer": conn["connector_vs_raw_producer"],
             f"{w}_worker_drain_per_s": drain, f"{w}_bare_stage_per_s": bare, f"{w}_worker_vs_bare": drain / bare,
             f"{w}_worker_cpu_us_per_event": cpu_us}
 

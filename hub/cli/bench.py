@@ -1,4 +1,4 @@
-"""``hub bench core|pipeline|linkage``: benchmark figures, printed, never asserted."""
+"""``hub bench core|pipeline|connector|linkage``: benchmark figures, printed, never asserted."""
 
 from __future__ import annotations
 
@@ -46,6 +46,15 @@ def pipeline(
     counts = tuple(int(n) for n in workers.split(",") if n.strip())  # "" measures latency only
     bench_pipeline.run(settings(), incidents or 20000, counts, partitions,
                        latency_rate, latency_seconds, long_run, latency_workers, emit=show, stages=stages)
+
+
+@app.command(help="the connector's publish rate beside a raw kafka-python producer's (same payloads, same settings)")
+def connector(incidents: IncidentsOpt = None,
+              partitions: Annotated[int, typer.Option(help="partitions of the bench topics")] = 4,
+              repeats: Annotated[int, typer.Option(help="rounds on fresh topics; the median ratio's is shown")] = 1,
+              ) -> None:
+    from hub.bench import connector as bench_connector
+    show(bench_connector.run(settings(), incidents or 20000, partitions, repeats))
 
 
 @app.command(help="person linkage against ground truth: police (one synthetic extract), febrl4 (the hub on "

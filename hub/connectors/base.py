@@ -28,6 +28,11 @@ class SourceRecord:
     header: bytes | None = None  # a CSV record's header line (column names only), so a dead letter can be replayed
 
 
+Encoded = tuple[bytes, bytes]
+"""A row the compiled plan already made into its message: (key, raw event's Avro bytes). Only a ``Publisher``
+of raw events takes one (``CsvFileConnector.encoded``)."""
+
+
 @dataclass
 class RunReport:
     source: str

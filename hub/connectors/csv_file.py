@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,8 @@ from typing import IO, Any
 from hub.connectors import csv_rows
 from hub.connectors.base import Connector, SourceRecord
 from hub.connectors.mapping import FieldMapping, RowError
+from hub.connectors.plan import compile_plan, count_places
+from hub.schemas import SchemaRepository
 from hub.yamlsource import ConfigError
 
 
@@ -46,6 +49,10 @@ def open_text(path: Path, mapping: FieldMapping, digest: Any = None) -> IO[str]:
     if digest is not None:
         raw = io.BufferedReader(_HashingReader(raw, digest))
     return io.TextIOWrapper(raw, encoding=text_encoding(mapping), errors="strict", newline="")
+
+
+PLAN_BATCH = 256
+"""Rows the compiled plan encodes at a time (column by column)."""
 
 
 def missing_columns(header: list[str], mapping: FieldMapping) -> list[str]:
@@ -82,15 +89,9 @@ def inspect_csv(path: Path, mapping: FieldMapping,
             return Inspection(digest.hexdigest(), 0, "the file is empty: it has no header line")
         if head.fault or not head.cells:
             return Inspection(_file_sha256(path), 0, f"the header line cannot be read: {head.message}")
-        header = [h.strip() for h in head.cells]
-        missing = missing_columns(header, mapping)
-        if missing:
-            return Inspection(_file_sha256(path), 0,
-                              f"the header lacks mapped column(s) {', '.join(missing)} (mapping {mapping.path})")
-        duplicated = sorted({h for h in header if header.count(h) > 1 and h in mapping.columns})
-        if duplicated:
-            return Inspection(_file_sha256(path), 0,
-                              f"the header names column(s) {', '.join(duplicated)} more than once")
+        problem = _header_problem([h.strip() for h in head.cells], mapping)
+        if problem:
+            return Inspection(_file_sha256(path), 0, problem)
         for row in it:
             count += 1
             if row.fault == "blank_row":
@@ -102,6 +103,16 @@ def inspect_csv(path: Path, mapping: FieldMapping,
         problem = (f"{faulty} of {count} rows cannot be read as CSV in {mapping.encoding} (more than "
                    f"{max_faulty_percent:g}%): check the mapping's format.encoding and delimiter")
     return Inspection(digest.hexdigest(), count, problem, faulty, blank)
+
+
+def _header_problem(header: list[str], mapping: FieldMapping) -> str | None:
+    missing = missing_columns(header, mapping)
+    if missing:
+        return f"the header lacks mapped column(s) {', '.join(missing)} (mapping {mapping.path})"
+    duplicated = sorted({h for h in header if header.count(h) > 1 and h in mapping.columns})
+    if duplicated:
+        return f"the header names column(s) {', '.join(duplicated)} more than once"
+    return None
 
 
 def _header_line(header: list[str]) -> bytes:
@@ -149,38 +160,92 @@ class CsvFileConnector(Connector):
             raise ConfigError(f"{self.path}: header lacks mapped column(s) {', '.join(missing)} "
                               f"(mapping {self.mapping.path}); nothing was published")
 
+    def _open(self, raw: IO[bytes]) -> tuple[Iterator[csv_rows.Row], list[str] | None]:
+        """The rows after the header, and the header (stripped; None for an empty file); refuses a bad header."""
+        it = csv_rows.rows(raw, text_encoding(self.mapping), self.mapping.delimiter, self.digest)
+        head = next(it, None)
+        if head is None:
+            return it, None
+        if head.fault or not head.cells:
+            raise ConfigError(f"{self.path}: the header line cannot be read ({head.message}); "
+                              "nothing was published")
+        header = [h.strip() for h in head.cells]
+        self.check_header(header)
+        return it, header
+
     def records(self) -> Iterator[SourceRecord]:
         """Every row after the header as a record; a row that cannot be read (bad bytes, a NUL, an unbalanced
         quote, an oversized field, a blank row) is a record with its error, and reading goes on."""
         with self.path.open("rb") as raw:
-            it = csv_rows.rows(raw, text_encoding(self.mapping), self.mapping.delimiter, self.digest)
-            head = next(it, None)
-            if head is None:
+            it, header = self._open(raw)
+            if header is None:
                 return
-            if head.fault or not head.cells:
-                raise ConfigError(f"{self.path}: the header line cannot be read ({head.message}); "
-                                  "nothing was published")
-            header = [h.strip() for h in head.cells]
-            self.check_header(header)
-            id_col = header.index(self.mapping.record_id_column())
-            # A dead letter keeps only what the agreement's mapping reads: an unmapped column (notes, say) was
-            # never agreed to be shared, so it is not copied anywhere, not even to the restricted topic.
-            mapped = [header.index(c) for c in self.mapping.columns]
-            header_line = _header_line([header[i] for i in mapped])  # shared by every record of the file
+            reference = _Reference(self, header)
             for row in it:
-                position = f"{self.path.name} row {row.number}"
-                cells = row.cells or []
-                record_id = cells[id_col].strip() if len(cells) > id_col and cells[id_col].strip() else None
-                original = self._original([cells[i] if i < len(cells) else "" for i in mapped]) if cells else b""
-                rec = SourceRecord(position=position, original=original, record_id=record_id, header=header_line)
-                if row.fault:
-                    rec.error = RowError(f"line {row.line}: {row.message}", None, row.fault)
-                elif len(cells) != len(header):
-                    rec.error = RowError(f"row has {len(cells)} columns, the header has {len(header)}",
-                                         None, "wrong_column_count")
-                else:
-                    try:
-                        rec.record = self.mapping.parse(dict(zip(header, cells, strict=True)))
-                    except RowError as exc:
-                        rec.error = exc
-                yield rec
+                yield reference.record(row)
+
+    def encoded(self, schemas: SchemaRepository, skip: int = 0) -> Iterator[tuple[bytes, bytes] | SourceRecord]:
+        """The rows after the ``skip`` first, for a publisher of raw events: a row the compiled plan
+        (``hub.connectors.plan``) encodes is its (key, Avro bytes), exactly what ``Publisher.publish``
+        would send for its record; any other row is the ``SourceRecord`` ``records`` gives (with its error,
+        or parsed, if the plan gave up on it), so dead letters are the reference path's own."""
+        with self.path.open("rb") as raw:
+            it, header = self._open(raw)
+            if header is None:
+                return
+            yield from self._encoded(header, it, schemas, skip)
+
+    def _encoded(self, header: list[str], rows: Iterator[csv_rows.Row], schemas: SchemaRepository,
+                 skip: int) -> Iterator[tuple[bytes, bytes] | SourceRecord]:
+        reference = _Reference(self, header)
+        plan = compile_plan(self.mapping, header, schemas)
+        width = len(header)
+        if skip:
+            rows = itertools.islice(rows, skip, None)
+        while chunk := list(itertools.islice(rows, PLAN_BATCH)):
+            if plan is None:
+                yield from map(reference.record, chunk)
+                continue
+            whole = [r for r in chunk if r.fault is None and r.cells is not None and len(r.cells) == width]
+            encoded = iter(plan.encode_many([r.cells for r in whole]))  # type: ignore[misc]
+            for row in chunk:
+                got = next(encoded) if row.fault is None and row.cells is not None and len(row.cells) == width \
+                    else None
+                yield got if got is not None else reference.record(row)
+            if plan.counts:
+                count_places(self.mapping, plan.take_counts())
+
+
+class _Reference:
+    """The reference path for one file: a row to its ``SourceRecord`` (parsed, or with its ``RowError``)."""
+
+    def __init__(self, connector: CsvFileConnector, header: list[str]) -> None:
+        mapping = connector.mapping
+        self.connector = connector
+        self.name = connector.path.name
+        self.header = header
+        self.id_col = header.index(mapping.record_id_column())
+        # A dead letter keeps only what the agreement's mapping reads: an unmapped column (notes, say) was
+        # never agreed to be shared, so it is not copied anywhere, not even to the restricted topic.
+        self.mapped = [header.index(c) for c in mapping.columns]
+        self.header_line = _header_line([header[i] for i in self.mapped])  # shared by every record of the file
+
+    def record(self, row: csv_rows.Row) -> SourceRecord:
+        header, id_col = self.header, self.id_col
+        cells = row.cells or []
+        record_id = cells[id_col].strip() if len(cells) > id_col and cells[id_col].strip() else None
+        original = self.connector._original([cells[i] if i < len(cells) else "" for i in self.mapped]) \
+            if cells else b""
+        rec = SourceRecord(position=f"{self.name} row {row.number}", original=original, record_id=record_id,
+                           header=self.header_line)
+        if row.fault:
+            rec.error = RowError(f"line {row.line}: {row.message}", None, row.fault)
+        elif len(cells) != len(header):
+            rec.error = RowError(f"row has {len(cells)} columns, the header has {len(header)}",
+                                 None, "wrong_column_count")
+        else:
+            try:
+                rec.record = self.connector.mapping.parse(dict(zip(header, cells, strict=True)))
+            except RowError as exc:
+                rec.error = exc
+        return rec

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from hub.config import Settings
 from hub.connectors.base import RunReport
-from hub.connectors.csv_file import DEFAULT_MAX_FAULTY_PERCENT, CsvFileConnector, inspect_csv
+from hub.connectors.csv_file import DEFAULT_MAX_FAULTY_PERCENT, Inspection, inspect_csv
+from hub.connectors.feed import RowBatches
 from hub.connectors.mapping import FieldMapping
 from hub.connectors.publisher import Publisher
 from hub.schemas import default_repository
@@ -18,7 +19,8 @@ class FileRefused(ConfigError):
     """The whole file is refused before anything is published (header, or too many unreadable rows)."""
 
 
-def check_file(path: Path, mapping: FieldMapping, max_faulty_percent: float = DEFAULT_MAX_FAULTY_PERCENT) -> None:
+def check_file(path: Path, mapping: FieldMapping,
+               max_faulty_percent: float = DEFAULT_MAX_FAULTY_PERCENT) -> Inspection:
     """Read ``path`` completely first; ``FileRefused`` (one clear line) if it must be refused whole."""
     if path.is_dir():
         raise FileRefused(f"{path}: is a folder, not a file")
@@ -27,6 +29,7 @@ def check_file(path: Path, mapping: FieldMapping, max_faulty_percent: float = DE
     inspection = inspect_csv(path, mapping, max_faulty_percent)
     if inspection.problem:
         raise FileRefused(f"{path}: {inspection.problem}; nothing was published")
+    return inspection
 
 
 def publish_file(settings: Settings, mapping: FieldMapping, path: Path,
@@ -39,13 +42,22 @@ def publish_file(settings: Settings, mapping: FieldMapping, path: Path,
     pseudonymised at the hub: a health body's source goes through ``hub connector run``, which
     pseudonymises inside the agency.
     """
-    check_file(path, mapping, max_faulty_percent)
-    publisher = Publisher(settings, mapping.source, default_repository())
     placed_before = dict(mapping.placements)
-    for n, rec in enumerate(CsvFileConnector(path, mapping).records(), start=1):
-        publisher.publish(rec)
-        if on_progress is not None and n % every == 0:
-            on_progress(n)
+    # The reading process, if any, forks before the producer (and its thread) exists, and starts reading while
+    # the file is checked; nothing is sent before the check passes (a refused file stops it unread).
+    with RowBatches(path, mapping) as batches:
+        check_file(path, mapping, max_faulty_percent)
+        publisher = Publisher(settings, mapping.source, default_repository())
+        n = 0
+        try:
+            for batch in batches:
+                publisher.publish_many(batch)
+                if on_progress is not None and (n + len(batch)) // every > n // every:
+                    on_progress(n + len(batch))
+                n += len(batch)
+        except BaseException:
+            publisher.abandon()
+            raise
     report = publisher.close()
     report.count_locations(mapping.placements, placed_before)
     return report

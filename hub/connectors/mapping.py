@@ -59,6 +59,9 @@ class RowError(ValueError):
         self.column = column
         self.kind = kind
 
+    def __reduce__(self) -> tuple[type[RowError], tuple[str, str | None, str]]:
+        return RowError, (str(self), self.column, self.kind)  # whole across a process boundary (connectors.feed)
+
 
 @dataclass(frozen=True)
 class FieldMap:

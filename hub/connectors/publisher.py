@@ -14,13 +14,14 @@ from kafka import KafkaProducer
 
 from hub import logs, metrics
 from hub.config import Settings
-from hub.connectors.base import RunReport, SourceRecord
+from hub.connectors.base import Encoded, RunReport, SourceRecord
 from hub.dead_letters import CSV_HEADER, dead_letter_headers
 from hub.schemas import RAW_SCHEMAS, SchemaRepository
 from hub.topics import Topics
 
 log = logs.get(__name__)
-SETTLE_EVERY = 5000  # unacknowledged sends before publish() waits for acks itself (bounds memory)
+Item = tuple[bytes, bytes, int] | SourceRecord  # as hub.connectors.feed hands them over
+SETTLE_EVERY = 5000  # past twice this many unacknowledged sends, publish waits for the oldest this many (bounds memory)
 
 
 def producer_kwargs(settings: Settings, **extra: Any) -> dict[str, Any]:
@@ -65,8 +66,13 @@ class KafkaPublisher:
         metrics.dead_lettered(self.source, stage, kind)
 
     def _settle_if_many(self) -> None:
-        if len(self._pending) >= SETTLE_EVERY:
-            self.flush()
+        """Bound the sends awaiting acknowledgement: past ``2 * SETTLE_EVERY``, wait for the oldest
+        ``SETTLE_EVERY`` (long sent, usually acknowledged already) while the newest stay in flight, so the
+        producer is never drained empty mid-file as a ``flush`` would. Raises if one was not acknowledged."""
+        if len(self._pending) >= 2 * SETTLE_EVERY:
+            for fut in self._pending[:SETTLE_EVERY]:
+                fut.get(timeout=30.0)
+            del self._pending[:SETTLE_EVERY]
 
     def _before_flush(self) -> None:
         """Anything else that must be durable before a checkpoint (the at-source quarantine file)."""
@@ -109,8 +115,17 @@ class Publisher(KafkaPublisher):
         self.schemas = schemas
         self.raw_topic = Topics(settings.topic_prefix).raw(source)
         self._headers = [("svh.source", source.encode()), ("svh.schema", self.schema_name.encode())]  # every record's
+        self._partitions: list[int] | None = None  # the raw topic's, asked once (publish_many)
 
-    def publish(self, rec: SourceRecord) -> None:
+    def publish(self, rec: SourceRecord | Encoded) -> None:
+        if type(rec) is tuple:  # a row the compiled plan encoded: exactly the message of its record
+            key, value = rec
+            self._read()
+            self._send(self.raw_topic, key, value, self._headers)
+            self._published()
+            self._settle_if_many()
+            return
+        assert isinstance(rec, SourceRecord)
         self._read()
         if rec.error is None and rec.record is not None:
             try:
@@ -125,6 +140,29 @@ class Publisher(KafkaPublisher):
             err = rec.error
             assert err is not None
             self._dead_letter(rec, "validate", type(err).__name__, str(err), err.kind, err.column)
+        self._settle_if_many()
+
+    def publish_many(self, items: list[Item]) -> None:
+        """``publish`` for a batch from ``hub.connectors.feed``: a (key, value, key hash) is a row the compiled
+        plan encoded, sent as ``publish`` would send its record, to the partition kafka-python's default
+        partitioner gives its key; a ``SourceRecord`` goes through ``publish``. Counted once per batch."""
+        if self._partitions is None:
+            self._partitions = sorted(self.producer.partitions_for(self.raw_topic))
+        parts, n = self._partitions, len(self._partitions)
+        send, pending, topic, headers = self.producer.send, self._pending.append, self.raw_topic, self._headers
+        sent = 0
+        for item in items:
+            if type(item) is tuple:
+                key, value, h = item
+                pending(send(topic, value=value, key=key, headers=headers, partition=parts[h % n]))
+                sent += 1
+            else:
+                self.publish(item)  # type: ignore[arg-type]
+        self.report.read += sent
+        self.report.published += sent
+        if sent:
+            self._read_total.inc(sent)
+            self._published_total.inc(sent)
         self._settle_if_many()
 
     def _dead_letter(self, rec: SourceRecord, stage: str, cls: str, message: str, kind: str,

@@ -19,7 +19,7 @@ from typing import Any
 from hub import kafka_admin, logs, metrics
 from hub.config import Settings
 from hub.connectors.at_source import make_publisher
-from hub.connectors.base import RecordSink, RunReport, SourceRecord
+from hub.connectors.base import Encoded, RecordSink, RunReport, SourceRecord
 from hub.connectors.checkpoints import StateDir
 from hub.connectors.mapping import FieldMapping
 from hub.connectors.sections import ConnectorConfig
@@ -150,13 +150,14 @@ class Runtime:
                 abandon = getattr(sink, "abandon", None)
                 abandon() if abandon else sink.close()
 
-    def publish_unit(self, records: Iterable[SourceRecord], unit: str,
+    def publish_unit(self, records: Iterable[SourceRecord] | Iterable[SourceRecord | Encoded], unit: str,
                      on_checkpoint: Callable[[RunReport], None] | None = None,
                      on_record: Callable[[SourceRecord, bool], None] | None = None) -> UnitResult:
         """Publish ``records`` and wait for Kafka's acknowledgement. Every ``checkpoint_every`` records,
         and at the end, ``on_checkpoint`` gets what is acknowledged so far (this unit); a stop request
         ends the unit there. ``on_record`` learns whether each record was published (True) or
-        dead-lettered. Raises (after dropping the publisher) if Kafka did not acknowledge."""
+        dead-lettered. Raises (after dropping the publisher) if Kafka did not acknowledge. Rows already encoded
+        (``Encoded``, see ``takes_encoded``) go only to a raw ``Publisher``."""
         sink = self.sink()
         before = sink.report.copy()
         placed_before = dict(self.mapping.placements)
@@ -167,10 +168,10 @@ class Runtime:
         try:
             for rec in records:
                 dead_before = sink.report.dead_lettered
-                sink.publish(rec)
+                sink.publish(rec)  # type: ignore[arg-type]  # Encoded only where takes_encoded()
                 n += 1
                 if on_record is not None:
-                    on_record(rec, sink.report.dead_lettered == dead_before)
+                    on_record(rec, sink.report.dead_lettered == dead_before)  # type: ignore[arg-type]
                 if n % progress == 0:
                     rate = n / max(time.monotonic() - started, 1e-6)
                     log.info("progress", extra={"source": self.config.source, "file": unit, "count": n,
@@ -200,6 +201,11 @@ class Runtime:
         out = report.minus(before)
         out.count_locations(self.mapping.placements, placed_before)
         return out
+
+    def takes_encoded(self) -> bool:
+        """Does the sink take rows the compiled plan encoded (a ``Publisher`` of raw events, not at source)?"""
+        from hub.connectors.publisher import Publisher
+        return isinstance(self.sink(), Publisher)
 
     def probe_kafka(self, timeout_s: float = 5.0) -> bool:
         """Can we reach (and authenticate to) the brokers now? A short-lived admin client per probe."""

@@ -315,6 +315,26 @@ def dob_parts(value: object) -> tuple[int | None, int | None, int | None]:
 
 
 def _dob(value: object) -> dict[str, tuple[str, str]]:
+    if type(value) is date:  # what Avro gives: the parts of a valid date are valid, checked once
+        return _dob_of_date(value)
+    return _dob_general(value)
+
+
+def _dob_of_date(value: date) -> dict[str, tuple[str, str]]:
+    """``_dob_general`` of a date (the same map), without parsing it back into parts and checking it twice."""
+    d = normalise.dob(value)
+    if d is None:
+        return {}
+    month, day = d.month, d.day
+    out = {"dob_year": ("dob_year", str(d.year)), "dob_month": ("dob_month", str(month)),
+           "dob_day": ("dob_day", str(day)), "dob_month_day": ("dob_month_day", f"{month:02d}-{day:02d}"),
+           "dob": ("dob", d.isoformat())}
+    if day <= 12 and day != month:
+        out["dob_transposed"] = ("dob", date(d.year, day, month).isoformat())
+    return out
+
+
+def _dob_general(value: object) -> dict[str, tuple[str, str]]:
     year, month, day = dob_parts(value)
     out: dict[str, tuple[str, str]] = {}
     if year is not None:

@@ -21,7 +21,7 @@ SUBCOMMANDS = {
     "keys": {"init", "rotate", "show"},
     "policy": {"check"},
     "synth": {"police", "extract"},
-    "bench": {"core", "pipeline", "linkage", "hotspots"},
+    "bench": {"core", "pipeline", "connector", "linkage", "hotspots"},
     "linkage": {"train", "link"},
     "report": {"sna", "assurance", "screenshot", "sample-mart"},
     "reviews": {"list", "status", "rules"},

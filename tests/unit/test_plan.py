@@ -193,3 +193,10 @@ def test_remembered_macs_are_the_macs_and_stay_bounded(monkeypatch: pytest.Monke
     assert len(keyed._macs) <= 4
     keyed.forget()
     assert not keyed._macs and keyed.tokens("k1", derived) == fresh
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.dates(date(1850, 1, 1), date(2100, 12, 31)))
+def test_a_date_of_birth_given_as_a_date_derives_what_the_general_path_derives(value: date) -> None:
+    from hub.pseudonymisation.tokens import _dob, _dob_general
+    assert list(_dob(value).items()) == list(_dob_general(value).items())

@@ -171,8 +171,10 @@ class FileDrop(Mode, mode="file_drop", settings=FileDropConfig):
             rt.state.write(CHECKPOINT, state)
 
         digest = hashlib.sha256()
-        records = CsvFileConnector(path, rt.mapping, digest).records()
-        result = rt.publish_unit(_skip(records, resume), path.name, on_checkpoint=checkpoint)
+        connector = CsvFileConnector(path, rt.mapping, digest)
+        # raw events: rows the compiled row plan encodes go as they are (same messages, same dead letters)
+        records = connector.encoded(rt.schemas, resume) if rt.takes_encoded() else _skip(connector.records(), resume)
+        result = rt.publish_unit(records, path.name, on_checkpoint=checkpoint)
         if not result.complete:
             return  # stopped at a checkpoint; the file stays in the inbox and resumes next time
         if digest.hexdigest() != sha:

@@ -1,0 +1,188 @@
+"""A file's rows, encoded, in batches: read, parsed and encoded in a child process while the parent sends.
+
+kafka-python's ``send`` is pure Python and holds the interpreter, so reading, parsing and encoding a
+row in the same process adds to every send instead of overlapping with it. ``rows_in_batches`` forks a
+child (before the producer exists: no producer thread is copied) that runs ``CsvFileConnector.encoded``
+and hands the parent lists of items through a pipe: ``(key, value, key_hash)`` for a row the compiled
+plan encoded (``key_hash`` is kafka-python's murmur2 of the key, masked as its default partitioner
+masks it, so the parent can name the partition the partitioner would choose without hashing again), or
+the ``SourceRecord`` of any other row (faulty, or decided by the reference path). Rows stay in file
+order. The child may run ``AHEAD`` batches ahead of the parent, so it can start while the parent still
+checks the whole file.
+
+The child never logs, counts metrics or writes anything but the pipe. If the parent dies, the child's
+next write fails and it exits; if the child dies, the parent's next read fails and the publish raises
+(nothing unacknowledged is checkpointed). A mapping with a ``place`` field counts its outcomes as it
+goes, so it is read in the parent (the same items, no child).
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import queue
+import struct
+import threading
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from hub.connectors.base import SourceRecord
+from hub.connectors.csv_file import CsvFileConnector
+from hub.connectors.mapping import FieldMapping
+from hub.schemas import SchemaRepository, default_repository
+from hub.yamlsource import ConfigError
+
+BATCH = 500
+"""Rows per hand-over: large enough that the pipe costs nothing per row, small enough to start sending at once."""
+AHEAD = 64
+"""Batches the reading process may hold that the parent has not taken yet (about 32,000 rows)."""
+CHILD_MIN_BYTES = 256 * 1024
+"""Smaller files are read in the parent: forking costs more than it saves."""
+
+Item = tuple[bytes, bytes, int] | SourceRecord
+
+
+_M = 0x5BD1E995
+_M32 = 0xFFFFFFFF
+
+
+def key_hash(key: bytes) -> int:
+    """What kafka-python's default partitioner computes of a key before taking it modulo the partition count:
+    its ``murmur2`` (Kafka's Java client's), masked to 31 bits. The same arithmetic, read four bytes at a time
+    (a test compares it with kafka-python's own)."""
+    length = len(key)
+    h = 0x9747B28C ^ length
+    words = length >> 2
+    if words:
+        for k in struct.unpack_from(f"<{words}I", key):
+            k = (k * _M) & _M32
+            k ^= k >> 24
+            h = ((h * _M) & _M32) ^ ((k * _M) & _M32)
+    tail = length & 3
+    if tail:
+        at = length - tail
+        if tail == 3:
+            h ^= key[at + 2] << 16
+        if tail >= 2:
+            h ^= key[at + 1] << 8
+        h = ((h ^ key[at]) * _M) & _M32
+    h ^= h >> 13
+    h = (h * _M) & _M32
+    h ^= h >> 15
+    return h & 0x7FFFFFFF
+
+
+def _items(path: Path, mapping: FieldMapping, schemas: SchemaRepository, skip: int) -> Iterator[list[Item]]:
+    it = CsvFileConnector(path, mapping).encoded(schemas, skip)
+    while batch := list(itertools.islice(it, BATCH)):
+        yield [(x[0], x[1], key_hash(x[0])) if type(x) is tuple else x for x in batch]  # type: ignore[misc]
+
+
+def _child(conn: Connection, parents_end: Connection, path: Path, mapping: FieldMapping, skip: int) -> None:
+    """Read, parse and encode; a writer thread hands the batches over, so reading may run up to ``AHEAD``
+    batches ahead of the parent (while the parent checks the whole file first, say)."""
+    parents_end.close()  # inherited by the fork: while open here, a write would never learn the parent is gone
+    ahead: queue.Queue[tuple[str, Any] | None] = queue.Queue(AHEAD)
+    gone = threading.Event()  # the parent closed its end: stop
+
+    def write() -> None:
+        try:
+            while (message := ahead.get()) is not None:
+                conn.send(message)
+        except OSError:  # BrokenPipeError, ConnectionResetError: the parent is gone
+            gone.set()
+
+    def put(message: tuple[str, Any] | None) -> bool:
+        while not gone.is_set():
+            try:
+                ahead.put(message, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    writer = threading.Thread(target=write, name="svh-connector-handover", daemon=True)
+    writer.start()
+    try:
+        for batch in _items(path, mapping, default_repository(), skip):
+            if not put(("rows", batch)):
+                return
+        put(("end", None))
+    except ConfigError as exc:
+        put(("config", str(exc)))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises
+        put(("failed", f"{type(exc).__name__}: {exc}"))
+    finally:
+        put(None)
+        writer.join()
+        conn.close()
+
+
+def use_child(path: Path, mapping: FieldMapping) -> bool:
+    """Whether ``rows_in_batches`` reads ``path`` in a child process (see the module's docstring)."""
+    if mapping.places or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    if os.environ.get("HUB_CONNECTOR_CHILD", "").lower() in ("0", "false", "no"):
+        return False
+    try:
+        return path.stat().st_size >= CHILD_MIN_BYTES
+    except OSError:
+        return False
+
+
+class RowBatches:
+    """Iterate to get the batches; ``close`` (or the ``with`` block's end) stops and reaps the child."""
+
+    def __init__(self, path: Path, mapping: FieldMapping, skip: int = 0, child: bool | None = None) -> None:
+        self.path = path
+        self.mapping = mapping
+        self.skip = skip
+        self.child = use_child(path, mapping) if child is None else child
+        self._proc: Any = None
+        self._conn: Connection | None = None
+        if self.child:
+            ctx = multiprocessing.get_context("fork")
+            recv, send = ctx.Pipe(duplex=False)
+            self._proc = ctx.Process(target=_child, args=(send, recv, path, mapping, skip), daemon=True,
+                                     name="svh-connector-reader")
+            self._proc.start()
+            send.close()
+            self._conn = recv
+
+    def __enter__(self) -> RowBatches:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[list[Item]]:
+        if self._conn is None:
+            yield from _items(self.path, self.mapping, default_repository(), self.skip)
+            return
+        while True:
+            try:
+                kind, body = self._conn.recv()
+            except EOFError:
+                raise RuntimeError("the connector's reading process ended unexpectedly") from None
+            if kind == "rows":
+                yield body
+            elif kind == "end":
+                return
+            elif kind == "config":
+                raise ConfigError(body)
+            else:
+                raise RuntimeError(f"the connector's reading process failed: {body}")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._proc is not None:
+            self._proc.join(timeout=5)
+            if self._proc.is_alive():  # it was stopped half-way (an error, a stop): it may be blocked on the pipe
+                self._proc.terminate()
+                self._proc.join(timeout=5)
+            self._proc = None
