@@ -31,7 +31,7 @@ STAGE_PROCESSED = Counter("svh_stage_processed",
                           ["stage", "source", "outcome"], registry=REGISTRY)
 FIELDS_WITHHELD = Counter("svh_fields_withheld", "Source fields withheld by the agreement at the boundary",
                           ["source", "field"], registry=REGISTRY)
-STAGE_SECONDS = Histogram("svh_stage_seconds", "Processing time per event (per batch for sink) in seconds",
+STAGE_SECONDS = Histogram("svh_stage_seconds", "Processing time per batch in seconds",
                           ["stage"], buckets=STAGE_BUCKETS, registry=REGISTRY)
 MART_ROWS = Counter("svh_mart_rows_upserted", "Rows upserted into the mart", ["table"], registry=REGISTRY)
 LAST_EVENT = Gauge("svh_last_event_timestamp_seconds", "Unix time the stage last handled an event", ["stage"],

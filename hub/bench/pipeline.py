@@ -18,6 +18,7 @@ resident memory at 100,000 and at N events.
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import time
@@ -82,7 +83,11 @@ class Run:
         self.manifest: SynthManifest = generate_police_extract(self.dir / "data", seed=seed, incidents=incidents)
         prefix = f"bench-{time.strftime('%Y%m%d%H%M%S')}-{name}"
         settings = demo_settings(base, self.dir, self.manifest, prefix)
-        self.settings = settings.replace(topic_partitions=partitions, metrics_port=0)
+        # The worker as deployed: the demo re-matches incidents every second (so its figures show at once);
+        # a deployed sink does it every incident_match_interval_s (60 s by default), and the bench's
+        # figures must be the deployed worker's, not the demo's.
+        self.settings = settings.replace(topic_partitions=partitions, metrics_port=0,
+                                         incident_match_interval_s=base.incident_match_interval_s)
         save_key_file(KeyRing.generate(), self.settings.keys_path)
         self.topics = Topics(prefix)
         self.extra = [f"{prefix}.bench.producer", f"{prefix}.bench.bare"]
@@ -133,20 +138,32 @@ def group_stable(settings: Settings, members: int) -> Callable[[], bool]:
     return stable
 
 
-def _drain_rate(watch: MartWatch, expected: int, stable: Callable[[], bool], timeout_s: float = 1800.0) -> float:
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system, every thread) the processes have used so far (Linux /proc)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _drain_rate(watch: MartWatch, expected: int, stable: Callable[[], bool], pids: list[int],
+                timeout_s: float = 1800.0) -> tuple[float, float]:
     """Mart rows per second from the first row written with the whole group assigned (so a second worker's
-    join, which stops every member while partitions move, is not in it) to the last of ``expected``."""
+    join, which stops every member while partitions move, is not in it) to the last of ``expected``, and the
+    workers' CPU microseconds per event over the same rows (what the machine's other load changes least)."""
     deadline = time.monotonic() + timeout_s
-    first_t, first_n = 0.0, 0
+    first_t, first_n, first_cpu = 0.0, 0, 0.0
     while watch.count < expected:
         if time.monotonic() > deadline:
             raise TimeoutError(f"the workers wrote {watch.count} of {expected} events in {timeout_s:.0f} s")
         if watch.poll() and not first_t and stable():
-            first_t, first_n = time.perf_counter(), watch.count
+            first_t, first_n, first_cpu = time.perf_counter(), watch.count, _cpu_s(pids)
         time.sleep(0.2)
-    if not first_t:  # everything landed in one poll
-        return float("nan")
-    return (expected - first_n) / max(time.perf_counter() - first_t, 1e-9)
+    if not first_t or expected == first_n:  # everything landed in one poll
+        return float("nan"), float("nan")
+    rate = (expected - first_n) / max(time.perf_counter() - first_t, 1e-9)
+    return rate, (_cpu_s(pids) - first_cpu) / (expected - first_n) * 1e6
 
 
 def throughput(base: Settings, root: Path, incidents: int, workers: int, partitions: int,
@@ -164,7 +181,8 @@ def throughput(base: Settings, root: Path, incidents: int, workers: int, partiti
                                               published)
         procs = run.workers(workers)
         try:
-            drain = _drain_rate(MartWatch(run.engine), published, group_stable(run.settings, workers))
+            pids = [p.proc.pid for p in procs if p.proc is not None]
+            drain, cpu_us = _drain_rate(MartWatch(run.engine), published, group_stable(run.settings, workers), pids)
         finally:
             for p in procs:
                 p.stop()
@@ -177,7 +195,8 @@ def throughput(base: Settings, root: Path, incidents: int, workers: int, partiti
     return {f"{w}_events": float(published), f"{w}_partitions": float(partitions),
             f"{w}_connector_per_s": conn["connector_per_s"], f"{w}_raw_producer_per_s": conn["raw_producer_per_s"],
             f"{w}_connector_vs_raw_producer": conn["connector_vs_raw_producer"],
-            f"{w}_worker_drain_per_s": drain, f"{w}_bare_stage_per_s": bare, f"{w}_worker_vs_bare": drain / bare}
+            f"{w}_worker_drain_per_s": drain, f"{w}_bare_stage_per_s": bare, f"{w}_worker_vs_bare": drain / bare,
+            f"{w}_worker_cpu_us_per_event": cpu_us}
 
 
 def _cycle(records: list[SourceRecord]) -> Iterator[SourceRecord]:

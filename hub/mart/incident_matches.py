@@ -169,8 +169,9 @@ class MonthsTouched:
 
     def note(self, events: Iterable[Mapping[str, Any]]) -> None:
         found: set[str] = set()
-        for event in events:
-            source, day = event.get("source"), event.get("occurred_date")
+        # A sink's batch of 500 holds a few dozen distinct (source, day) pairs: each is worked out once.
+        pairs = {(event.get("source"), event.get("occurred_date")) for event in events}
+        for source, day in pairs:
             if source not in SOURCES or not isinstance(day, (date, str)):
                 continue
             day = date.fromisoformat(day) if isinstance(day, str) else day

@@ -37,11 +37,12 @@ from hub.policy import Agreement, NoAgreementError
 from hub.policy.conformance import EventRules
 from hub.pseudonymisation import PseudonymisationError, Pseudonymiser
 from hub.schemas import RAW_SCHEMAS, SHARED_EVENT, SchemaError, SchemaRepository
-from hub.streams import membership
+from hub.streams import drain, membership
 from hub.streams.batch import BatchSender, Outgoing
 from hub.streams.boundary import Boundary
 from hub.streams.credentials import broker_credentials
 from hub.streams.link import LinkState, replay
+from hub.streams.made import MADE_HERE_MAX, MadeHere
 from hub.topics import Topics
 
 log = logs.get(__name__)
@@ -49,9 +50,12 @@ log = logs.get(__name__)
 PSEUDONYMISE_BATCH = 500
 PSEUDONYMISE_WITHIN_S = 0.2
 SINK_BATCH = 500
-SINK_WITHIN_S = 0.5
+SINK_WITHIN_S = 0.25
 LINK_BATCH = 500
 LINK_WITHIN_S = 0.2
+STREAM_BUFFER = 2 * PSEUDONYMISE_BATCH
+"""Events Faust buffers per stream (its default is 4,096): two batches keep a stage busy, and a shorter queue
+keeps the sink close behind the pseudonymise stage, so the events it made are still in ``MadeHere``."""
 PRODUCER_BATCH_BYTES = 512 * 1024
 """Record batch size per partition: a 500-event batch of ~1.5 kB events goes in a few record batches, not
 dozens of 16 kB ones (each waits for the one before on its partition). The broker's message.max.bytes
@@ -84,12 +88,15 @@ class StreamWorker:
             topic_allow_declare=False,  # topics are created with their retention by hub.kafka_admin
             consumer_auto_offset_reset="earliest",
             broker_commit_interval=0.5,
+            stream_buffer_maxsize=STREAM_BUFFER,
+            Monitor=drain.LeanMonitor,
             producer_acks=-1,
             producer_linger=0.005,
             producer_max_batch_size=PRODUCER_BATCH_BYTES,
             broker_credentials=broker_credentials(settings),
             **membership.faust_options(settings),
         )
+        drain.install(self.app)  # Faust's consumer, one delivery task per fetch rather than per message
         self._raw_to_source = {self.topics.raw(s): s for s in self.sources}
         self._at_source_topics = {self.topics.at_source(s): s for s in self.sources}
         self.rules = EventRules(agreement, schemas)  # a producer's word is never trusted
@@ -97,6 +104,7 @@ class StreamWorker:
         self._dlq_topics = {s: self.topics.dlq(s) for s in self.sources}
         self._shared = self._topic(self.topics.shared)
         self.sender = BatchSender(self.app)
+        self.made = MadeHere(MADE_HERE_MAX if {"pseudonymise", "sink"} <= set(stages) else 0)
         self._link_tokens = self._topic(self.topics.link_tokens)
         self._linked = self._topic(self.topics.linked)
         self.link_state: LinkState | None = None
@@ -129,15 +137,14 @@ class StreamWorker:
         # every send before the next one: take_events acks the whole batch when it moves on, so nothing
         # is acked unsent.
         seconds = metrics.STAGE_SECONDS.labels("pseudonymise")
-        clock = time.perf_counter
         async for batch in stream.take_events(PSEUDONYMISE_BATCH, within=PSEUDONYMISE_WITHIN_S):
+            started = time.perf_counter()
             out: list[Outgoing] = []
             tally: Counter[tuple[str, str]] = Counter()
             withheld: Counter[tuple[str, str]] = Counter()
             for event in batch:
                 msg = event.message
                 source = self._raw_to_source.get(msg.topic) or self._at_source_topics.get(msg.topic, "unknown")
-                started = clock()
                 try:
                     outcome = self._pseudonymise_one(source, msg, out, withheld)
                 except Exception as exc:  # noqa: BLE001 - see below
@@ -147,13 +154,14 @@ class StreamWorker:
                     outcome = self._dead_letter(source, msg, "pseudonymise", exc, "unexpected", out,
                                                 message=f"unexpected {type(exc).__name__} (message withheld)")
                 tally[source, outcome] += 1
-                seconds.observe(clock() - started)
+            self.made.trim()
             await deliver(self.sender, out, "pseudonymise")
             for (source, outcome), n in tally.items():
                 metrics.STAGE_CONSUMED.labels("pseudonymise", source).inc(n)
                 metrics.STAGE_PROCESSED.labels("pseudonymise", source, outcome).inc(n)
             for (source, name), n in withheld.items():
                 metrics.FIELDS_WITHHELD.labels(source, name).inc(n)
+            seconds.observe(time.perf_counter() - started)
             metrics.LAST_EVENT.labels("pseudonymise").set_to_current_time()
 
     def _pseudonymise_one(self, source: str, msg: Any, out: list[Outgoing],
@@ -174,10 +182,11 @@ class StreamWorker:
             return self._dead_letter(source, msg, "policy", exc, "no_agreement", out)
         except PseudonymisationError as exc:
             return self._dead_letter(source, msg, "pseudonymise", exc, "unpseudonymisable", out)
-        try:
-            value, token_value = boundary.encode(shared)  # tokens never travel beside analysts' attributes
+        try:  # tokens never travel beside analysts' attributes
+            event, value, token_value = boundary.encode_event(shared)
         except SchemaError as exc:
             return self._dead_letter(source, msg, "encode", exc, "schema_mismatch", out)
+        self.made.add(value, event)
         key = shared["event_id"].encode()
         out.append(Outgoing(self.topics.shared, msg.partition, key, value, [("svh.source", source.encode())]))
         if token_value is not None:  # one partition: every candidate match meets there
@@ -202,6 +211,7 @@ class StreamWorker:
         if problems:
             refused = PseudonymisationError("; ".join(problems))
             return self._dead_letter(source, msg, "policy", refused, "nonconforming", out)
+        self.made.add(msg.value, event)
         out.append(Outgoing(self.topics.shared, msg.partition, event["event_id"].encode(), msg.value,
                             [("svh.source", source.encode())]))
         return "emitted"
@@ -235,6 +245,7 @@ class StreamWorker:
         async for batch in stream.take_events(LINK_BATCH, within=LINK_WITHIN_S):
             started = time.perf_counter()
             out: list[Outgoing] = []
+            emitted: Counter[str] = Counter()
             for event in batch:
                 msg = event.message
                 try:
@@ -243,13 +254,15 @@ class StreamWorker:
                     out.append(self._link_dead_letter(msg, exc, "undecodable"))
                     continue
                 source = str(message["source"])
-                metrics.STAGE_CONSUMED.labels("link", source).inc()
                 linked = linked_event(message, state.link(message), state.model.version)
                 # Partition 0 of svh.linked, like the token topic: linked events keep the link stage's order.
                 out.append(Outgoing(self.topics.linked, 0, msg.key, self.schemas.encode(LINKED_EVENT, linked),
                                     [("svh.source", source.encode())]))
-                metrics.STAGE_PROCESSED.labels("link", source, "emitted").inc()
+                emitted[source] += 1
             await deliver(self.sender, out, "link")
+            for source, n in emitted.items():  # counted once per batch, after Kafka acknowledged it
+                metrics.STAGE_CONSUMED.labels("link", source).inc(n)
+                metrics.STAGE_PROCESSED.labels("link", source, "emitted").inc(n)
             metrics.STAGE_SECONDS.labels("link").observe(time.perf_counter() - started)
             metrics.LAST_EVENT.labels("link").set_to_current_time()
 
@@ -295,8 +308,13 @@ class StreamWorker:
             started = time.perf_counter()
             good: list[tuple[dict[str, Any], Any]] = []
             out: list[Outgoing] = []
+            made = self.made
             for event in batch:
                 msg = event.message
+                record = made.take(msg.value)
+                if record is not None:  # these very bytes were made and checked here (see MadeHere)
+                    good.append((record, msg))
+                    continue
                 try:
                     _, record = self.schemas.decode(msg.value or b"", expect=SHARED_EVENT)
                 except SchemaError as exc:

@@ -33,6 +33,11 @@ class Boundary:
     def encode(self, shared: dict[str, Any]) -> tuple[bytes, bytes | None]:
         """The shared event without tokens, and the persons' tokens for the link stage (raises ``SchemaError``):
         tokens never travel beside analysts' attributes."""
+        return self.encode_event(shared)[1:]
+
+    def encode_event(self, shared: dict[str, Any]) -> tuple[dict[str, Any], bytes, bytes | None]:
+        """``encode``, also returning the event (tokens emptied) that the first bytes encode: the worker's
+        sink, in the same process, then need not decode those bytes again (``hub.streams.app``)."""
         event, tokens = split_tokens(shared)
         value = self.schemas.encode(SHARED_EVENT, event)
-        return value, (self.schemas.encode(LINK_TOKENS, tokens) if tokens is not None else None)
+        return event, value, (self.schemas.encode(LINK_TOKENS, tokens) if tokens is not None else None)

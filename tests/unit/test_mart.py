@@ -126,6 +126,28 @@ def test_empty_upsert_is_a_no_op(engine: Engine) -> None:
     assert upsert_events(engine, []) == 0
 
 
+def test_sqlite_fast_path_stores_what_the_portable_statements_store(engine: Engine, agreement: Agreement,
+                                                                    ring: KeyRing, tmp_path: Path) -> None:
+    """SQLite's executemany path (hub.mart.store._sqlite_upsert_events) against SQLAlchemy's own insert of
+    ``event_row`` into a second mart: the same rows, byte for byte, in both tables."""
+    from hub.mart import models
+    from hub.mart.store import event_row
+    events = make_events(agreement, ring)
+    upsert_events(engine, events)
+    other = connect(f"sqlite:///{tmp_path / 'other' / 'mart.db'}")
+    init(other)
+    with other.begin() as conn:
+        conn.execute(models.event.insert(), [event_row(ev) for ev in events])
+        conn.execute(models.event_person.insert(), [
+            {"event_id": ev["event_id"], "seq": i, "role": p["role"], "age_band": p.get("age_band"),
+             "sex": p.get("sex")} for ev in events for i, p in enumerate(ev["persons"])])
+    with engine.connect() as a, other.connect() as b:
+        for table in ("event", "event_person"):
+            query = text(f"SELECT * FROM {table} ORDER BY 1, 2")
+            assert [tuple(r) for r in a.execute(query)] == [tuple(r) for r in b.execute(query)]
+    other.dispose()
+
+
 # --- released counts --------------------------------------------------------------------------------
 
 def fact(**kw: Any) -> Fact:
