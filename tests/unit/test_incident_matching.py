@@ -247,6 +247,17 @@ def _mart(tmp_path: object) -> object:
     return engine
 
 
+def _cli_mart(tmp_path: object, monkeypatch: object) -> object:
+    """A SQLite mart that ``hub`` commands find through HUB_MART_URL."""
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    engine = _mart(tmp_path)
+    monkeypatch.setenv("HUB_MART_URL", str(engine.url))  # type: ignore[attr-defined]
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+    return engine
+
+
 def _events(data: object) -> list[dict[str, object]]:
     out = []
     for source, role, items in (("ed_attendance", "patient", data.ed), ("police_incident", "victim", data.police)):  # type: ignore[attr-defined]
@@ -373,9 +384,7 @@ def test_hub_mart_match_incidents_by_hand(tmp_path: object, monkeypatch: object,
     from hub.mart import store
 
     assert isinstance(monkeypatch, pytest.MonkeyPatch) and isinstance(capsys, pytest.CaptureFixture)
-    engine = _mart(tmp_path)
-    monkeypatch.setenv("HUB_MART_URL", str(engine.url))  # type: ignore[attr-defined]
-    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+    engine = _cli_mart(tmp_path, monkeypatch)
     day = date(2025, 6, 7)
     store.upsert_events(engine, [  # type: ignore[arg-type]
         {"event_id": eid, "source": source, "agreement_id": "a", "agreement_version": "1", "key_id": "k",
@@ -405,9 +414,7 @@ def test_weights_fitted_on_the_mart_are_stored_and_used_by_every_refresh(tmp_pat
     from hub.mart.incident_matches import incident_match_model, refresh, stored_weights
 
     assert isinstance(monkeypatch, pytest.MonkeyPatch) and isinstance(capsys, pytest.CaptureFixture)
-    engine = _mart(tmp_path)
-    monkeypatch.setenv("HUB_MART_URL", str(engine.url))  # type: ignore[attr-defined]
-    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+    engine = _cli_mart(tmp_path, monkeypatch)
     data = generate(seed=8, police_incidents=1500, ed_attendances=600)
     store.upsert_events(engine, _events(data)[:150])  # type: ignore[arg-type]  # 150 attendances: too few
     assert main(["mart", "match-incidents", "--fit"]) == 2
