@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     incident_match_interval_s: float = Field(
         60.0, ge=0.0, description="Seconds between the sink's refreshes of ED <-> police incident matches for the "
                                   "months its new events touched (0: never; `hub mart match-incidents` by hand).")
+    connector_child: bool = Field(
+        True, description="`hub connector load` reads, checks and encodes a large file in a second process while "
+                          "the first only sends (false: one process, e.g. in a container limited to one CPU).")
     app_id: str = Field("svh-worker", description="Faust application id (consumer group) of the worker.")
     worker_instance: Annotated[str, matching(r"[A-Za-z0-9._-]{1,100}", "must be 1 to 100 letters, digits, '.', "
                                                                       "'_' or '-'")] | None = Field(

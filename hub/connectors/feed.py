@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
-import os
 import queue
 import struct
 import threading
@@ -122,10 +121,9 @@ def _child(conn: Connection, parents_end: Connection, path: Path, mapping: Field
 
 
 def use_child(path: Path, mapping: FieldMapping) -> bool:
-    """Whether ``rows_in_batches`` reads ``path`` in a child process (see the module's docstring)."""
+    """Whether ``rows_in_batches`` reads ``path`` in a child process (see the module's docstring); the
+    ``connector_child`` setting (``HUB_CONNECTOR_CHILD``) can say no, checked by the caller."""
     if mapping.places or "fork" not in multiprocessing.get_all_start_methods():
-        return False
-    if os.environ.get("HUB_CONNECTOR_CHILD", "").lower() in ("0", "false", "no"):
         return False
     try:
         return path.stat().st_size >= CHILD_MIN_BYTES

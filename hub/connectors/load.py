@@ -45,7 +45,7 @@ def publish_file(settings: Settings, mapping: FieldMapping, path: Path,
     placed_before = dict(mapping.placements)
     # The reading process, if any, forks before the producer (and its thread) exists, and starts reading while
     # the file is checked; nothing is sent before the check passes (a refused file stops it unread).
-    with RowBatches(path, mapping) as batches:
+    with RowBatches(path, mapping, child=None if settings.connector_child else False) as batches:
         check_file(path, mapping, max_faulty_percent)
         publisher = Publisher(settings, mapping.source, default_repository())
         n = 0

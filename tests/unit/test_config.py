@@ -154,3 +154,13 @@ def test_config_imports_no_domain_code() -> None:
         a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     # hub.yamlsource only reads YAML with line numbers and words pydantic's errors: no domain code either
     assert not {m for m in imported if (m == "hub" or m.startswith("hub.")) and m != "hub.yamlsource"}
+
+
+def test_connector_child_is_a_checked_switch() -> None:
+    """`hub connector load`'s reading process: on by default, off with HUB_CONNECTOR_CHILD=0, a typo refused."""
+    assert load_settings({}).connector_child is True
+    assert load_settings({"HUB_CONNECTOR_CHILD": "0"}).connector_child is False
+    assert load_settings({"HUB_CONNECTOR_CHILD": "false"}).connector_child is False
+    with pytest.raises(SettingsError, match=r"^HUB_CONNECTOR_CHILD: ") as err:
+        load_settings({"HUB_CONNECTOR_CHILD": "sometimes"})
+    assert "sometimes" not in str(err.value) and "pydantic" not in str(err.value)
