@@ -92,8 +92,15 @@ def _boolean(v: Any) -> bytes:
     raise Fallback
 
 
-def _integer(v: Any) -> bytes:
-    if type(v) is not int:
+def _int(v: Any) -> bytes:
+    """Avro int: 32 bits (anything else goes to the reference path, which dead-letters it)."""
+    if type(v) is not int or not -(1 << 31) <= v < (1 << 31):
+        raise Fallback
+    return varint(v)
+
+
+def _long(v: Any) -> bytes:
+    if type(v) is not int or not -(1 << 63) <= v < (1 << 63):
         raise Fallback
     return varint(v)
 
@@ -118,7 +125,7 @@ def _base_encoder(avro_type: Any) -> Encoder | None:
         if logical == "date" and base == "int":
             return _date
         return None if logical else _base_encoder(base)
-    return {"string": _string, "boolean": _boolean, "int": _integer, "long": _integer}.get(str(avro_type))
+    return {"string": _string, "boolean": _boolean, "int": _int, "long": _long}.get(str(avro_type))
 
 
 def field_encoder(avro_type: Any) -> Encoder | None:

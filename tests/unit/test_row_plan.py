@@ -19,7 +19,7 @@ from hub.connectors import CsvFileConnector, default_mapping_path, load_mapping
 from hub.connectors.base import SourceRecord
 from hub.connectors.feed import RowBatches, key_hash
 from hub.connectors.mapping import FieldMapping, RowError
-from hub.connectors.plan import field_encoder, split_datetime, split_days, split_millis, varint
+from hub.connectors.plan import Fallback, field_encoder, split_datetime, split_days, split_millis, varint
 from hub.connectors.timeparse import parser
 from hub.pseudonymisation import PostcodeLookup
 from hub.schemas import RAW_SCHEMAS, default_repository
@@ -174,6 +174,18 @@ def test_each_field_encoder_writes_what_fastavro_writes(data: st.DataObject, avr
     encoder = field_encoder(avro_type)
     assert encoder is not None
     assert encoder(value) == _fastavro(avro_type, value)
+
+
+@pytest.mark.parametrize(("avro_type", "value"), [
+    ("int", 2**31), ("int", -2**31 - 1), (["null", "int"], 3_000_000_000), ("long", 2**63), ("long", -2**63 - 1),
+    ("int", True), ("long", 1.0)])
+def test_a_value_avro_cannot_hold_goes_to_the_reference_path(avro_type: Any, value: Any) -> None:
+    """Out of range for its Avro type (a mapping integer with no range, say): never published by the plan; the
+    reference path dead-letters it as a schema mismatch."""
+    encoder = field_encoder(avro_type)
+    assert encoder is not None
+    with pytest.raises(Fallback):
+        encoder(value)
 
 
 @settings(max_examples=500, deadline=None, derandomize=True)
