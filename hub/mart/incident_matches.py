@@ -50,6 +50,10 @@ incident_match_model = Table(
     comment="ED-police matching weights fitted by EM on the mart's own events; the latest is used",
 )
 MIN_ATTENDANCES = 200
+MIN_PAIRS = 200
+"""Candidate (attendance, police incident) pairs a fit needs besides the attendances."""
+SHARE_CLIP = (0.001, 0.999)
+"""EM's bounds on the share of attendances reaching the police: a fit that ends on one learned nothing."""
 """Fewer ED attendances than this are too few to estimate ~20 chances from: the fit is refused."""
 
 ED, POLICE = "ed_attendance", "police_incident"
@@ -117,6 +121,13 @@ def fit_and_store(engine: Engine, start: Weights = DEFAULT_WEIGHTS) -> Fit:
             raise TooFewToFit(f"{len(ed)} ED attendances in the mart: at least {MIN_ATTENDANCES} are needed to "
                               "fit the matching weights (the current weights stay)")
         result = fit([(ed, police)], start=start)
+        share = result.weights.share
+        if result.pairs < MIN_PAIRS or not SHARE_CLIP[0] < share < SHARE_CLIP[1]:
+            # e.g. fitted before the police data arrived: every weight 0 and a share at its floor would
+            # match nothing from then on
+            raise TooFewToFit(f"{len(ed)} ED attendances have {result.pairs} candidate police incidents and EM "
+                              f"put the share reaching the police at {share:.3f}: too little to fit the matching "
+                              "weights (the current weights stay)")
         conn.execute(insert(incident_match_model).values(
             fitted_at=datetime.now(UTC), attendances=result.attendances, pairs=result.pairs,
             weights_json=json.dumps(result.weights.as_dict())))

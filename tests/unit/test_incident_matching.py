@@ -438,6 +438,26 @@ def test_weights_fitted_on_the_mart_are_stored_and_used_by_every_refresh(tmp_pat
     assert refresh(engine) > 0.85 * len(data.truth)  # type: ignore[arg-type]
 
 
+def test_a_fit_with_no_police_candidates_is_refused_and_stores_nothing(tmp_path: object, monkeypatch: object,
+                                                                      capsys: object) -> None:
+    """Fitted before the police data arrived, EM would store a model that matches nothing."""
+    import pytest
+    from sqlalchemy import func, select
+
+    from hub.cli import main
+    from hub.mart import store
+    from hub.mart.incident_matches import incident_match_model
+
+    assert isinstance(capsys, pytest.CaptureFixture)
+    engine = _cli_mart(tmp_path, monkeypatch)
+    data = generate(seed=8, police_incidents=1500, ed_attendances=600)
+    store.upsert_events(engine, [e for e in _events(data) if e["source"] == "ed_attendance"])  # type: ignore[arg-type]
+    assert main(["mart", "match-incidents", "--fit"]) == 2
+    assert "600 ED attendances have 0 candidate police incidents" in capsys.readouterr().err
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        assert conn.execute(select(func.count()).select_from(incident_match_model)).scalar_one() == 0
+
+
 def test_stored_weights_for_other_levels_are_ignored() -> None:
     import pytest
 
