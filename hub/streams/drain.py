@@ -21,6 +21,7 @@ after the rebalance, exactly as those Faust's own loop drops.
 from __future__ import annotations
 
 import asyncio
+from time import monotonic
 from typing import Any, cast
 
 from faust.sensors import Monitor
@@ -106,13 +107,18 @@ class BatchDrainTransport(faust_aiokafka.Transport):
 class LeanMonitor(Monitor):
     """Faust's Monitor minus the four statistics it kept per message and per stream event (timestamps and
     counters in dicts, ~6% of a draining worker's main thread). Nothing reads them: Faust's web views, which
-    served them, are off, and the hub's own metrics (``hub.metrics``) count per batch. The Monitor's other
-    duties (partition end offsets, commits, rebalances) are Faust's own."""
+    served them, are off, and the hub's own metrics (``hub.metrics``) count per batch. The one thing Faust
+    itself reads, the time a partition last fed a stream (its stall detector), is still kept. The Monitor's
+    other duties (partition end offsets, commits, rebalances) are Faust's own."""
 
     def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
         return None
 
     def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> dict[str, Any] | None:
+        # Kept: Faust's stall detector (``verify_event_path``) reads when each partition last fed a stream;
+        # without it, every partition with a backlog is logged as stalled once the worker has run 300 s, and
+        # a real stall is not.
+        self.stream_inbound_time[tp] = monotonic()
         return None
 
     def on_stream_event_out(self, tp: Any, offset: int, stream: Any, event: Any,
