@@ -138,13 +138,18 @@ class SchemaRepository:
 
     def encode(self, name: str, record: Mapping[str, Any]) -> bytes:
         """Header and body: the schema's compiled encoder for a plain record, else fastavro (same bytes)."""
+        return self.encode_exact(name, record)[0]
+
+    def encode_exact(self, name: str, record: Mapping[str, Any]) -> tuple[bytes, bool]:
+        """``encode``, and whether the bytes hold exactly the record's values: true when the compiled encoder
+        took it (plain values only), false when fastavro did, which may coerce (a string for a date...)."""
         schema = self.get(name)
         if schema.fast_encode is not None:
             try:
-                return schema.fast_encode(record)
+                return schema.fast_encode(record), True
             except Exception:  # noqa: BLE001, S110 - not plain (or not valid): fastavro decides, as before
                 pass
-        return self.encode_with_fastavro(name, record)
+        return self.encode_with_fastavro(name, record), False
 
     def encode_with_fastavro(self, name: str, record: Mapping[str, Any]) -> bytes:
         """``encode`` by fastavro alone: the referee of the compiled path, and ``hub bench core``'s anchor."""

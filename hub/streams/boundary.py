@@ -35,9 +35,11 @@ class Boundary:
         tokens never travel beside analysts' attributes."""
         return self.encode_event(shared)[1:]
 
-    def encode_event(self, shared: dict[str, Any]) -> tuple[dict[str, Any], bytes, bytes | None]:
+    def encode_event(self, shared: dict[str, Any]) -> tuple[dict[str, Any] | None, bytes, bytes | None]:
         """``encode``, also returning the event (tokens emptied) that the first bytes encode: the worker's
-        sink, in the same process, then need not decode those bytes again (``hub.streams.app``)."""
+        sink, in the same process, then need not decode those bytes again (``hub.streams.app``). None instead
+        of the event when fastavro encoded it: it may have coerced a value, so only a decoding is exact."""
         event, tokens = split_tokens(shared)
-        value = self.schemas.encode(SHARED_EVENT, event)
-        return event, value, (self.schemas.encode(LINK_TOKENS, tokens) if tokens is not None else None)
+        value, exact = self.schemas.encode_exact(SHARED_EVENT, event)
+        return (event if exact else None), value, (self.schemas.encode(LINK_TOKENS, tokens)
+                                                   if tokens is not None else None)

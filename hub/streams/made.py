@@ -35,8 +35,9 @@ class MadeHere:
         self.limit = limit
         self._events: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
 
-    def add(self, value: bytes | None, event: dict[str, Any]) -> None:
-        if self.limit and value is not None:
+    def add(self, value: bytes | None, event: dict[str, Any] | None) -> None:
+        """Remember that ``value`` encodes ``event`` exactly (None: it may not; the sink decodes it)."""
+        if self.limit and value is not None and event is not None:
             self._events[value] = event
 
     def trim(self) -> None:
