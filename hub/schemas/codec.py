@@ -312,8 +312,9 @@ def compile_decoder(declared: Mapping[str, Any]) -> Decoder:
 
 def compile_codec(declared: Mapping[str, Any], prefix: bytes = b"") -> tuple[Encoder, Decoder] | None:
     """Both directions (the encoder's output starts with ``prefix``: the wire header), or None when the
-    schema uses a shape the compiler does not handle."""
+    schema uses a shape the compiler does not handle, or one Python cannot compile (e.g. more than 20 nested
+    blocks: ``SyntaxError``); fastavro then does all the work, as it would anyway."""
     try:
         return compile_encoder(declared, prefix), compile_decoder(declared)
-    except Unsupported:
+    except (Unsupported, SyntaxError, RecursionError, MemoryError):
         return None

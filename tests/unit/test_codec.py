@@ -169,6 +169,14 @@ def test_shapes_it_does_not_know_get_no_codec() -> None:
         compile_encoder({"type": "record", "name": "R", "fields": [{"name": "x", "type": "bytes"}]})
 
 
+def test_a_schema_python_cannot_compile_gets_no_codec() -> None:
+    """Twelve nested arrays are more blocks than Python nests: no codec, fastavro does it all (not a crash)."""
+    t: Any = "string"
+    for _ in range(12):
+        t = {"type": "array", "items": t}
+    assert compile_codec({"type": "record", "name": "R", "fields": [{"name": "x", "type": t}]}) is None
+
+
 def test_a_long_varint_is_left_to_fastavro() -> None:
     from fastavro import parse_schema
     declared = {"type": "record", "name": "R", "fields": [{"name": "x", "type": "long"}]}
