@@ -8,7 +8,8 @@ Exit codes (README, docs/agency-it.md "Errors and exit codes"): 0 success; 2 for
 settings or files, usage errors and refusals (one ``error:`` line a problem on stderr, never a
 traceback); 69 (EX_UNAVAILABLE) when Kafka does not answer; other codes only where a command documents
 them (``hub connector check``: 1 if the sample file would be refused whole; ``hub demo``: 1 if a check
-failed; ``hub worker``: 75 when it stops without committing).
+failed; 75 when ``hub worker`` stops without committing or ``hub connector load``'s reading process
+dies: run it again).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ GROUPS = (
     "reviews",
 )
 
+TRY_AGAIN = 75  # EX_TEMPFAIL: stopped part-way, nothing lost; run again (hub worker, hub connector load)
 KAFKA_UNAVAILABLE = 69  # EX_UNAVAILABLE: a service the command needs is down; retrying later may work
 
 app = typer.Typer(name="hub", help="Serious Violence Data Hub", no_args_is_help=True, add_completion=False,
@@ -65,6 +67,7 @@ for _name in GROUPS:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``hub`` with ``argv`` (default: the process's arguments) and return the exit code."""
     from hub.config import SettingsError
+    from hub.connectors.feed import ReadingFailed
     from hub.kafka_admin import KafkaUnavailable
     from hub.mart.store import MartNotInitialised
     from hub.policy import ConfigError, NoAgreementError, ReleaseRefused
@@ -83,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KafkaUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return KAFKA_UNAVAILABLE
+    except ReadingFailed as exc:  # hub connector load's reading process died: stop, to be run again
+        print(f"error: {exc}", file=sys.stderr)
+        return TRY_AGAIN
     except (SettingsError, ConfigError, KeyRingError, GeographyError, MartNotInitialised) as exc:
         for line in str(exc).splitlines():  # a config file's problems come all at once, one per line
             print(f"error: {line}", file=sys.stderr)

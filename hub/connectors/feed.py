@@ -120,6 +120,10 @@ def _child(conn: Connection, parents_end: Connection, path: Path, mapping: Field
         conn.close()
 
 
+class ReadingFailed(RuntimeError):
+    """The reading process died or failed: ``hub connector load`` stops with exit 75 (try again), one line."""
+
+
 def use_child(path: Path, mapping: FieldMapping) -> bool:
     """Whether ``rows_in_batches`` reads ``path`` in a child process (see the module's docstring); the
     ``connector_child`` setting (``HUB_CONNECTOR_CHILD``) can say no, checked by the caller."""
@@ -164,7 +168,9 @@ class RowBatches:
             try:
                 kind, body = self._conn.recv()
             except EOFError:
-                raise RuntimeError("the connector's reading process ended unexpectedly") from None
+                raise ReadingFailed(f"{self.path.name}: the connector's reading process ended unexpectedly (killed?); "
+                                    "what was sent before was acknowledged; load the file again (event ids are "
+                                    "keyed: the mart does not double)") from None
             if kind == "rows":
                 yield body
             elif kind == "end":
@@ -172,7 +178,8 @@ class RowBatches:
             elif kind == "config":
                 raise ConfigError(body)
             else:
-                raise RuntimeError(f"the connector's reading process failed: {body}")
+                raise ReadingFailed(f"{self.path.name}: the connector's reading process failed ({body}); what "
+                                    "was sent before was acknowledged; load the file again once it is mended")
 
     def close(self) -> None:
         if self._conn is not None:

@@ -258,3 +258,24 @@ def test_a_refused_file_publishes_nothing_even_with_a_reading_process(tmp_path: 
     mapping = load_mapping(default_mapping_path("police_incident"))
     with pytest.raises(FileRefused, match="lacks mapped column"):
         publish_file(Settings(kafka_bootstrap="127.0.0.1:1"), mapping, path)  # never reaches Kafka
+
+
+def test_a_killed_reading_process_is_one_clear_error_not_a_hang(tmp_path: Path) -> None:
+    """SIGKILL of the reading process (the kernel's OOM killer, say): the parent's next batch raises
+    ReadingFailed naming the file (hub connector load: one line, exit 75), after the batches it had."""
+    import os
+    import signal
+
+    from hub.connectors.feed import ReadingFailed
+    manifest = generate_police_extract(tmp_path, seed=9, incidents=3000)
+    mapping = load_mapping(default_mapping_path("police_incident"))
+    with RowBatches(manifest.extract_csv, mapping, child=True) as batches:
+        proc = batches._proc
+        assert proc is not None
+        it = iter(batches)
+        assert next(it)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join(10)
+        with pytest.raises(ReadingFailed, match=r"^police_extract\.csv: the connector's reading process ended"):
+            for _ in it:  # what it had already piped arrives first
+                pass
