@@ -44,10 +44,13 @@ class BatchDrainConsumer(faust_aiokafka.Consumer):
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 set_flag(CONSUMER_FETCHING)
+                # the generation the fetch belongs to, read before it: a rebalance that completes while the
+                # fetch waits (or in the turn below) makes the whole fetch stale, never half of it current
+                generation = self.app.consumer_generation_id
                 batch = [pair async for pair in getmany(timeout=1.0)]
                 await self.sleep(0)  # as Faust: getmany may return at once, over and over
                 if batch and not self.should_stop:
-                    await self.wait_first(self._deliver(batch), self.suspend_flow.wait())
+                    await self.wait_first(self._deliver(batch, generation), self.suspend_flow.wait())
                 unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
@@ -65,8 +68,9 @@ class BatchDrainConsumer(faust_aiokafka.Consumer):
         finally:
             unset_flag(CONSUMER_FETCHING)
 
-    async def _deliver(self, batch: list[tuple[Any, Any]]) -> None:
-        """Faust's per-message steps of ``_drain_messages`` for each message of one fetch, in order."""
+    async def _deliver(self, batch: list[tuple[Any, Any]], generation: int) -> None:
+        """Faust's per-message steps of ``_drain_messages`` for each message of one fetch (made in consumer
+        generation ``generation``), in order."""
         callback = self.callback
         get_read_offset = self._read_offset.__getitem__
         set_read_offset = self._read_offset.__setitem__
@@ -74,7 +78,6 @@ class BatchDrainConsumer(faust_aiokafka.Consumer):
         acks_enabled_for = self.app.topics.acks_enabled_for
         suspended = self.suspend_flow.is_set
         app = self.app
-        generation = app.consumer_generation_id
         since_yield = 0
         for tp, message in batch:
             if suspended() or not self.flow_active or app.consumer_generation_id != generation:
