@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +43,7 @@ from hub.streams.lag import wait_until_drained
 from hub.streams.process import WorkerProcess
 from hub.synth import SOURCE_GENERATORS, generate_police_extract
 from hub.topics import Topics
+from tests.integration.faults import wait_until
 from tests.integration.pipeline import metric_value, metrics_text, start_worker
 from tests.plugins.services import free_port, postgres_schema, unique
 
@@ -85,14 +85,13 @@ def refreshed_after_drain(settings: Settings, timeout_s: float = 120.0) -> None:
     """Wait until the sink's timer has had a tick with nothing left to match after the drain: every month
     the sink wrote was refreshed (ticks run one after another, so an idle tick means none is pending)."""
     idle_before = metric_value(metrics_text(settings), "svh_incident_match_refreshes_total", outcome="idle")
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def idle_tick() -> bool:
         text_ = metrics_text(settings)
         assert metric_value(text_, "svh_incident_match_refreshes_total", outcome="failed") == 0
-        if metric_value(text_, "svh_incident_match_refreshes_total", outcome="idle") > idle_before:
-            return
-        time.sleep(0.2)
-    raise AssertionError("the sink's timer did not refresh the incident matches in time")
+        return metric_value(text_, "svh_incident_match_refreshes_total", outcome="idle") > idle_before
+
+    wait_until(idle_tick, timeout_s, "the sink's timer did not refresh the incident matches in time", poll_s=0.2)
 
 
 @pytest.fixture(scope="module")

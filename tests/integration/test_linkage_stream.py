@@ -10,7 +10,6 @@ tables hold every mention.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from hub.streams.link import LinkState
 from hub.streams.process import WorkerProcess
 from hub.synth import generate_police_extract, generate_probation_extract, generate_youth_justice_extract
 from hub.topics import Topics
+from tests.integration.faults import wait_until
 from tests.integration.pipeline import start_worker
 
 pytestmark = pytest.mark.integration
@@ -124,10 +124,8 @@ def link_run(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> 
     try:
         # Kill the worker abruptly once the link stage is part-way through, then restart it.
         t = Topics(settings.topic_prefix)
-        deadline = time.monotonic() + 180
-        while not read_topic(settings, t.linked, timeout_s=30):
-            assert time.monotonic() < deadline, "the link stage published nothing"
-            time.sleep(0.5)
+        wait_until(lambda: bool(read_topic(settings, t.linked, timeout_s=30)), 180,
+                   "the link stage published nothing", poll_s=0.5)
         worker.kill()
         worker = start_worker(settings, "worker-2.log")
         _drain(settings)
