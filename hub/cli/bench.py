@@ -10,7 +10,7 @@ from hub.cli.common import group, settings
 
 app = group("bench", "benchmarks: print figures (never asserted)")
 
-IncidentsOpt = Annotated[int | None, typer.Option(help="size of the synthetic extract")]
+IncidentsOpt = Annotated[int | None, typer.Option(min=1, help="size of the synthetic extract")]
 
 
 def show(figures: dict[str, float]) -> None:
@@ -50,8 +50,9 @@ def pipeline(
 
 @app.command(help="the connector's publish rate beside a raw kafka-python producer's (same payloads, same settings)")
 def connector(incidents: IncidentsOpt = None,
-              partitions: Annotated[int, typer.Option(help="partitions of the bench topics")] = 4,
-              repeats: Annotated[int, typer.Option(help="rounds on fresh topics; the median ratio's is shown")] = 1,
+              partitions: Annotated[int, typer.Option(min=1, help="partitions of the bench topics")] = 4,
+              repeats: Annotated[int, typer.Option(min=1, help="rounds on fresh topics; the median ratio's is "
+                                                               "shown")] = 1,
               ) -> None:
     from hub.bench import connector as bench_connector
     show(bench_connector.run(settings(), incidents or 20000, partitions, repeats))

@@ -48,7 +48,8 @@ def test_group_help_lists_its_commands(group: str, capsys: pytest.CaptureFixture
 
 
 @pytest.mark.parametrize("argv", [[], ["mart", "counts", "--geography", "street"], ["mart", "counts", "--bogus"],
-                                  ["nonsense"], ["keys"]])
+                                  ["nonsense"], ["keys"], ["bench", "connector", "--incidents", "-5"],
+                                  ["bench", "connector", "--repeats", "0"], ["bench", "core", "--incidents", "0"]])
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     assert "Traceback" not in capsys.readouterr().err
