@@ -30,8 +30,8 @@ from typing import Any
 
 from hub.connectors.base import SourceRecord
 from hub.connectors.csv_file import CsvFileConnector
-from hub.connectors.mapping import FieldMapping
-from hub.schemas import SchemaRepository, default_repository
+from hub.connectors.mapping import FieldMapping, shipped_schemas
+from hub.schemas import SchemaRepository
 from hub.yamlsource import ConfigError
 
 BATCH = 500
@@ -106,7 +106,7 @@ def _child(conn: Connection, parents_end: Connection, path: Path, mapping: Field
     writer = threading.Thread(target=write, name="svh-connector-handover", daemon=True)
     writer.start()
     try:
-        for batch in _items(path, mapping, default_repository(), skip):
+        for batch in _items(path, mapping, shipped_schemas(), skip):
             if not put(("rows", batch)):
                 return
         put(("end", None))
@@ -162,7 +162,7 @@ class RowBatches:
 
     def __iter__(self) -> Iterator[list[Item]]:
         if self._conn is None:
-            yield from _items(self.path, self.mapping, default_repository(), self.skip)
+            yield from _items(self.path, self.mapping, shipped_schemas(), self.skip)
             return
         while True:
             try:
