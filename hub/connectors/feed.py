@@ -46,9 +46,10 @@ Item = tuple[bytes, bytes, int] | SourceRecord
 
 _M = 0x5BD1E995
 _M32 = 0xFFFFFFFF
+_WORDS = [struct.Struct(f"<{n}I").unpack_from for n in range(33)]  # a key's 4-byte words, for keys up to 131 bytes
 
 
-def key_hash(key: bytes) -> int:
+def key_hash(key: bytes, _m: int = _M, _m32: int = _M32) -> int:
     """What kafka-python's default partitioner computes of a key before taking it modulo the partition count:
     its ``murmur2`` (Kafka's Java client's), masked to 31 bits. The same arithmetic, read four bytes at a time
     (a test compares it with kafka-python's own)."""
@@ -56,10 +57,9 @@ def key_hash(key: bytes) -> int:
     h = 0x9747B28C ^ length
     words = length >> 2
     if words:
-        for k in struct.unpack_from(f"<{words}I", key):
-            k = (k * _M) & _M32
-            k ^= k >> 24
-            h = ((h * _M) & _M32) ^ ((k * _M) & _M32)
+        for k in (_WORDS[words] if words < len(_WORDS) else struct.Struct(f"<{words}I").unpack_from)(key):
+            k = (k * _m) & _m32
+            h = ((h * _m) & _m32) ^ (((k ^ (k >> 24)) * _m) & _m32)
     tail = length & 3
     if tail:
         at = length - tail
@@ -67,11 +67,10 @@ def key_hash(key: bytes) -> int:
             h ^= key[at + 2] << 16
         if tail >= 2:
             h ^= key[at + 1] << 8
-        h = ((h ^ key[at]) * _M) & _M32
+        h = ((h ^ key[at]) * _m) & _m32
     h ^= h >> 13
-    h = (h * _M) & _M32
-    h ^= h >> 15
-    return h & 0x7FFFFFFF
+    h = (h * _m) & _m32
+    return (h ^ (h >> 15)) & 0x7FFFFFFF
 
 
 def _items(path: Path, mapping: FieldMapping, schemas: SchemaRepository, skip: int) -> Iterator[list[Item]]:
