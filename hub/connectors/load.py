@@ -99,10 +99,10 @@ def publish_file(settings: Settings, mapping: FieldMapping, path: Path,
         opening = _Opening(settings, mapping.source)
         try:
             check_file(path, mapping, max_faulty_percent)
-        except BaseException:
+            publisher = opening.publisher()
+        except BaseException:  # refused, or stopped while waiting: the producer is closed once made
             opening.abandon()
             raise
-        publisher = opening.publisher()
         n = 0
         try:
             for batch in batches:
