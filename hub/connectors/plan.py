@@ -370,6 +370,23 @@ class _Mapped:
             self.memo[cell] = out
         return out
 
+    def getter(self) -> Callable[[str], bytes | None]:
+        """What ``encode_many`` looks a cell up with: the memo's ``get`` (None: ``miss`` decides), or for a
+        date-time (they rarely repeat; their date and time parts are remembered by ``split_millis``) its bytes
+        read directly, as ``miss`` would write them, and the memo only for a cell that reads as no number (an
+        empty one, say)."""
+        if self.number is None or self.field.type != "datetime":
+            return self.memo.get
+        read, prefix, remembered = self.number, self.number_prefix, self.memo.get
+
+        def direct(cell: str) -> bytes | None:
+            text = cell.strip()
+            if text and (number := read(text)) is not None:
+                return prefix + varint(number)
+            return remembered(cell)
+
+        return direct
+
     def kept(self, cell: str) -> tuple[Any, bytes]:
         """Value and bytes of a cell (a kept field)."""
         hit = self.memo.get(cell)
@@ -405,7 +422,7 @@ class RowPlan:
         schema = schemas.get(RAW_SCHEMAS[mapping.source])
         self.prefix = SINGLE_OBJECT_MAGIC + schema.fingerprint
         self.steps = steps
-        self._plain = [(i, s.index, s.memo.get, s.miss) for i, s in enumerate(steps)
+        self._plain = [(i, s.index, s.getter(), s.miss) for i, s in enumerate(steps)
                        if isinstance(s, _Mapped) and not (s.more or s.place or s.keep)]
         self._other = [(i, s) for i, s in enumerate(steps) if isinstance(s, _Mapped) and (s.more or s.place)]
         self._kept = [(i, s) for i, s in enumerate(steps) if isinstance(s, _Mapped) and s.keep]
