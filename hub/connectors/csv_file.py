@@ -111,6 +111,24 @@ def inspect_csv(path: Path, mapping: FieldMapping,
     return Inspection(digest.hexdigest(), count, problem, faulty, blank)
 
 
+class FileRefused(ConfigError):
+    """The whole file is refused before anything is published (header, or too many unreadable rows)."""
+
+
+def check_file(path: Path, mapping: FieldMapping,
+               max_faulty_percent: float = DEFAULT_MAX_FAULTY_PERCENT) -> Inspection:
+    """Read ``path`` completely first; ``FileRefused`` (one clear line, naming no value) if it must be refused
+    whole."""
+    if path.is_dir():
+        raise FileRefused(f"{path}: is a folder, not a file")
+    if not path.is_file():
+        raise FileRefused(f"{path}: no such file")
+    inspection = inspect_csv(path, mapping, max_faulty_percent)
+    if inspection.problem:
+        raise FileRefused(f"{path}: {inspection.problem}; nothing was published")
+    return inspection
+
+
 def _header_problem(header: list[str], mapping: FieldMapping) -> str | None:
     missing = missing_columns(header, mapping)
     if missing:

@@ -7,8 +7,9 @@ and hands the parent lists of items through a pipe: ``(key, value, key_hash)`` f
 plan encoded (``key_hash`` is kafka-python's murmur2 of the key, masked as its default partitioner
 masks it, so the parent can name the partition the partitioner would choose without hashing again), or
 the ``SourceRecord`` of any other row (faulty, or decided by the reference path). Rows stay in file
-order. The child may run ``AHEAD`` batches ahead of the parent, so it can start while the parent still
-checks the whole file.
+order. Asked to (``check``), the child first checks the whole file (``check_file``) and hands over the
+verdict before any row, so that check costs the sending process nothing; the child may then run ``AHEAD``
+batches ahead of the parent, so it reads while the parent's producer still connects.
 
 The child never logs, counts metrics or writes anything but the pipe. If the parent dies, the child's
 next write fails and it exits; if the child dies, the parent's next read fails and the publish raises
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.connectors.base import SourceRecord
-from hub.connectors.csv_file import CsvFileConnector
+from hub.connectors.csv_file import CsvFileConnector, FileRefused, check_file
 from hub.connectors.mapping import FieldMapping, shipped_schemas
 from hub.schemas import SchemaRepository
 from hub.yamlsource import ConfigError
@@ -79,9 +80,11 @@ def _items(path: Path, mapping: FieldMapping, schemas: SchemaRepository, skip: i
         yield [(x[0], x[1], key_hash(x[0])) if type(x) is tuple else x for x in batch]  # type: ignore[misc]
 
 
-def _child(conn: Connection, parents_end: Connection, path: Path, mapping: FieldMapping, skip: int) -> None:
-    """Read, parse and encode; a writer thread hands the batches over, so reading may run up to ``AHEAD``
-    batches ahead of the parent (while the parent checks the whole file first, say)."""
+def _child(conn: Connection, parents_end: Connection, path: Path, mapping: FieldMapping, skip: int,
+           check: float | None = None) -> None:
+    """Check the whole file first if asked (``check``: the most faulty rows in percent; the verdict is the first
+    message), then read, parse and encode; a writer thread hands the batches over, so reading may run up to
+    ``AHEAD`` batches ahead of the parent (while its producer connects, say)."""
     parents_end.close()  # inherited by the fork: while open here, a write would never learn the parent is gone
     ahead: queue.Queue[tuple[str, Any] | None] = queue.Queue(AHEAD)
     gone = threading.Event()  # the parent closed its end: stop
@@ -105,6 +108,13 @@ def _child(conn: Connection, parents_end: Connection, path: Path, mapping: Field
     writer = threading.Thread(target=write, name="svh-connector-handover", daemon=True)
     writer.start()
     try:
+        if check is not None:
+            try:
+                check_file(path, mapping, check)
+            except FileRefused as exc:  # one line naming no value, as the parent would have raised it
+                put(("refused", str(exc)))
+                return
+            put(("checked", None))
         for batch in _items(path, mapping, shipped_schemas(), skip):
             if not put(("rows", batch)):
                 return
@@ -137,17 +147,19 @@ def use_child(path: Path, mapping: FieldMapping) -> bool:
 class RowBatches:
     """Iterate to get the batches; ``close`` (or the ``with`` block's end) stops and reaps the child."""
 
-    def __init__(self, path: Path, mapping: FieldMapping, skip: int = 0, child: bool | None = None) -> None:
+    def __init__(self, path: Path, mapping: FieldMapping, skip: int = 0, child: bool | None = None,
+                 check: float | None = None) -> None:
         self.path = path
         self.mapping = mapping
         self.skip = skip
         self.child = use_child(path, mapping) if child is None else child
         self._proc: Any = None
         self._conn: Connection | None = None
+        self._unchecked = self.child and check is not None  # the verdict is still to be read (``checked``)
         if self.child:
             ctx = multiprocessing.get_context("fork")
             recv, send = ctx.Pipe(duplex=False)
-            self._proc = ctx.Process(target=_child, args=(send, recv, path, mapping, skip), daemon=True,
+            self._proc = ctx.Process(target=_child, args=(send, recv, path, mapping, skip, check), daemon=True,
                                      name="svh-connector-reader")
             self._proc.start()
             send.close()
@@ -159,17 +171,35 @@ class RowBatches:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _next(self) -> tuple[str, Any]:
+        assert self._conn is not None
+        try:
+            return self._conn.recv()  # type: ignore[no-any-return]
+        except EOFError:
+            raise ReadingFailed(f"{self.path.name}: the connector's reading process ended unexpectedly (killed?); "
+                                "what was sent before was acknowledged; load the file again (event ids are "
+                                "keyed: the mart does not double)") from None
+
+    def checked(self) -> None:
+        """Wait for the reading process's whole-file check (``check`` was given): returns when it passed, raises
+        ``FileRefused`` (its one line) when the file is refused whole, ``ReadingFailed`` if the process died."""
+        if not self._unchecked:
+            return
+        kind, body = self._next()
+        self._unchecked = False
+        if kind == "refused":
+            raise FileRefused(body)
+        if kind != "checked":
+            raise ReadingFailed(f"{self.path.name}: the connector's reading process failed ({body}) before the "
+                                "file was checked; nothing was sent")
+
     def __iter__(self) -> Iterator[list[Item]]:
         if self._conn is None:
             yield from _items(self.path, self.mapping, shipped_schemas(), self.skip)
             return
+        self.checked()
         while True:
-            try:
-                kind, body = self._conn.recv()
-            except EOFError:
-                raise ReadingFailed(f"{self.path.name}: the connector's reading process ended unexpectedly (killed?); "
-                                    "what was sent before was acknowledged; load the file again (event ids are "
-                                    "keyed: the mart does not double)") from None
+            kind, body = self._next()
             if kind == "rows":
                 yield body
             elif kind == "end":

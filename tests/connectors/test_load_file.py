@@ -1,5 +1,5 @@
-"""``hub connector load``'s ``publish_file`` on the real broker: the producer connects while the file is
-checked (``load._Opening``), and still nothing is sent before the check passes."""
+"""``hub connector load``'s ``publish_file`` on the real broker: the reading process checks the whole file and
+reads on while the producer connects, and still nothing is sent before the check passed."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ SOURCE = "police_incident"
 
 
 @pytest.mark.parametrize("child", [True, False])
-def test_a_file_refused_by_the_check_sends_nothing_though_the_producer_connected(
+def test_a_file_refused_by_the_check_sends_nothing(
         settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, child: bool) -> None:
-    """The check reads the whole file (most rows unreadable: refused by the threshold) while the producer
-    connects and learns the partitions; the refusal leaves the raw and dead-letter topics empty."""
+    """The check (in the reading process, or in this one) reads the whole file, most of whose rows are
+    unreadable: refused by the threshold, with the raw and dead-letter topics left empty."""
     monkeypatch.setattr(feed, "CHILD_MIN_BYTES", 0)
     kafka_admin.ensure_topics(settings, [SOURCE])
     manifest = generate_police_extract(tmp_path / "data", seed=4, incidents=400)
