@@ -24,6 +24,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from hub.policy.agreement import TOP_TARGETS
+from hub.schemas.codec import joined
 
 if TYPE_CHECKING:  # pragma: no cover
     from hub.pseudonymisation.plan import SourcePlan
@@ -88,7 +89,7 @@ def compile_apply(plan: SourcePlan, keys: tuple[str, ...]) -> Applier | None:
 
     ns: dict[str, Any] = {
         "_PE": p.PseudonymisationError, "_date": date, "_EVENT_IDS": plan.event_ids, "_AREAS": plan._areas,
-        "_AREA_OF": plan._area_of, "_PAIRS": plan._pairs.lookup, "_merged": p._merged, "_E": {},
+        "_AREA_OF": plan._area_of, "_PAIRS": plan._pairs.lookup, "_merged": p._merged, "_JOINED": joined,
         "_CONFORMANCE": plan.conformance, "_MAX_TOKENS": tests.max_tokens if tests else 0,
     }
 
@@ -200,19 +201,20 @@ def compile_apply(plan: SourcePlan, keys: tuple[str, ...]) -> Applier | None:
         if not order:
             emit(2, "tokens = {}")
         elif len(order) == 1:
-            emit(2, f"tokens = dict({slots[0]}) if {slots[0]} else {{}}")
+            emit(2, f"tokens = {slots[0]}.copy() if {slots[0]} else {{}}")  # a copy: the block is remembered
         else:
             # Joined in the order the families' names sort, checked as _merged checks it (each map's first
             # name after the previous map's last): then it is the sorted union; else _merged decides.
             emit(2, "last = ''")
             emit(2, "joined = True")
+            emit(2, "blocks = []")
             for n, _ in sorted(order, key=lambda item: item[1]):
                 emit(2, f"if t{n}:")
                 emit(3, f"if f{n} <= last: joined = False")
                 emit(3, f"last = l{n}")
-            ordered = sorted(order, key=lambda item: item[1])
-            emit(2, "if joined:")
-            emit(3, f"tokens = {{{', '.join(f'**(t{n} or _E)' for n, _ in ordered)}}}")
+                emit(3, f"blocks.append(t{n})")
+            emit(2, "if joined:")  # the maps' union, with their Avro bytes joined (hub.schemas.codec.joined)
+            emit(3, "tokens = _JOINED(blocks)")
             emit(2, "else:")
             emit(3, f"tokens = _merged([b for b in ({', '.join(slots)},) if b])")
         if check and tests is not None and order:

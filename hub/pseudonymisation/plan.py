@@ -27,6 +27,7 @@ from hub.pseudonymisation.compiled import Applier, compile_apply
 from hub.pseudonymisation.geography import LSOA_CODE, Area, PostcodeLookup
 from hub.pseudonymisation.tokens import Deriver, EventIds, Tokeniser, deriver, name_pair_keys
 from hub.reference import Offence, normalise_offence_code
+from hub.schemas.codec import EncodedMap, map_entries
 
 SEX_CODES = {"M": "M", "MALE": "M", "F": "F", "FEMALE": "F", "X": "X", "I": "X", "INDETERMINATE": "X"}
 NAME_KINDS = ("forename", "surname")  # families whose normalised value also feeds the name pair
@@ -94,7 +95,8 @@ class TokenMint:
             return {}, normalised, True, "", ""
         # sorted by name once here, so a person's tokens are merged in order, not sorted per event (_merged);
         # checked once here against the agreement's token rules, not once per event that repeats the value
-        block = dict(sorted(tokens.items()))
+        block = EncodedMap(sorted(tokens.items()))
+        block.avro = map_entries(block)  # its Avro bytes too, once: a person's map is these blocks joined
         return (block, normalised, self._check is None or self._check(block), next(iter(block)),
                 next(reversed(block)))
 

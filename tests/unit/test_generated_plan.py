@@ -216,3 +216,30 @@ def test_output_tests_refuse_to_vouch_for_what_the_agreement_does_not_grant(agre
         assert rules.output_tests("police_incident", "hub", **{**ok, **change}) is None, change
     assert rules.output_tests("police_incident", "source", **ok) is None  # police is pseudonymised at the hub
     assert rules.output_tests("gp_records", "hub", **ok) is None
+
+
+def test_the_boundary_writes_fastavros_bytes_for_the_generated_events(
+        agreement: Agreement, repo: SchemaRepository, extracts: dict[str, Any]) -> None:
+    """Token maps carry their Avro bytes from minting to the link-tokens message: the bytes are fastavro's
+    for the same event, for every source pseudonymised at the hub, cold and with every value remembered."""
+    from hub.linkage.messages import LINK_TOKENS, split_tokens
+    from hub.schemas import SHARED_EVENT
+    from hub.streams.boundary import Boundary
+    tokens_seen = 0
+    for source, (records, lookup) in extracts.items():
+        boundary = Boundary(repo, Pseudonymiser(agreement, _rings()["overlap"], lookup))
+        if boundary.pseudonymiser.plan(source).refusal is not None:
+            continue
+        for _ in range(2):
+            for record in records:
+                payload = repo.encode(RAW_SCHEMAS[source], record)
+                try:
+                    shared, _ = boundary.apply(source, boundary.decode(source, payload))
+                except PseudonymisationError:
+                    continue
+                event, tokens = split_tokens(shared)
+                value, token_value = boundary.encode(shared)
+                assert value == repo.encode_with_fastavro(SHARED_EVENT, event)
+                assert token_value == (repo.encode_with_fastavro(LINK_TOKENS, tokens) if tokens else None)
+                tokens_seen += tokens is not None
+    assert tokens_seen > 500
