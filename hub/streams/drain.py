@@ -31,11 +31,16 @@ from typing import Any, cast
 from faust.sensors import Monitor
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 from hub.streams.lane import Lane, Lanes
 
 YIELD_EVERY = 100
 """Messages delivered between two turns of the event loop (Faust's own figure)."""
+FETCH_WAIT_S = 0.1
+"""How long one fetch waits for records (Faust's: 1 s). A fetch asks only for the partitions fetched at its
+start; a partition resumed meanwhile (its stage's lane or stream buffer drained, ``on_buffer_drop``) waits for
+the next fetch, and with a backlog the stage behind it would idle for up to this long."""
 
 
 class BatchDrainConsumer(faust_aiokafka.Consumer):
@@ -58,7 +63,7 @@ class BatchDrainConsumer(faust_aiokafka.Consumer):
                 # the generation the fetch belongs to, read before it: a rebalance that completes while the
                 # fetch waits (or in the turn below) makes the whole fetch stale, never half of it current
                 generation = self.app.consumer_generation_id
-                batch = [pair async for pair in getmany(timeout=1.0)]
+                batch = [pair async for pair in getmany(timeout=FETCH_WAIT_S)]
                 await self.sleep(0)  # as Faust: getmany may return at once, over and over
                 if batch and not self.should_stop:
                     await self.wait_first(self._deliver(batch, generation), self.suspend_flow.wait())
@@ -124,6 +129,8 @@ class BatchDrainConsumer(faust_aiokafka.Consumer):
             if suspended() or not self.flow_active or app.consumer_generation_id != generation:
                 return
             await lane.put(messages)
+            if lane.full():  # stop fetching what feeds it until its stage catches up, as Faust's stream buffers do
+                lane.hold({TP(m.topic, m.partition) for m in messages}, self.on_buffer_full, self.on_buffer_drop)
 
 
 class BatchDrainTransport(faust_aiokafka.Transport):

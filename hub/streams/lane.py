@@ -20,8 +20,12 @@ conductor) and the rebalance protocol:
 - the consumer's delivery into the lane is raced against the flow's suspension, so a rebalance interrupts
   a delivery waiting for room.
 
-Bounded: at most ``limit`` messages (plus one fetch) wait per lane; a full lane holds the consumer's delivery
-loop, as a full stream buffer does.
+Bounded, as Faust bounds a stream's buffer: once ``limit`` messages wait in a lane, the consumer stops fetching
+the partitions that fed it (``Consumer.on_buffer_full``) until the stage has taken it down to half
+(``on_buffer_drop``), so one stage running ahead does not starve another: with a backlog, the raw topic's
+partitions wait while the sink's keep flowing, and the sink stays close behind the pseudonymise stage (whose
+events it then need not decode again, ``hub.streams.made``). At ``HARD_LIMIT`` times ``limit`` the delivery
+itself waits.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from time import monotonic
 from typing import Any
+
+HARD_LIMIT = 4
+"""A lane holding this many times its limit holds the consumer's delivery loop (fetched data already in memory)."""
 
 
 class Lane:
@@ -45,23 +52,38 @@ class Lane:
         self._ready = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
+        self._held: set[Any] = set()
+        self._resume: Callable[[Any], None] | None = None
 
     def __len__(self) -> int:
         return self._queued
 
     async def put(self, messages: list[Any]) -> None:
-        """Append one fetch's messages (waits while the lane holds ``limit`` or more)."""
-        while self._queued >= self.limit:
+        """Append one fetch's messages (waits while the lane holds ``HARD_LIMIT`` times its limit or more)."""
+        while self._queued >= self.limit * HARD_LIMIT:
             self._room.clear()
             await self._room.wait()
         self._queue.append(messages)
         self._queued += len(messages)
         self._ready.set()
 
+    def full(self) -> bool:
+        return self._queued >= self.limit
+
+    def hold(self, tps: Iterable[Any], pause: Callable[[Any], None], resume: Callable[[Any], None]) -> None:
+        """The lane is full: ``pause`` fetching each of ``tps`` now, ``resume`` it once the lane is down to half."""
+        self._resume = resume
+        for tp in tps:
+            if tp not in self._held:
+                self._held.add(tp)
+                pause(tp)
+
     def clear(self) -> None:
-        """Drop everything not yet taken (``app.flow_control`` calls this when a rebalance stops the flow)."""
+        """Drop everything not yet taken (``app.flow_control`` calls this when a rebalance stops the flow). Held
+        partitions are forgotten, not resumed: the assignment that follows sets what is fetched."""
         self._queue.clear()
         self._queued = 0
+        self._held.clear()
         self._room.set()
 
     async def take(self, max_: int) -> list[Any]:
@@ -81,8 +103,13 @@ class Lane:
                 out.extend(head[:room])
                 queue[0] = head[room:]
         self._queued -= len(out)
-        if self._queued < self.limit:
+        if self._queued < self.limit * HARD_LIMIT:
             self._room.set()
+        if self._held and self._queued <= self.limit // 2 and self._resume is not None:
+            resume, held = self._resume, list(self._held)
+            self._held.clear()
+            for tp in held:
+                resume(tp)
         return out
 
 
@@ -147,13 +174,15 @@ async def run(app: Any, lane: Lane, stream: Any, max_: int,
     lose it)."""
     stream.channel.__aiter__()  # Faust adds the topic's iterator to the conductor: subscribed, acks enabled
     unacked = app.consumer.unacked
-    async for batch in batches(app, lane, max_):
-        try:
+    batch: list[Any] = []
+    try:
+        async for batch in batches(app, lane, max_):
             await handle(batch)
-        except asyncio.CancelledError:
-            for m in batch:  # stopping: not acked, so never committed; wait_empty must not wait for them
-                unacked.discard(m)
-            raise
-        except Exception as exc:  # noqa: BLE001 - anything else: crash-only
-            die(lane.name, f"the stage failed ({type(exc).__name__})")
-        ack(app, batch)
+            ack(app, batch)
+            batch = []
+    except asyncio.CancelledError:
+        for m in batch:  # stopping: not acked, so never committed; wait_empty must not wait for them
+            unacked.discard(m)
+        raise
+    except Exception as exc:  # noqa: BLE001 - anything else: crash-only
+        die(lane.name, f"the stage failed ({type(exc).__name__})")

@@ -16,7 +16,7 @@ from hub.policy import Agreement
 from hub.pseudonymisation import KeyRing, Pseudonymiser
 from hub.schemas import SchemaRepository
 from hub.streams.app import StreamWorker
-from hub.streams.lane import Lane, Lanes, ack, batches, run
+from hub.streams.lane import HARD_LIMIT, Lane, Lanes, ack, batches, run
 from hub.topics import Topics
 
 
@@ -61,13 +61,13 @@ def test_take_returns_what_waits_in_order_and_at_most_max() -> None:
     assert asyncio.run(go()) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 
 
-def test_put_waits_for_room_and_clear_drops_what_was_not_taken() -> None:
+def test_put_waits_only_at_the_hard_limit_and_clear_drops_what_was_not_taken() -> None:
     async def go() -> None:
-        lane = Lane("s", ["t"], limit=2)
-        await lane.put([Msg(0), Msg(1)])
-        blocked = asyncio.ensure_future(lane.put([Msg(2)]))
+        lane = Lane("s", ["t"], limit=1)
+        await lane.put([Msg(i) for i in range(HARD_LIMIT)])
+        blocked = asyncio.ensure_future(lane.put([Msg(HARD_LIMIT)]))
         await asyncio.sleep(0.01)
-        assert not blocked.done()  # the lane is full: the consumer's delivery waits
+        assert not blocked.done()  # the consumer's delivery waits
         assert [m.offset for m in await lane.take(1)] == [0]
         await asyncio.wait_for(blocked, 1)
         lane.clear()  # a rebalance: fetched again from the committed offsets
@@ -77,6 +77,29 @@ def test_put_waits_for_room_and_clear_drops_what_was_not_taken() -> None:
         assert not late.done()
         await lane.put([Msg(7)])
         assert [m.offset for m in await asyncio.wait_for(late, 1)] == [7]
+
+    asyncio.run(go())
+
+
+def test_a_full_lane_pauses_its_partitions_until_taken_down_to_half() -> None:
+    async def go() -> None:
+        lane = Lane("s", ["t"], limit=4)
+        paused: list[Any] = []
+        resumed: list[Any] = []
+        await lane.put([Msg(i, partition=i % 2) for i in range(5)])
+        assert lane.full()
+        lane.hold({("t", 0), ("t", 1)}, paused.append, resumed.append)
+        lane.hold({("t", 0)}, paused.append, resumed.append)  # already held: paused once
+        assert sorted(paused) == [("t", 0), ("t", 1)]
+        await lane.take(2)
+        assert not resumed and not lane.full()  # 3 left: above half
+        await lane.take(1)
+        assert sorted(resumed) == [("t", 0), ("t", 1)]  # down to half: fetched again
+        lane.hold({("t", 0)}, paused.append, resumed.append)
+        lane.clear()  # a rebalance forgets held partitions: the assignment decides what is fetched
+        await lane.put([Msg(9)])
+        await lane.take(5)
+        assert len(resumed) == 2
 
     asyncio.run(go())
 
