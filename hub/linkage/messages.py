@@ -19,10 +19,13 @@ LINK_TOKENS = "svh.link.LinkTokens"
 LINKED_EVENT = "svh.linked.LinkedEvent"
 
 
-def split_tokens(shared: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """(the shared event with every person's tokens emptied, the link-tokens message or None)."""
+def split_tokens(shared: Mapping[str, Any], *, copy: bool = True) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(the shared event with every person's tokens emptied, the link-tokens message or None).
+
+    ``copy=False`` puts each person's token map itself in the message, not a copy: for a caller that encodes
+    the message at once (``hub.streams.boundary``), so a map carrying its own encoding keeps it."""
     persons = shared.get("persons") or []
-    linkable = [{"role": p["role"], "sex": p.get("sex"), "tokens": dict(p["tokens"])}
+    linkable = [{"role": p["role"], "sex": p.get("sex"), "tokens": dict(p["tokens"]) if copy else p["tokens"]}
                 for p in persons if p.get("tokens")]
     out = dict(shared)
     out["persons"] = [{**p, "tokens": {}} for p in persons]

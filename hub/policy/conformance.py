@@ -11,7 +11,7 @@ brought with it (that key could be a name).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,6 +161,52 @@ class EventRules:
             out.append("withheld_fields holds something that is not a field name")
         return out
 
+    def output_tests(self, source: str, at: str, *, agreement_id: str, agreement_version: str, key_id: str,
+                     tops: Collection[str], flags: Collection[str], attributes: Collection[str],
+                     roles: Collection[str], token_roles: Collection[str],
+                     withheld: Iterable[str]) -> OutputTests | None:
+        """The part of this check a compiled plan must still run per event, given what the plan can write.
+
+        A plan compiled from this agreement writes a fixed head (source, agreement, key id), a keyed event id,
+        the same targets in every event (top-level slots, flag and attribute names, roles), only booleans as
+        flags, and withholds raw field names. Each of those checks is decided here, once: if any would fail,
+        the answer is None and every event takes the full check as before. What remains depends on the
+        record's values: each top-level value, attribute, age band and sex, and each person's token count
+        (a token map's names and values are checked once per minted map: :meth:`keyed_tokens`). The event
+        id's shape is the plan's construction (``ev-`` and 30 hex digits); tests compare this with
+        :meth:`problems` on every source's extract and on hostile records.
+        """
+        rules = self._sources.get(source)
+        if rules is None or rules.policy.pseudonymise_at != at or agreement_id != self.agreement.id \
+                or agreement_version != self.agreement.version or not _matches(KEY_ID, key_id) \
+                or not all(_matches(FIELD_NAME, name) for name in withheld):
+            return None
+        top = {}
+        for target in tops:
+            test = rules.accepts.get("top", {}).get(target)
+            if test is None or target not in TOP_TARGETS:
+                return None
+            top[target] = test
+        for name in flags:
+            test = rules.flag_tests.get(name)
+            if test is None or not (test(True) and test(False)):  # the plan writes bool(value): any bool
+                return None
+        attribute_tests = {}
+        for name in attributes:
+            test = rules.attribute_tests.get(name)
+            if test is None:
+                return None
+            attribute_tests[name] = test
+        if not set(roles) <= set(rules.person_tests) or not set(token_roles) <= rules.token_roles \
+                or (token_roles and not rules.linkage):
+            return None
+        return OutputTests(top, attribute_tests, {role: rules.person_tests[role] for role in roles})
+
+    def keyed_tokens(self, tokens: Mapping[str, str]) -> bool:
+        """Whether every name and value of a token map passes this check (its count aside): what
+        :meth:`problems` asks of a person's tokens, asked by a plan once per token map it mints."""
+        return self._token_names.all(tokens.keys()) and self._token_values.all(tokens.values())
+
     def _conforms(self, rules: _SourceRules, event: Mapping[str, Any], at: str | None) -> bool:
         """The checks of :meth:`problems` in one pass with no messages: True only if it would find nothing.
 
@@ -242,6 +288,17 @@ class EventRules:
             elif not isinstance(tokens, Mapping) or len(tokens) > MAX_TOKENS or not all(
                     _matches(TOKEN_NAME, k) and _matches(TOKEN_VALUE, v) for k, v in tokens.items()):
                 out.append(f"the {role}'s tokens are not keyed tokens")
+
+
+@dataclass(frozen=True)
+class OutputTests:
+    """Tests of the values a compiled plan writes (``EventRules.output_tests``): a value failing one sends the
+    event through :meth:`EventRules.problems`, which refuses it with its reasons."""
+
+    top: Mapping[str, Callable[[Any], bool]]
+    attributes: Mapping[str, Callable[[Any], bool]]
+    persons: Mapping[str, tuple[Callable[[Any], bool], Callable[[Any], bool]]]  # role -> (age band, sex)
+    max_tokens: int = MAX_TOKENS
 
 
 def _any_of(granted: list[ValueRule]) -> Callable[[Any], bool]:

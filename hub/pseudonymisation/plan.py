@@ -21,15 +21,21 @@ from functools import lru_cache
 from typing import Any
 
 from hub.policy import Output, SourcePolicy
+from hub.policy.conformance import OutputTests
 from hub.pseudonymisation import generalise
+from hub.pseudonymisation.compiled import Applier, compile_apply
 from hub.pseudonymisation.geography import LSOA_CODE, Area, PostcodeLookup
 from hub.pseudonymisation.tokens import Deriver, EventIds, Tokeniser, deriver, name_pair_keys
 from hub.reference import Offence, normalise_offence_code
+from hub.schemas.codec import EncodedMap, map_entries
 
 SEX_CODES = {"M": "M", "MALE": "M", "F": "F", "FEMALE": "F", "X": "X", "I": "X", "INDETERMINATE": "X"}
 NAME_KINDS = ("forename", "surname")  # families whose normalised value also feeds the name pair
 AREA_METHODS = ("lsoa", "msoa", "lad")
 TOKEN_CACHE_SIZE = 4096
+LAYOUTS_REMEMBERED = 64
+"""Record layouts (keys in order) a plan keeps generated code for: a decoded record has its schema's, a
+connector's mapped record its mapping's; tests applying records of many layouts are what fill it."""
 """Values per token family whose tokens a plan remembers (names repeat heavily: ~7 events per name in
 the synthetic police extract). An entry is a few kilobytes: a police plan with every family full holds
 about 22 MiB (tracemalloc, the re-check's memory included), the bound per source. The cache holds
@@ -46,7 +52,10 @@ TOKEN, PUT, AREA = 0, 1, 2
 FLAG, ATTRIBUTE, PERSON, TOP = 0, 1, 2, 3
 
 Generaliser = Callable[[Any, Any], Any]  # (value, event time) -> generalised value or None
-Minted = tuple[dict[str, str], str | None]  # (tokens, the family's normalised name for the name pair)
+Minted = tuple[dict[str, str], str | None, bool, str, str]
+"""(tokens sorted by name, the family's normalised name for the name pair, whether the tokens pass the
+agreement's token check, the first and the last name: what joining a person's maps in order compares)."""
+TokenCheck = Callable[[Mapping[str, str]], bool]
 
 
 class TokenMint:
@@ -59,13 +68,15 @@ class TokenMint:
     gives exactly the tokens a miss would make. Callers must not change the returned dict.
     """
 
-    __slots__ = ("_cached", "_derive", "_name_kind", "lookup", "tokeniser")
+    __slots__ = ("_cached", "_check", "_derive", "_name_kind", "family", "lookup", "tokeniser")
 
     def __init__(self, derive: Deriver, tokeniser: Tokeniser, name_kind: str | None,
-                 size: int = TOKEN_CACHE_SIZE) -> None:
+                 size: int = TOKEN_CACHE_SIZE, check: TokenCheck | None = None, family: str = "") -> None:
+        self.family = family  # the token family; its tokens' names start with it (generated code orders by it)
         self._derive = derive
         self.tokeniser = tokeniser
         self._name_kind = name_kind
+        self._check = check
         self._cached = lru_cache(maxsize=size)(self._mint)
         self.lookup: Callable[[Any], Minted] = self
         """What a plan calls per value: without a rotation, the cache itself (no Python frame on a hit)."""
@@ -79,8 +90,15 @@ class TokenMint:
         derived = self._derive(value)
         entry = derived.get(self._name_kind) if self._name_kind else None
         tokens = self.tokeniser.tokens_under(derived, overlap)
-        # sorted by name once here, so a person's tokens are merged in order, not sorted per event (_merged)
-        return dict(sorted(tokens.items())), (entry[1] if entry else None)
+        normalised = entry[1] if entry else None
+        if not tokens:
+            return {}, normalised, True, "", ""
+        # sorted by name once here, so a person's tokens are merged in order, not sorted per event (_merged);
+        # checked once here against the agreement's token rules, not once per event that repeats the value
+        block = EncodedMap(sorted(tokens.items()))
+        block.avro = map_entries(block)  # its Avro bytes too, once: a person's map is these blocks joined
+        return (block, normalised, self._check is None or self._check(block), next(iter(block)),
+                next(reversed(block)))
 
     def __call__(self, value: Any) -> Minted:
         tok = self.tokeniser
@@ -109,6 +127,10 @@ class PlanContext:
     tokeniser_for: Callable[[str], Tokeniser]  # purpose -> tokeniser (keys per purpose)
     token_purpose: str
     conformance: Callable[[dict[str, Any]], list[str]] | None = None  # the agreement's check of the output
+    output_tests: Callable[..., OutputTests | None] | None = None
+    """``EventRules.output_tests`` for where this runs: what of ``conformance`` the plan's generated code must
+    still test per event (None: every event takes ``conformance`` in full)."""
+    token_check: TokenCheck | None = None  # ``EventRules.keyed_tokens``: asked once per token map minted
 
 
 def _target(target: str) -> tuple[int, str, str]:
@@ -223,6 +245,8 @@ class SourcePlan:
                         f"not at the {ctx.at}")
         self.geography = ctx.geography
         self.conformance = ctx.conformance
+        self.output_tests = ctx.output_tests
+        self._generated: dict[tuple[str, ...], Applier | None] = {}  # record layout -> generated apply
         self.event_ids = EventIds(ctx.event_key, source)
         token_tokeniser = ctx.tokeniser_for(ctx.token_purpose)
         self.pair_tokeniser = token_tokeniser
@@ -233,7 +257,8 @@ class SourcePlan:
         self._mints: dict[str, TokenMint] = {}  # one per token family, shared by the roles' fields
         self._areas = lru_cache(maxsize=TOKEN_CACHE_SIZE)(self._area_of)
         # the order-free name pair of a person's normalised forename and surname, remembered like a family
-        self._pairs = self._mints["name_pair"] = TokenMint(_pair_keys, token_tokeniser, None)
+        self._pairs = self._mints["name_pair"] = TokenMint(_pair_keys, token_tokeniser, None,
+                                                           check=ctx.token_check, family="name_pair")
         linked = ctx.token_purpose in policy.purposes  # tokens serve linkage only: none for a source not linked
         for name, outputs in policy.fields.items():
             ops = tuple(op for out in outputs if (out.treatment != "token" or linked)
@@ -256,7 +281,8 @@ class SourcePlan:
             mint = self._mints.get(out.kind)
             if mint is None:
                 name_kind = out.kind if out.kind in NAME_KINDS else None
-                mint = self._mints[out.kind] = TokenMint(deriver(out.kind), tokeniser, name_kind)
+                mint = self._mints[out.kind] = TokenMint(deriver(out.kind), tokeniser, name_kind,
+                                                         check=ctx.token_check, family=out.kind)
             return (TOKEN, out.person, mint.lookup, out.kind if out.kind in NAME_KINDS else None, mint)
         assert out.target
         kind, slot, attr = _target(out.target)
@@ -279,15 +305,46 @@ class SourcePlan:
             return self.geography.by_lsoa(code) if self.geography else Area(code, None, None)
         return self.geography.by_postcode(text) if self.geography else None
 
+    @staticmethod
+    def missing_id(record_id: str) -> str:
+        return f"{record_id} is missing: no event id can be derived"
+
+    @staticmethod
+    def missing_time(event_time: str) -> str:
+        return f"{event_time} is missing or not a date"
+
     def apply(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """(shared event, withheld field names) of a raw record (raises ``PseudonymisationError``).
+
+        The plan's generated code for the record's layout does the work (``hub.pseudonymisation.compiled``);
+        a record it does not take goes through :meth:`apply_reference`, which gives the same event."""
+        if self.refusal:
+            raise PseudonymisationError(self.refusal)
+        if type(record) is dict:
+            layout = tuple(record)
+            applier = self._generated.get(layout, False)
+            if applier is False:
+                applier = self._generate(layout)
+            if applier is not None:
+                return applier(record)  # type: ignore[operator]
+        return self.apply_reference(record)
+
+    def _generate(self, layout: tuple[str, ...]) -> Applier | None:
+        if len(self._generated) >= LAYOUTS_REMEMBERED:  # bounded: records of arbitrary layouts can be applied
+            self._generated.clear()
+        applier = self._generated[layout] = compile_apply(self, layout)
+        return applier
+
+    def apply_reference(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """``apply`` by walking the record and the plan's operations: the definition the generated code keeps."""
         if self.refusal:
             raise PseudonymisationError(self.refusal)
         rid = record.get(self.record_id)
         if not isinstance(rid, str) or not rid.strip():
-            raise PseudonymisationError(f"{self.record_id} is missing: no event id can be derived")
+            raise PseudonymisationError(self.missing_id(self.record_id))
         when = record.get(self.event_time)
         if not isinstance(when, date):
-            raise PseudonymisationError(f"{self.event_time} is missing or not a date")
+            raise PseudonymisationError(self.missing_time(self.event_time))
         flags: dict[str, bool] = {}
         attributes: dict[str, str] = {}
         shared: dict[str, Any] = {"event_id": self.event_ids(rid), **self.head, "flags": flags,
@@ -311,9 +368,9 @@ class SourcePlan:
                     if person is None:
                         person = persons[op[1]] = [None, None, [], None, None]
                     try:
-                        tokens, normalised = op[2](value)
+                        tokens, normalised, _, _, _ = op[2](value)
                     except TypeError:  # pragma: no cover - unhashable (Avro gives strings and dates)
-                        tokens, normalised = op[4]._mint(value, ())
+                        tokens, normalised, _, _, _ = op[4]._mint(value, ())
                     if tokens:
                         person[2].append(tokens)
                     if op[3] is not None:  # the family's own normalised value, for the name pair

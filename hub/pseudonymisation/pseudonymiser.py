@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from hub.policy import Agreement
@@ -51,7 +52,8 @@ class Pseudonymiser:
             agreement_id=agreement.id, agreement_version=agreement.version, at=at,
             event_key=ring.purpose_key(EVENT_ID, ring.event_key),  # derived once, not per event
             geography=geography, offences=self.offences, tokeniser_for=self.tokeniser_for, token_purpose=LINKAGE,
-            conformance=lambda shared: self.rules.problems(shared, at=at))
+            conformance=lambda shared: self.rules.problems(shared, at=at),
+            output_tests=partial(self.rules.output_tests, at=at), token_check=self.rules.keyed_tokens)
         self._plans: dict[str, SourcePlan] = {}
 
     def tokeniser_for(self, purpose: str) -> Tokeniser:

@@ -105,6 +105,87 @@ def _key(key: str) -> bytes:
     return out
 
 
+class EncodedMap(dict[str, str]):
+    """A map of strings that may carry its own Avro encoding: ``avro``, its entries (key, value, each
+    length-prefixed) in iteration order, without the count before them or the end after them.
+
+    A compiled encoder writes ``avro`` instead of encoding each entry again. Whoever sets it vouches that it
+    encodes exactly the entries (:func:`map_entries`); every change to the map forgets it, so a changed map
+    is encoded entry by entry as any other. Linkage tokens are such maps: a person's token maps are made
+    once per distinct value and joined per event (``hub.pseudonymisation``), so their bytes are too.
+    """
+
+    __slots__ = ("avro",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.avro: bytes | None = None
+
+    def copy(self) -> EncodedMap:
+        out = EncodedMap(self)
+        out.avro = self.avro
+        return out
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self.avro = None
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.avro = None
+        super().__delitem__(key)
+
+    def __ior__(self, other: Any) -> EncodedMap:  # type: ignore[override,misc]
+        self.avro = None
+        super().__ior__(other)
+        return self
+
+    def clear(self) -> None:
+        self.avro = None
+        super().clear()
+
+    def pop(self, *args: Any) -> Any:
+        self.avro = None
+        return super().pop(*args)
+
+    def popitem(self) -> tuple[str, str]:
+        self.avro = None
+        return super().popitem()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self.avro = None
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.avro = None
+        super().update(*args, **kwargs)
+
+
+def map_entries(mapping: Mapping[str, str]) -> bytes:
+    """The Avro encoding of a string map's entries, in iteration order (raises :class:`Fallback` for a key or
+    value that is not a ``str``): what a compiled encoder writes between the map's count and its end."""
+    b = bytearray()
+    for key, value in mapping.items():
+        b += _KEYS.get(key) or _key(key)
+        if type(value) is not str:
+            raise Fallback
+        encoded = value.encode()
+        b += _length(len(encoded))
+        b += encoded
+    return bytes(b)
+
+
+def joined(maps: list[EncodedMap]) -> EncodedMap:
+    """The maps' union in their order (later keys win), with its encoding when every map has one and no key
+    repeats (then the union's entries are the maps' entries, one after another)."""
+    out = EncodedMap()
+    update = dict.update
+    for m in maps:
+        update(out, m)
+    if len(out) == sum(len(m) for m in maps) and all(m.avro is not None for m in maps):
+        out.avro = b"".join([m.avro for m in maps if m.avro is not None])
+    return out
+
+
 _PRIMITIVE_KINDS = {"string", "boolean", "int", "long", "double"}
 
 
@@ -186,17 +267,25 @@ def _enc(g: _Gen, t: Any, v: str, ind: int) -> None:
         _enc(g, other, v, ind + 1)
     elif kind in ("map", "array"):
         item, kv = g.var("i"), g.var("k")
-        g.emit(ind, f"if type({v}) is not {'dict' if kind == 'map' else 'list'}: raise _F")
+        if kind == "map" and t["values"] == "string":
+            g.emit(ind, f"if type({v}) is not dict and type({v}) is not _EncodedMap: raise _F")
+        else:
+            g.emit(ind, f"if type({v}) is not {'dict' if kind == 'map' else 'list'}: raise _F")
         g.emit(ind, f"if {v}:")
         g.emit(ind + 1, f"b += _length(len({v}))")
         if kind == "map":
-            g.emit(ind + 1, f"for {kv}, {item} in {v}.items():")
+            at = ind + 1
+            if t["values"] == "string":  # a map that carries its entries' encoding (EncodedMap) writes it
+                g.emit(at, f"if type({v}) is _EncodedMap and {v}.avro is not None: b += {v}.avro")
+                g.emit(at, "else:")
+                at += 1
+            g.emit(at, f"for {kv}, {item} in {v}.items():")
             # keys repeat (token names, flag names): their length-prefixed bytes are remembered
-            g.emit(ind + 2, f"b += _KEYS.get({kv}) or _key({kv})")
+            g.emit(at + 1, f"b += _KEYS.get({kv}) or _key({kv})")
             if t["values"] == "string":  # the tokens' maps: the hot loop, kept short (.encode refuses a non-str)
-                g.emit(ind + 2, f"{item} = {item}.encode(); b += _LEN[len({item})]; b += {item}")
+                g.emit(at + 1, f"{item} = {item}.encode(); b += _LEN[len({item})]; b += {item}")
             else:
-                _enc(g, t["values"], item, ind + 2)
+                _enc(g, t["values"], item, at + 1)
         else:
             g.emit(ind + 1, f"for {item} in {v}:")
             _enc(g, t["items"], item, ind + 2)
@@ -272,8 +361,8 @@ def _dec(g: _Gen, t: Any, v: str, ind: int) -> None:
 
 
 _NAMESPACE: dict[str, Any] = {
-    "_F": Fallback, "_length": _length, "_LEN": _LEN, "_KEYS": _KEYS, "_key": _key, "_varint": _varint,
-    "_read_long": _read_long,
+    "_F": Fallback, "_EncodedMap": EncodedMap, "_length": _length, "_LEN": _LEN, "_KEYS": _KEYS, "_key": _key,
+    "_varint": _varint, "_read_long": _read_long,
     "_read_length": _read_length, "_read_count": _read_count, "_date": date, "_datetime": datetime,
     "_EPOCH": _EPOCH, "_EPOCH_DAY": _EPOCH_DAY, "_MS": _MS, "_fromordinal": date.fromordinal,
     "_pack_double": _DOUBLE.pack, "_unpack_double": _DOUBLE.unpack_from,

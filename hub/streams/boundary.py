@@ -39,7 +39,7 @@ class Boundary:
         """``encode``, also returning the event (tokens emptied) that the first bytes encode: the worker's
         sink, in the same process, then need not decode those bytes again (``hub.streams.app``). None instead
         of the event when fastavro encoded it: it may have coerced a value, so only a decoding is exact."""
-        event, tokens = split_tokens(shared)
+        event, tokens = split_tokens(shared, copy=False)  # encoded here and dropped: the maps need no copy
         value, exact = self.schemas.encode_exact(SHARED_EVENT, event)
         return (event if exact else None), value, (self.schemas.encode(LINK_TOKENS, tokens)
                                                    if tokens is not None else None)

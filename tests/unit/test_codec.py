@@ -190,3 +190,47 @@ def test_a_long_varint_is_left_to_fastavro() -> None:
 def test_repository_without_compiled_codec_still_works() -> None:
     repo = SchemaRepository([REPO.get("svh.alerts.Alert")])
     assert repo.get("svh.alerts.Alert").fast_encode is None
+
+
+_token_maps = st.dictionaries(st.text(max_size=12), st.text(max_size=50) | st.sampled_from(["y" * 5000]),
+                              max_size=8)
+
+
+def _link_tokens(tokens: dict[str, str]) -> dict[str, Any]:
+    return {"event_id": "ev-1", "source": "police_incident", "key_id": "k1", "occurred_date": None,
+            "persons": [{"role": "victim", "sex": None, "tokens": tokens}]}
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(maps=st.lists(_token_maps, max_size=4))
+def test_a_map_carrying_its_encoding_encodes_as_the_plain_map(maps: list[dict[str, str]]) -> None:
+    """``EncodedMap.avro`` (``map_entries``), and ``joined`` of several: the bytes fastavro writes for the union."""
+    from hub.schemas.codec import EncodedMap, joined, map_entries
+    blocks = []
+    for m in maps:
+        block = EncodedMap(m)
+        block.avro = map_entries(block)
+        blocks.append(block)
+    union = joined(blocks)
+    plain: dict[str, str] = {}
+    for m in maps:
+        plain.update(m)
+    assert list(union.items()) == list(plain.items())
+    if len(plain) != sum(len(m) for m in maps):
+        assert union.avro is None  # a repeated key: the entries are not the maps' entries one after another
+    expected = REPO.encode_with_fastavro("svh.link.LinkTokens", _link_tokens(plain))
+    assert REPO.encode("svh.link.LinkTokens", _link_tokens(union)) == expected
+    assert REPO.encode("svh.link.LinkTokens", _link_tokens(union.copy())) == expected
+
+
+@pytest.mark.parametrize("change", ["set", "del", "ior", "clear", "pop", "popitem", "setdefault", "update"])
+def test_a_changed_encoded_map_forgets_its_encoding(change: str) -> None:
+    from hub.schemas.codec import EncodedMap, map_entries
+    m = EncodedMap({"a": "1", "b": "2"})
+    m.avro = map_entries(m)
+    {"set": lambda: m.__setitem__("a", "SMITH"), "del": lambda: m.__delitem__("a"),
+     "ior": lambda: m.__ior__({"c": "3"}), "clear": m.clear, "pop": lambda: m.pop("a"), "popitem": m.popitem,
+     "setdefault": lambda: m.setdefault("c", "3"), "update": lambda: m.update(c="3")}[change]()
+    assert m.avro is None
+    assert REPO.encode("svh.link.LinkTokens", _link_tokens(m)) == REPO.encode_with_fastavro(
+        "svh.link.LinkTokens", _link_tokens(dict(m)))

@@ -1,0 +1,245 @@
+"""A plan's generated code gives exactly the events its reference walk gives, and what it leaves out of the
+agreement's per-event check could never have refused its output.
+
+Every source of the example agreement, pseudonymised at the hub and at the source, with and without a key
+rotation overlap, on its synthetic extract and on hostile variants of its records (names in coded fields,
+long and non-Latin names, impossible dates, missing values, other key orders, values of other types).
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hub.connectors import CsvFileConnector, default_mapping_path, load_mapping
+from hub.policy import Agreement
+from hub.policy.conformance import EventRules
+from hub.pseudonymisation import KeyRing, PostcodeLookup, Pseudonymiser
+from hub.pseudonymisation.plan import PseudonymisationError, SourcePlan
+from hub.schemas import RAW_SCHEMAS, SchemaRepository
+from hub.synth import SOURCE_GENERATORS, generate_police_extract
+
+_LONG = "".join(string.ascii_uppercase[i % 26] + string.ascii_uppercase[(i * 7) % 26] for i in range(150))
+HOSTILE_TEXT = ["", "   ", "Zoë O'Brien-Smith", "Дмитрий", "SMITH", "Zebedee Quillfeather", _LONG, "Mrs. Jane",
+                "8N", "E01000001", "ZZ1 0FW", "zz10fw", "X" * 70, "1985-13-42", "12345", "\u200bBob", "Unknown",
+                "x", "CV0048812", "  AB 12 ", "true"]
+HOSTILE_DATES = [date(1850, 1, 1), date(2100, 12, 31), date(1970, 1, 1), date(2000, 2, 29)]
+HOSTILE_TIMES = [datetime(1850, 1, 1), datetime(2100, 12, 31, 23, 59), datetime(2025, 3, 4, 0, 0, 0, 1000)]
+OTHER_TYPES: list[Any] = [5, 3.5, True, b"x", date(2001, 1, 1), "s", datetime(2025, 1, 1, 12)]
+
+
+def _rings() -> dict[str, KeyRing]:
+    return {"plain": KeyRing(keys={"k1": b"n" * 32, "k0": b"o" * 32}, active="k1", event_key="k0"),
+            "overlap": KeyRing(keys={"k0": b"o" * 32, "k1": b"n" * 32}, active="k1", event_key="k0",
+                               overlap={"k0": datetime(2099, 1, 1, tzinfo=UTC)})}
+
+
+def _kind(field: dict[str, Any]) -> str:
+    t = field["type"]
+    t = next(x for x in t if x != "null") if isinstance(t, list) else t
+    return str(t.get("logicalType", t.get("type"))) if isinstance(t, dict) else str(t)
+
+
+def _hostile(records: list[dict[str, Any]], fields: list[dict[str, Any]], rng: random.Random,
+             n: int) -> Iterator[dict[str, Any]]:
+    """Records with one or two values replaced by something a careless or hostile source might send."""
+    for i in range(n):
+        rec = dict(rng.choice(records))
+        for field in rng.sample(fields, 2 if i % 3 == 0 else 1):
+            kind = _kind(field)
+            pool: list[Any] = (HOSTILE_TEXT if kind == "string" else HOSTILE_DATES if kind == "date"
+                               else HOSTILE_TIMES if kind == "local-timestamp-millis" else [True, False, 7])
+            rec[field["name"]] = rng.choice([*pool, None])
+        yield rec
+
+
+def _other_layouts(records: list[dict[str, Any]], rng: random.Random, n: int) -> Iterator[dict[str, Any]]:
+    """Keys in another order, a key missing or added, a value of another type: only a direct caller sends these."""
+    for i in range(n):
+        rec = dict(rng.choice(records))
+        keys = list(rec)
+        rng.shuffle(keys)
+        rec = {k: rec[k] for k in keys}
+        if i % 2:
+            rec[rng.choice(keys)] = rng.choice(OTHER_TYPES)
+        if i % 5 == 0:
+            rec["not_a_field"] = "Quillfeather"
+        if i % 7 == 0:
+            rec.pop(rng.choice(keys))
+        yield rec
+
+
+@pytest.fixture(scope="module")
+def extracts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[list[dict[str, Any]], PostcodeLookup]]:
+    tmp = tmp_path_factory.mktemp("extracts")
+    manifests: dict[str, Any] = {"police_incident": generate_police_extract(tmp / "police", seed=1, incidents=120)}
+    for source, generator in sorted(SOURCE_GENERATORS.items()):
+        manifests[source] = generator(Path(tmp / source), seed=3, rows=60)
+    out = {}
+    for source, manifest in manifests.items():
+        lookup = PostcodeLookup.from_csv(manifest.lookup_csv)
+        mapping = load_mapping(default_mapping_path(source), lookup)
+        out[source] = ([r.record for r in CsvFileConnector(manifest.extract_csv, mapping).records() if r.record],
+                       lookup)
+    return out
+
+
+def _outcome(apply: Any, record: dict[str, Any]) -> tuple[str, ...]:
+    try:
+        shared, withheld = apply(record)
+    except PseudonymisationError as exc:
+        return ("refused", str(exc))
+    except Exception as exc:  # noqa: BLE001 - whatever the reference raises, the generated code must raise too
+        return ("raised", type(exc).__name__, str(exc))
+    return ("event", repr(shared), repr(withheld))  # repr: values, their types and every dict's key order
+
+
+def _schema_layout(plan: SourcePlan, repo: SchemaRepository) -> tuple[str, ...]:
+    return tuple(repo.get(RAW_SCHEMAS[plan.source]).field_names)
+
+
+@pytest.mark.parametrize("at", ["hub", "source"])
+@pytest.mark.parametrize("ring_name", ["plain", "overlap"])
+def test_generated_code_gives_the_reference_event_on_every_source(
+        agreement: Agreement, repo: SchemaRepository, extracts: dict[str, Any], at: str, ring_name: str) -> None:
+    ring = _rings()[ring_name]
+    rng = random.Random(11)
+    compared = generated_events = 0
+    for source, (records, lookup) in extracts.items():
+        fields = [dict(f) for f in repo.get(RAW_SCHEMAS[source]).declared["fields"]]
+        layout = tuple(f["name"] for f in fields)
+        schema_order = [{name: rec.get(name) for name in layout} for rec in records]  # as a decoded record
+        cases = [*records, *schema_order, *_hostile(schema_order, fields, rng, 120),
+                 *_other_layouts(records, rng, 30)]
+        generated = Pseudonymiser(agreement, ring, lookup, at=at).plan(source)
+        reference = Pseudonymiser(agreement, ring, lookup, at=at).plan(source)
+        for _ in range(2):  # cold, then with every value's tokens remembered
+            for record in cases:
+                expected = _outcome(reference.apply_reference, record)
+                assert _outcome(generated.apply, record) == expected, (source, record)
+                compared += 1
+                generated_events += expected[0] == "event"
+        if generated.refusal is None:  # the source is pseudonymised here: its schema's layout ran generated code
+            assert generated._generated.get(layout) is not None, source
+    assert compared > 4000 and generated_events > 500
+
+
+@pytest.mark.parametrize("at", ["hub", "source"])
+def test_what_the_generated_code_does_not_check_per_event_never_refuses_its_output(
+        agreement: Agreement, repo: SchemaRepository, extracts: dict[str, Any], at: str) -> None:
+    """Every event the generated code lets through (its value tests passed, the full check never asked) is one
+    the agreement's full check accepts: the checks left to compile time could not have fired."""
+    rules = EventRules(agreement)
+    rng = random.Random(12)
+    for source, (records, lookup) in extracts.items():
+        plan = Pseudonymiser(agreement, _rings()["overlap"], lookup, at=at).plan(source)
+        if plan.refusal is not None:
+            continue
+        fields = [dict(f) for f in repo.get(RAW_SCHEMAS[source]).declared["fields"]]
+        layout = tuple(f["name"] for f in fields)
+        schema_order = [{name: rec.get(name) for name in layout} for rec in records]
+        full_checks: list[int] = []
+        assert plan.conformance is not None
+        applier = _regenerate(plan, layout, _counting(plan.conformance, full_checks))
+        for record in [*schema_order, *_hostile(schema_order, fields, rng, 150)]:
+            before = len(full_checks)
+            try:
+                shared, _ = applier(record)
+            except PseudonymisationError:
+                continue
+            if len(full_checks) == before:  # accepted on the value tests alone
+                assert rules.problems(shared, at=at) == [], (source, record)
+
+
+def _counting(conformance: Any, calls: list[int]) -> Any:
+    def counted(shared: dict[str, Any]) -> list[str]:
+        calls.append(1)
+        return conformance(shared)  # type: ignore[no-any-return]
+    return counted
+
+
+def _regenerate(plan: SourcePlan, layout: tuple[str, ...], conformance: Any) -> Any:
+    plan.conformance = conformance
+    plan._generated.clear()
+    applier = plan._generate(layout)
+    assert applier is not None
+    return applier
+
+
+_PLANS: dict[int, tuple[SourcePlan, SourcePlan, EventRules]] = {}
+
+
+def _police_plans(agreement: Agreement) -> tuple[SourcePlan, SourcePlan, EventRules]:
+    """Built once (hypothesis calls the test many times with the one session agreement)."""
+    if id(agreement) not in _PLANS:
+        ring = _rings()["plain"]
+        _PLANS[id(agreement)] = (Pseudonymiser(agreement, ring).plan("police_incident"),
+                                 Pseudonymiser(agreement, ring).plan("police_incident"), EventRules(agreement))
+    return _PLANS[id(agreement)]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(values=st.lists(st.one_of(st.none(), st.text(max_size=30), st.sampled_from(HOSTILE_TEXT)),
+                       min_size=12, max_size=12))
+def test_random_text_in_every_police_field_gives_the_reference_outcome(agreement: Agreement,
+                                                                       values: list[str | None]) -> None:
+    generated, reference, rules = _police_plans(agreement)
+    text_fields = ["offence_code", "location_postcode", "location_lsoa", "victim_forename", "victim_surname",
+                   "victim_sex", "suspect_forename", "suspect_surname", "suspect_sex", "outcome_code",
+                   "offence_description", "narrative"]
+    record: dict[str, Any] = {"record_id": "R1", "occurred_from": datetime(2025, 3, 4, 22), "victim_dob": None}
+    record.update(zip(text_fields, values, strict=True))
+    assert _outcome(generated.apply, record) == _outcome(reference.apply_reference, record)
+    outcome = _outcome(generated.apply, record)
+    if outcome[0] == "event":
+        assert rules.problems(generated.apply(record)[0], at="hub") == []
+
+
+def test_output_tests_refuse_to_vouch_for_what_the_agreement_does_not_grant(agreement: Agreement) -> None:
+    """Any fixed part of the plan's output that would fail the full check means no shortcut: None."""
+    rules = EventRules(agreement)
+    ok: dict[str, Any] = {"agreement_id": agreement.id, "agreement_version": agreement.version, "key_id": "k1",
+                          "tops": ["occurred_week"], "flags": ["knife"], "attributes": ["outcome_code"],
+                          "roles": ["victim"], "token_roles": ["victim"], "withheld": ["narrative"]}
+    assert rules.output_tests("police_incident", "hub", **ok) is not None
+    for change in ({"agreement_version": "0.0"}, {"key_id": "k1 SMITH"}, {"tops": ["narrative"]},
+                   {"flags": ["smith"]}, {"attributes": ["surname"]}, {"roles": ["witness"]},
+                   {"token_roles": ["witness"]}, {"withheld": ["Bad Name"]}):
+        assert rules.output_tests("police_incident", "hub", **{**ok, **change}) is None, change
+    assert rules.output_tests("police_incident", "source", **ok) is None  # police is pseudonymised at the hub
+    assert rules.output_tests("gp_records", "hub", **ok) is None
+
+
+def test_the_boundary_writes_fastavros_bytes_for_the_generated_events(
+        agreement: Agreement, repo: SchemaRepository, extracts: dict[str, Any]) -> None:
+    """Token maps carry their Avro bytes from minting to the link-tokens message: the bytes are fastavro's
+    for the same event, for every source pseudonymised at the hub, cold and with every value remembered."""
+    from hub.linkage.messages import LINK_TOKENS, split_tokens
+    from hub.schemas import SHARED_EVENT
+    from hub.streams.boundary import Boundary
+    tokens_seen = 0
+    for source, (records, lookup) in extracts.items():
+        boundary = Boundary(repo, Pseudonymiser(agreement, _rings()["overlap"], lookup))
+        if boundary.pseudonymiser.plan(source).refusal is not None:
+            continue
+        for _ in range(2):
+            for record in records:
+                payload = repo.encode(RAW_SCHEMAS[source], record)
+                try:
+                    shared, _ = boundary.apply(source, boundary.decode(source, payload))
+                except PseudonymisationError:
+                    continue
+                event, tokens = split_tokens(shared)
+                value, token_value = boundary.encode(shared)
+                assert value == repo.encode_with_fastavro(SHARED_EVENT, event)
+                assert token_value == (repo.encode_with_fastavro(LINK_TOKENS, tokens) if tokens else None)
+                tokens_seen += tokens is not None
+    assert tokens_seen > 500
