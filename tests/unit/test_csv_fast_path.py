@@ -86,19 +86,26 @@ def test_reading_in_bulk_gives_what_record_by_record_gives(lines: list[str], wid
     lines and rows of the wrong width: the same rows, faults, line numbers and messages, the same digest."""
     import hashlib
     from unittest import mock
-    header = ",".join(f"c{i}" for i in range(width))
-    good = [",".join(f"v{n}{i}" for i in range(width)) for n in range(5)]
-    text = "\n".join([header, *good, *lines, *good]) + ending
-    data = bytearray(text.encode("utf-8"))
-    for at, bad in bad_bytes:
-        data[at % len(data):at % len(data)] = bad
+    data = _with_bad_bytes(lines, width, bad_bytes, ending, quoted=False)
     for encoding in ("utf-8-sig", "cp1252"):
         with mock.patch.object(csv_rows, "BULK_BYTES", chunk):
             d1, d2 = Fed(), Fed()
-            fast = [(row, d1.total) for row in csv_rows.rows(io.BytesIO(bytes(data)), encoding, ",", d1, bulk=True)]
-            slow = [(row, d2.total) for row in csv_rows.rows(io.BytesIO(bytes(data)), encoding, ",", d2, bulk=False)]
+            fast = [(row, d1.total) for row in csv_rows.rows(io.BytesIO(data), encoding, ",", d1, bulk=True)]
+            slow = [(row, d2.total) for row in csv_rows.rows(io.BytesIO(data), encoding, ",", d2, bulk=False)]
         assert fast == slow  # the same rows, and as many bytes fed to the digest when each is given
-        assert d1.hexdigest() == d2.hexdigest() == hashlib.sha256(bytes(data)).hexdigest()
+        assert d1.hexdigest() == d2.hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def _with_bad_bytes(lines: list[str], width: int, bad_bytes: list[tuple[int, bytes]], ending: str,
+                    quoted: bool) -> bytes:
+    """A file of ``width`` columns: five good rows (every other one with quoted fields spanning lines if
+    ``quoted``), the given lines, five good rows again; then the bad bytes inserted."""
+    header = ",".join(f"c{i}" for i in range(width))
+    good = [",".join(f'"v{n},\n{i}"' if quoted and n % 2 else f"v{n}{i}" for i in range(width)) for n in range(5)]
+    data = bytearray(("\n".join([header, *good, *lines, *good]) + ending).encode("utf-8"))
+    for at, bad in bad_bytes:
+        data[at % len(data):at % len(data)] = bad
+    return bytes(data)
 
 
 class Fed:
@@ -138,17 +145,12 @@ def test_counting_gives_what_reading_gives(lines: list[str], width: int, bad_byt
     rows of ``rows``, its other rows are ``rows``' own, and the digest ends the same."""
     import hashlib
     from unittest import mock
-    header = ",".join(f"c{i}" for i in range(width))
-    good = [",".join(f'"v{n},\n{i}"' if n % 2 else f"v{n}{i}" for i in range(width)) for n in range(5)]
-    text = "\n".join([header, *good, *lines, *good]) + ending
-    data = bytearray(text.encode("utf-8"))
-    for at, bad in bad_bytes:
-        data[at % len(data):at % len(data)] = bad
+    data = _with_bad_bytes(lines, width, bad_bytes, ending, quoted=True)
     for encoding in ("utf-8-sig", "cp1252"):
         with mock.patch.object(csv_rows, "BULK_BYTES", chunk):
             d1, d2 = Fed(), Fed()
-            read = list(csv_rows.rows(io.BytesIO(bytes(data)), encoding, ",", d1, bulk=False))
-            got = list(csv_rows.counted(io.BytesIO(bytes(data)), encoding, ",", d2))
+            read = list(csv_rows.rows(io.BytesIO(data), encoding, ",", d1, bulk=False))
+            got = list(csv_rows.counted(io.BytesIO(data), encoding, ",", d2))
         at = 0
         for item in got:
             if isinstance(item, int):
@@ -159,7 +161,7 @@ def test_counting_gives_what_reading_gives(lines: list[str], width: int, bad_byt
                 assert item == read[at]
                 at += 1
         assert at == len(read)
-        assert d1.hexdigest() == d2.hexdigest() == hashlib.sha256(bytes(data)).hexdigest()
+        assert d1.hexdigest() == d2.hexdigest() == hashlib.sha256(data).hexdigest()
 
 
 FIELD_PIECES = st.sampled_from(["a", " ", "É", ",", ";", '"', '""', "\r\n", "\n", "\u00a0", "\x0b", "\t"])
