@@ -20,7 +20,7 @@ event's) gets none, and the reference walk does the work as before.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from hub.policy.agreement import TOP_TARGETS
@@ -88,8 +88,9 @@ def compile_apply(plan: SourcePlan, keys: tuple[str, ...]) -> Applier | None:
     check = plan.conformance is not None  # test values (or, with no tests, every event) against the agreement
 
     ns: dict[str, Any] = {
-        "_PE": p.PseudonymisationError, "_date": date, "_EVENT_IDS": plan.event_ids, "_AREAS": plan._areas,
-        "_AREA_OF": plan._area_of, "_PAIRS": plan._pairs.lookup, "_merged": p._merged, "_JOINED": joined,
+        "_PE": p.PseudonymisationError, "_date": date, "_datetime": datetime, "_EVENT_IDS": plan.event_ids,
+        "_AREAS": plan._areas, "_AREA_OF": plan._area_of, "_PAIRS": plan._pairs.lookup, "_merged": p._merged,
+        "_JOINED": joined,
         "_CONFORMANCE": plan.conformance, "_MAX_TOKENS": tests.max_tokens if tests else 0,
     }
 
@@ -131,7 +132,7 @@ def compile_apply(plan: SourcePlan, keys: tuple[str, ...]) -> Applier | None:
             continue
         v = values[i]
         emit(1, f"if {v} is not None:")
-        looked_up = False
+        looked_up = dated = day = False
         for op in ops:
             code = op[0]
             if code == p.TOKEN:
@@ -167,6 +168,21 @@ def compile_apply(plan: SourcePlan, keys: tuple[str, ...]) -> Applier | None:
                 continue
             if op[4] is p._keep:
                 emit(2, f"r = {v}")
+                _target(emit, op, 2, tests, check, value_test, written, attributes, roles, p)
+            elif op[5] in _DATE_INLINE:  # what plan._date_method's generaliser returns, written out
+                if not dated:
+                    emit(2, f"if not isinstance({v}, _date):")
+                    emit(3, f"raise _PE({p.not_a_date(op[6], op[5])!r})")
+                    dated = True
+                if op[5] == "hour":
+                    emit(2, f"if isinstance({v}, _datetime):")
+                    emit(3, f"r = {v}.hour")
+                    _target(emit, op, 3, tests, check, value_test, written, attributes, roles, p)
+                    continue
+                if not day:
+                    emit(2, f"day = {v}.date() if isinstance({v}, _datetime) else {v}")
+                    day = True
+                emit(2, _DATE_INLINE[op[5]])
                 _target(emit, op, 2, tests, check, value_test, written, attributes, roles, p)
             else:
                 emit(2, f"r = {const(op[4], '_G')}({v}, when)")
@@ -238,6 +254,13 @@ def compile_apply(plan: SourcePlan, keys: tuple[str, ...]) -> Applier | None:
     applier: Applier = ns["apply"]
     applier.__doc__ = source  # what was generated, for whoever debugs it
     return applier
+
+
+_DATE_INLINE = {
+    "date": "r = day", "week": "r = '%d-W%02d' % day.isocalendar()[:2]",
+    "month": "r = '%d-%02d' % (day.year, day.month)", "year": "r = str(day.year)", "hour": "",
+}
+"""plan._date_method's results (``generalise.iso_week`` and the plan's _DAY_METHODS), as lines setting ``r``."""
 
 
 def _target(emit: _Lines, op: tuple[Any, ...], ind: int, tests: Any, check: bool,

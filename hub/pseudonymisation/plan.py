@@ -145,11 +145,15 @@ def _target(target: str) -> tuple[int, str, str]:
     return TOP, target, ""
 
 
+def not_a_date(name: str, method: str) -> str:
+    return f"{name} is not a date, cannot generalise to {method}"
+
+
 def _date_method(name: str, method: str) -> Generaliser:
     if method == "hour":
         def hour(value: Any, when: Any) -> Any:
             if not isinstance(value, date):
-                raise PseudonymisationError(f"{name} is not a date, cannot generalise to {method}")
+                raise PseudonymisationError(not_a_date(name, method))
             return value.hour if isinstance(value, datetime) else None
         return hour
     of_day = _DAY_METHODS.get(method)
@@ -159,7 +163,7 @@ def _date_method(name: str, method: str) -> Generaliser:
 
     def gen(value: Any, when: Any) -> Any:
         if not isinstance(value, date):
-            raise PseudonymisationError(f"{name} is not a date, cannot generalise to {method}")
+            raise PseudonymisationError(not_a_date(name, method))
         return day_method(value.date() if isinstance(value, datetime) else value)
     return gen
 
@@ -289,7 +293,8 @@ class SourcePlan:
         if out.treatment == "generalise" and out.method in AREA_METHODS:
             return (AREA, kind, slot, attr, out.method)  # the Area attribute of that level
         gen = _keep if out.treatment == "keep" else _generaliser(name, str(out.method), ctx.offences)
-        return (PUT, kind, slot, attr, gen)
+        # the method too: generated code writes a date's generalisation inline (hub.pseudonymisation.compiled)
+        return (PUT, kind, slot, attr, gen, out.method if out.treatment == "generalise" else None, name)
 
     def _area(self, value: Any) -> Area | None:
         """The area of a postcode or LSOA code (remembered: a plan's ``_areas``, as places repeat)."""

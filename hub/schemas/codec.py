@@ -115,11 +115,7 @@ class EncodedMap(dict[str, str]):
     once per distinct value and joined per event (``hub.pseudonymisation``), so their bytes are too.
     """
 
-    __slots__ = ("avro",)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.avro: bytes | None = None
+    avro: bytes | None = None  # a class default, so making one is dict's own constructor (no __init__ here)
 
     def copy(self) -> EncodedMap:
         out = EncodedMap(self)
@@ -164,12 +160,14 @@ def map_entries(mapping: Mapping[str, str]) -> bytes:
     """The Avro encoding of a string map's entries, in iteration order (raises :class:`Fallback` for a key or
     value that is not a ``str``): what a compiled encoder writes between the map's count and its end."""
     b = bytearray()
+    keys, lengths = _KEYS, _LEN
     for key, value in mapping.items():
-        b += _KEYS.get(key) or _key(key)
+        b += keys.get(key) or _key(key)
         if type(value) is not str:
             raise Fallback
         encoded = value.encode()
-        b += _length(len(encoded))
+        n = len(encoded)
+        b += lengths[n] if n < 4096 else _varint(n)
         b += encoded
     return bytes(b)
 
@@ -178,12 +176,19 @@ def joined(maps: list[EncodedMap]) -> EncodedMap:
     """The maps' union in their order (later keys win), with its encoding when every map has one and no key
     repeats (then the union's entries are the maps' entries, one after another)."""
     out = EncodedMap()
-    update = dict.update
+    update = _dict_update  # dict's own: EncodedMap.update would forget an encoding the union does not have yet
+    parts: list[bytes | None] = []
+    entries = 0
     for m in maps:
         update(out, m)
-    if len(out) == sum(len(m) for m in maps) and all(m.avro is not None for m in maps):
-        out.avro = b"".join([m.avro for m in maps if m.avro is not None])
+        entries += len(m)
+        parts.append(m.avro)
+    if len(out) == entries and None not in parts:
+        out.avro = b"".join(parts)  # type: ignore[arg-type]
     return out
+
+
+_dict_update = dict.update
 
 
 _PRIMITIVE_KINDS = {"string", "boolean", "int", "long", "double"}
