@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import itertools
+import operator
+import re
 from collections.abc import Iterator
 from typing import IO, Any, NamedTuple
 
@@ -71,6 +74,20 @@ def rows(raw: IO[bytes], encoding: str, delimiter: str, digest: Any = None, bulk
 
     ``bulk``: where the file allows (``_bulk``), read runs of good records in one csv pass each, with the
     same result; after a run that is not all good, record by record until past it."""
+    return _records(raw, encoding, delimiter, digest, bulk, True)  # type: ignore[return-value]
+
+
+def counted(raw: IO[bytes], encoding: str, delimiter: str, digest: Any = None) -> Iterator[Row | int]:
+    """``rows`` for a caller that only counts (the whole-file check): the header's ``Row`` first, then each
+    faulty record's ``Row`` as ``rows`` gives it, but a run of good records as their number (an int), their cells
+    never made. The runs, counts, faults and the bytes fed to ``digest`` (whole runs at a time, so only its
+    end state is the same) are those of ``rows``: a run is counted without the csv module where that is
+    certain (``_count_run``), else read as ``rows`` reads it."""
+    return _records(raw, encoding, delimiter, digest, True, False)
+
+
+def _records(raw: IO[bytes], encoding: str, delimiter: str, digest: Any, bulk: bool,
+             make_cells: bool) -> Iterator[Row | int]:
     lines = _Lines(raw, digest)
     delim = delimiter.encode("ascii")
     number, width = -1, 0  # width: the header's number of cells
@@ -82,7 +99,7 @@ def rows(raw: IO[bytes], encoding: str, delimiter: str, digest: Any = None, bulk
     while True:
         if bulk and width and not lines._back and raw.tell() >= retry_at:
             start = raw.tell()
-            run = _bulk(raw, encoding, delimiter, width)
+            run = _bulk(raw, encoding, delimiter, width, make_cells)
             if run is None:
                 retry_at = start + BULK_BYTES + 1
             else:
@@ -91,6 +108,12 @@ def rows(raw: IO[bytes], encoding: str, delimiter: str, digest: Any = None, bulk
                 count = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
                 lines._number += count
                 digest = lines._digest
+                if isinstance(records, int):  # counted only
+                    if digest is not None:
+                        digest.update(chunk)
+                    number += records
+                    yield records
+                    continue
                 if digest is not None:  # fed record by record, as reading record by record feeds it
                     starts = _line_starts(chunk)
                     ends = [line for line, _ in records[1:]] + [count]
@@ -132,11 +155,12 @@ _STATELESS = {"utf-8", "utf-8-sig", "ascii", "cp1252", "latin-1", "iso8859-1", "
 _BOM = b"\xef\xbb\xbf"
 
 
-def _bulk(raw: IO[bytes], encoding: str, delimiter: str,
-          width: int) -> tuple[bytes, list[tuple[int, list[str]]]] | None:
+def _bulk(raw: IO[bytes], encoding: str, delimiter: str, width: int,
+          cells: bool = True) -> tuple[bytes, list[tuple[int, list[str]]] | int] | None:
     """The next ``BULK_BYTES`` or so of the file (whole lines), read in one csv pass, if they hold only records
     ``rows`` would read without a fault, each with the header's ``width`` cells and none blank; else None and
-    the file is where it was. Returns the bytes and each record's (first line within them, cells).
+    the file is where it was. Returns the bytes and each record's (first line within them, cells), or with
+    ``cells`` False only their number (``_count_run`` if it can tell, else the csv pass's).
 
     ``rows`` splits records itself so one bad row costs only that row; a run of lines with no bad row in it,
     starting where a record starts, is exactly the csv module's rows over their text (a test compares the
@@ -148,12 +172,24 @@ def _bulk(raw: IO[bytes], encoding: str, delimiter: str,
     chunk = raw.read(BULK_BYTES)
     if chunk and not chunk.endswith(b"\n"):
         chunk += raw.readline()
+    odd = chunk.count(b'"') & 1  # most likely a quoted field goes on past the last line: take in the lines it spans
+    limit = len(chunk) + BULK_BYTES
+    while odd and len(chunk) < limit and (line := raw.readline()):
+        chunk += line
+        odd ^= line.count(b'"') & 1
     if (not chunk or b"\x00" in chunk or _BOM in chunk or chunk.count(b"\r") != chunk.count(b"\r\n")):
         raw.seek(start)
         return None
     try:
-        records = list(csv.reader(io.StringIO(chunk.decode(encoding), newline=""), delimiter=delimiter, strict=True))
-    except (ValueError, csv.Error):  # UnicodeDecodeError is a ValueError
+        text = chunk.decode(encoding)
+    except UnicodeDecodeError:
+        raw.seek(start)
+        return None
+    if not cells and (n := _count_run(text, delimiter, width)) is not None:
+        return chunk, n
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    except (ValueError, csv.Error):
         raw.seek(start)
         return None
     joined = list(map("".join, records))
@@ -161,9 +197,61 @@ def _bulk(raw: IO[bytes], encoding: str, delimiter: str,
             or 4 * max(map(len, joined)) + 3 * width + 2 > MAX_RECORD_BYTES):
         raw.seek(start)
         return None
+    if not cells:
+        return chunk, len(records)
     # A record's lines: one, and one more per line feed inside its (quoted) cells; no bare CR in the run.
     firsts = [0, *itertools.accumulate(text.count("\n") + 1 for text in joined)]
     return chunk, list(zip(firsts[:-1], records, strict=True))
+
+
+def _count_run(text: str, delimiter: str, width: int) -> int | None:
+    """How many records the csv pass of ``_bulk`` would read in ``text`` and accept, told with a few string
+    operations instead (no cells made: several times faster), or None when that is not certain (then
+    ``_bulk`` asks the csv module). ``_bulk`` has already refused NULs, byte-order marks and bare carriage
+    returns, so a carriage return is always the first half of a CRLF.
+
+    Split at the quotes, a text the csv module reads (strict) alternates outside and inside quoted fields:
+    every quoted field opens at a field's start (after a delimiter or a line feed, or at the start of the
+    text) and closes before a delimiter, a line ending or the end of the text, or before another quote (then
+    the two are ``""``, a quote inside the field, and the piece between them is empty). A text that is not
+    so (a quote inside an unquoted field, text after a closing quote, an odd number of quotes) is left to the
+    csv module. Outside the quotes, each line is then one record, with exactly ``width - 1`` delimiters if it
+    has ``width`` cells. A blank record (its cells only whitespace) is refused by ``_bulk``: any line made
+    only of whitespace, quotes and delimiters (every line of a blank record is) sends the text to the csv
+    pass, as does a text long enough that a record could come near ``MAX_RECORD_BYTES`` or a field near
+    the csv module's field size limit. A test compares the counts with the csv pass's."""
+    if width < 2 or len(delimiter) != 1 or delimiter in '"\r\n':
+        return None
+    if 4 * len(text) + 3 * width + 2 > MAX_RECORD_BYTES or len(text) > csv.field_size_limit():
+        return None
+    pieces = text.split('"')
+    quotes = len(pieces) - 1
+    if quotes & 1:
+        return None
+    outside = text
+    if quotes:
+        opens, closes = (delimiter, "\n"), (delimiter, "\r", "\n")
+        if pieces[0] and pieces[0][-1] not in opens or pieces[-1] and pieces[-1][0] not in closes:
+            return None
+        for piece in itertools.islice(pieces, 2, quotes, 2):
+            if piece and (piece[0] not in closes or piece[-1] not in opens):
+                return None
+        outside = "".join(pieces[::2])
+    records = outside.split("\n")
+    if text.endswith("\n"):
+        records.pop()
+    if not records or set(map(operator.methodcaller("count", delimiter), records)) != {width - 1}:
+        return None
+    if _blank_line(delimiter).search("\n" + text, 0, len(text) if text.endswith("\n") else len(text) + 1):
+        return None
+    return len(records)
+
+
+@functools.lru_cache(maxsize=16)
+def _blank_line(delimiter: str) -> re.Pattern[str]:
+    """A line of only whitespace, quotes and delimiters, after a line feed (``\\s`` is ``str.isspace``, what
+    ``str.strip`` strips)."""
+    return re.compile(rf'\n[\s"{re.escape(delimiter)}]*(?:\n|\Z)')
 
 
 def _line_starts(chunk: bytes) -> list[int]:

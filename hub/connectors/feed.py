@@ -30,8 +30,8 @@ from typing import Any
 
 from hub.connectors.base import SourceRecord
 from hub.connectors.csv_file import CsvFileConnector
-from hub.connectors.mapping import FieldMapping
-from hub.schemas import SchemaRepository, default_repository
+from hub.connectors.mapping import FieldMapping, shipped_schemas
+from hub.schemas import SchemaRepository
 from hub.yamlsource import ConfigError
 
 BATCH = 500
@@ -46,9 +46,10 @@ Item = tuple[bytes, bytes, int] | SourceRecord
 
 _M = 0x5BD1E995
 _M32 = 0xFFFFFFFF
+_WORDS = [struct.Struct(f"<{n}I").unpack_from for n in range(33)]  # a key's 4-byte words, for keys up to 131 bytes
 
 
-def key_hash(key: bytes) -> int:
+def key_hash(key: bytes, _m: int = _M, _m32: int = _M32) -> int:
     """What kafka-python's default partitioner computes of a key before taking it modulo the partition count:
     its ``murmur2`` (Kafka's Java client's), masked to 31 bits. The same arithmetic, read four bytes at a time
     (a test compares it with kafka-python's own)."""
@@ -56,10 +57,9 @@ def key_hash(key: bytes) -> int:
     h = 0x9747B28C ^ length
     words = length >> 2
     if words:
-        for k in struct.unpack_from(f"<{words}I", key):
-            k = (k * _M) & _M32
-            k ^= k >> 24
-            h = ((h * _M) & _M32) ^ ((k * _M) & _M32)
+        for k in (_WORDS[words] if words < len(_WORDS) else struct.Struct(f"<{words}I").unpack_from)(key):
+            k = (k * _m) & _m32
+            h = ((h * _m) & _m32) ^ (((k ^ (k >> 24)) * _m) & _m32)
     tail = length & 3
     if tail:
         at = length - tail
@@ -67,11 +67,10 @@ def key_hash(key: bytes) -> int:
             h ^= key[at + 2] << 16
         if tail >= 2:
             h ^= key[at + 1] << 8
-        h = ((h ^ key[at]) * _M) & _M32
+        h = ((h ^ key[at]) * _m) & _m32
     h ^= h >> 13
-    h = (h * _M) & _M32
-    h ^= h >> 15
-    return h & 0x7FFFFFFF
+    h = (h * _m) & _m32
+    return (h ^ (h >> 15)) & 0x7FFFFFFF
 
 
 def _items(path: Path, mapping: FieldMapping, schemas: SchemaRepository, skip: int) -> Iterator[list[Item]]:
@@ -106,7 +105,7 @@ def _child(conn: Connection, parents_end: Connection, path: Path, mapping: Field
     writer = threading.Thread(target=write, name="svh-connector-handover", daemon=True)
     writer.start()
     try:
-        for batch in _items(path, mapping, default_repository(), skip):
+        for batch in _items(path, mapping, shipped_schemas(), skip):
             if not put(("rows", batch)):
                 return
         put(("end", None))
@@ -162,7 +161,7 @@ class RowBatches:
 
     def __iter__(self) -> Iterator[list[Item]]:
         if self._conn is None:
-            yield from _items(self.path, self.mapping, default_repository(), self.skip)
+            yield from _items(self.path, self.mapping, shipped_schemas(), self.skip)
             return
         while True:
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,9 +10,8 @@ from hub.config import Settings
 from hub.connectors.base import RunReport
 from hub.connectors.csv_file import DEFAULT_MAX_FAULTY_PERCENT, Inspection, inspect_csv
 from hub.connectors.feed import RowBatches
-from hub.connectors.mapping import FieldMapping
+from hub.connectors.mapping import FieldMapping, shipped_schemas
 from hub.connectors.publisher import Publisher
-from hub.schemas import default_repository
 from hub.yamlsource import ConfigError
 
 
@@ -32,6 +32,55 @@ def check_file(path: Path, mapping: FieldMapping,
     return inspection
 
 
+class _Opening:
+    """The publisher made, connected and told the raw topic's partitions in a thread, while the main thread checks
+    the file: the producer's bootstrap and its first metadata request (which waits out the client's retry
+    backoff, about 0.1 s) cost about as much as the check and need the broker, not this process's CPU. Only
+    metadata is asked: nothing is sent before ``publisher`` is called, which the caller does after the check
+    passed. ``abandon`` (the check failed) closes the producer whenever it is made; the thread is not waited
+    for, so a refused file is reported at once even when Kafka cannot be reached."""
+
+    def __init__(self, settings: Settings, source: str) -> None:
+        self._lock = threading.Lock()
+        self._made: Publisher | None = None
+        self._error: BaseException | None = None
+        self._abandoned = False
+        self._thread = threading.Thread(target=self._open, args=(settings, source), name="svh-connector-open",
+                                        daemon=True)
+        self._thread.start()
+
+    def _open(self, settings: Settings, source: str) -> None:
+        made: Publisher | None = None
+        try:
+            made = Publisher(settings, source, shipped_schemas())
+            made.partitions()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread by ``publisher``
+            if made is not None:
+                made.abandon()
+            self._error = exc
+            return
+        with self._lock:
+            if self._abandoned:
+                made.abandon()
+            else:
+                self._made = made
+
+    def publisher(self) -> Publisher:
+        """The publisher, once made; raises what making it raised (Kafka unreachable, the topic missing)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._made is not None
+        return self._made
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            if self._made is not None:
+                self._made.abandon()
+                self._made = None
+
+
 def publish_file(settings: Settings, mapping: FieldMapping, path: Path,
                  on_progress: Callable[[int], None] | None = None, every: int = 1000,
                  max_faulty_percent: float = DEFAULT_MAX_FAULTY_PERCENT) -> RunReport:
@@ -43,11 +92,17 @@ def publish_file(settings: Settings, mapping: FieldMapping, path: Path,
     pseudonymises inside the agency.
     """
     placed_before = dict(mapping.placements)
-    # The reading process, if any, forks before the producer (and its thread) exists, and starts reading while
-    # the file is checked; nothing is sent before the check passes (a refused file stops it unread).
+    # The reading process, if any, forks before the producer (and its threads) exists, and starts reading while
+    # the file is checked; the producer connects meanwhile (``_Opening``); nothing is sent before the check
+    # passes (a refused file stops both, nothing sent).
     with RowBatches(path, mapping, child=None if settings.connector_child else False) as batches:
-        check_file(path, mapping, max_faulty_percent)
-        publisher = Publisher(settings, mapping.source, default_repository())
+        opening = _Opening(settings, mapping.source)
+        try:
+            check_file(path, mapping, max_faulty_percent)
+            publisher = opening.publisher()
+        except BaseException:  # refused, or stopped while waiting: the producer is closed once made
+            opening.abandon()
+            raise
         n = 0
         try:
             for batch in batches:

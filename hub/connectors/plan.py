@@ -57,6 +57,8 @@ def varint(n: int) -> bytes:
         return _SMALL[z]
     if z < 0x4000:
         return bytes((z & 0x7F | 0x80, z >> 7))
+    if z < 0x200000:  # three bytes: dates in days (a date of birth)
+        return bytes((z & 0x7F | 0x80, z >> 7 & 0x7F | 0x80, z >> 14))
     if z < 0x40000000000 and z >= 0x800000000:  # five-byte-plus longs: today's timestamps in milliseconds
         return bytes((z & 0x7F | 0x80, z >> 7 & 0x7F | 0x80, z >> 14 & 0x7F | 0x80, z >> 21 & 0x7F | 0x80,
                       z >> 28 & 0x7F | 0x80, z >> 35))
@@ -187,19 +189,38 @@ def split_datetime(fmt: str) -> Callable[[str], datetime | None] | None:
 
 
 def split_millis(fmt: str) -> Callable[[str], int | None] | None:
-    """See ``split_parts``: milliseconds since the epoch, as Avro stores a ``local-timestamp-millis``."""
-    parts = split_parts(fmt)
-    if parts is None:
+    """See ``split_parts``: milliseconds since the epoch, as Avro stores a ``local-timestamp-millis``. The date
+    part's milliseconds and the time part's are remembered apart (an extract's date-times rarely repeat, their
+    dates and times do), so a new date-time costs two look-ups and an addition."""
+    readers = _part_readers(fmt)
+    if readers is None:
         return None
+    read_date, read_time = readers
+    days: dict[str, int | None] = {}
+    times: dict[str, int | None] = {}
 
     def read(text: str) -> int | None:
-        got = parts(text)
-        if got is None:
+        d, _, t = text.partition(" ")
+        day = days.get(d, _NOT_READ)
+        if day == _NOT_READ:
+            ymd = read_date(d)
+            day = None if ymd is None else (date(*ymd).toordinal() - _EPOCH_DAY) * 86_400_000
+            if len(days) < DATE_MEMO_LIMIT:
+                days[d] = day
+        tod = times.get(t, _NOT_READ)
+        if tod == _NOT_READ:
+            hms = read_time(t)
+            tod = None if hms is None else ((hms[0] * 60 + hms[1]) * 60 + hms[2]) * 1000
+            if len(times) < DATE_MEMO_LIMIT:
+                times[t] = tod
+        if day is None or tod is None:
             return None
-        (y, mo, d), (h, mi, sec) = got
-        return (date(y, mo, d).toordinal() - _EPOCH_DAY) * 86_400_000 + ((h * 60 + mi) * 60 + sec) * 1000
+        return day + tod
 
     return read
+
+
+_NOT_READ = -(1 << 62)  # not a number of milliseconds any date-time has (year 1 is about -6.2e13)
 
 
 def split_days(fmt: str) -> Callable[[str], int | None] | None:
@@ -225,12 +246,11 @@ def split_days(fmt: str) -> Callable[[str], int | None] | None:
     return read
 
 
-def split_parts(fmt: str) -> Callable[[str], tuple[tuple[int, int, int], tuple[int, int, int]] | None] | None:
+def _part_readers(fmt: str) -> tuple[Callable[[str], tuple[int, int, int] | None],
+                                     Callable[[str], tuple[int, int, int] | None]] | None:
     """For a date-time format "<date> <time>" (``%d %m %Y``, then ``%H %M`` and maybe ``%S``; no other space),
-    a reader remembering the date part and the time part apart (an extract's dates and times repeat, their
-    pairs rarely). It gives ``timeparse.parser(fmt)``'s answer when both parts match, else None (the caller
-    asks the reference converter). Equal because the whole format's pattern is the two parts' patterns
-    joined by the space, and neither part can hold a space."""
+    a reader of the date part ((year, month, day) of a real date, else None) and one of the time part
+    ((hour, minute, second), else None); None for any other format."""
     date_fmt, space, time_fmt = fmt.partition(" ")
     if not space or " " in time_fmt or " " in date_fmt:
         return None
@@ -241,6 +261,38 @@ def split_parts(fmt: str) -> Callable[[str], tuple[tuple[int, int, int], tuple[i
     (date_re, date_codes), (time_re, time_codes) = date_p, time_p
     date_at = [date_codes.index(c) for c in ("%Y", "%m", "%d")]
     time_at = [time_codes.index(c) if c in time_codes else -1 for c in ("%H", "%M", "%S")]
+
+    def read_date(d: str) -> tuple[int, int, int] | None:
+        if (m := date_re.match(d)) is None:
+            return None
+        g = m.groups()
+        ymd = int(g[date_at[0]]), int(g[date_at[1]]), int(g[date_at[2]])
+        try:
+            date(*ymd)
+        except ValueError:
+            return None
+        return ymd
+
+    def read_time(t: str) -> tuple[int, int, int] | None:
+        if (m := time_re.match(t)) is None:
+            return None
+        g = m.groups()
+        h, mi, sec = (int(g[i]) if i >= 0 else 0 for i in time_at)
+        return (h, mi, sec) if h < 24 and mi < 60 and sec < 60 else None
+
+    return read_date, read_time
+
+
+def split_parts(fmt: str) -> Callable[[str], tuple[tuple[int, int, int], tuple[int, int, int]] | None] | None:
+    """For a date-time format "<date> <time>" (``%d %m %Y``, then ``%H %M`` and maybe ``%S``; no other space),
+    a reader remembering the date part and the time part apart (an extract's dates and times repeat, their
+    pairs rarely). It gives ``timeparse.parser(fmt)``'s answer when both parts match, else None (the caller
+    asks the reference converter). Equal because the whole format's pattern is the two parts' patterns
+    joined by the space, and neither part can hold a space."""
+    readers = _part_readers(fmt)
+    if readers is None:
+        return None
+    read_date, read_time = readers
     dates: dict[str, tuple[int, int, int] | None] = {}
     times: dict[str, tuple[int, int, int] | None] = {}
 
@@ -248,23 +300,12 @@ def split_parts(fmt: str) -> Callable[[str], tuple[tuple[int, int, int], tuple[i
         d, _, t = text.partition(" ")
         ymd = dates.get(d, _UNSEEN)
         if ymd is _UNSEEN:
-            ymd = None
-            if (m := date_re.match(d)) is not None:
-                g = m.groups()
-                ymd = int(g[date_at[0]]), int(g[date_at[1]]), int(g[date_at[2]])
-                try:
-                    date(*ymd)
-                except ValueError:
-                    ymd = None
+            ymd = read_date(d)
             if len(dates) < DATE_MEMO_LIMIT:
                 dates[d] = ymd
         hms = times.get(t, _UNSEEN)
         if hms is _UNSEEN:
-            hms = None
-            if (m := time_re.match(t)) is not None:
-                g = m.groups()
-                h, mi, sec = (int(g[i]) if i >= 0 else 0 for i in time_at)
-                hms = (h, mi, sec) if h < 24 and mi < 60 and sec < 60 else None
+            hms = read_time(t)
             if len(times) < DATE_MEMO_LIMIT:
                 times[t] = hms
         if ymd is None or hms is None:
@@ -329,6 +370,23 @@ class _Mapped:
             self.memo[cell] = out
         return out
 
+    def getter(self) -> Callable[[str], bytes | None]:
+        """What ``encode_many`` looks a cell up with: the memo's ``get`` (None: ``miss`` decides), or for a
+        date-time (they rarely repeat; their date and time parts are remembered by ``split_millis``) its bytes
+        read directly, as ``miss`` would write them, and the memo only for a cell that reads as no number (an
+        empty one, say)."""
+        if self.number is None or self.field.type != "datetime":
+            return self.memo.get
+        read, prefix, remembered = self.number, self.number_prefix, self.memo.get
+
+        def direct(cell: str) -> bytes | None:
+            text = cell.strip()
+            if text and (number := read(text)) is not None:
+                return prefix + varint(number)
+            return remembered(cell)
+
+        return direct
+
     def kept(self, cell: str) -> tuple[Any, bytes]:
         """Value and bytes of a cell (a kept field)."""
         hit = self.memo.get(cell)
@@ -364,7 +422,7 @@ class RowPlan:
         schema = schemas.get(RAW_SCHEMAS[mapping.source])
         self.prefix = SINGLE_OBJECT_MAGIC + schema.fingerprint
         self.steps = steps
-        self._plain = [(i, s.index, s.memo.get, s.miss) for i, s in enumerate(steps)
+        self._plain = [(i, s.index, s.getter(), s.miss) for i, s in enumerate(steps)
                        if isinstance(s, _Mapped) and not (s.more or s.place or s.keep)]
         self._other = [(i, s) for i, s in enumerate(steps) if isinstance(s, _Mapped) and (s.more or s.place)]
         self._kept = [(i, s) for i, s in enumerate(steps) if isinstance(s, _Mapped) and s.keep]

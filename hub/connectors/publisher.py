@@ -142,13 +142,19 @@ class Publisher(KafkaPublisher):
             self._dead_letter(rec, "validate", type(err).__name__, str(err), err.kind, err.column)
         self._settle_if_many()
 
+    def partitions(self) -> list[int]:
+        """The raw topic's partitions, asked of the broker once (the producer's first metadata request waits out
+        its retry backoff, about 0.1 s after it connected). Sends nothing."""
+        if self._partitions is None:
+            self._partitions = sorted(self.producer.partitions_for(self.raw_topic))
+        return self._partitions
+
     def publish_many(self, items: list[Item]) -> None:
         """``publish`` for a batch from ``hub.connectors.feed``: a (key, value, key hash) is a row the compiled
         plan encoded, sent as ``publish`` would send its record, to the partition kafka-python's default
         partitioner gives its key; a ``SourceRecord`` goes through ``publish``. Counted once per batch."""
-        if self._partitions is None:
-            self._partitions = sorted(self.producer.partitions_for(self.raw_topic))
-        parts, n = self._partitions, len(self._partitions)
+        parts = self._partitions or self.partitions()
+        n = len(parts)
         send, pending, topic, headers = self.producer.send, self._pending.append, self.raw_topic, self._headers
         sent = 0
         for item in items:

@@ -22,7 +22,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, cast
 
 import faust
 from sqlalchemy.exc import DataError, IntegrityError
@@ -41,6 +41,8 @@ from hub.streams import drain, membership
 from hub.streams.batch import BatchSender, Outgoing
 from hub.streams.boundary import Boundary
 from hub.streams.credentials import broker_credentials
+from hub.streams.lane import Lane
+from hub.streams.lane import run as run_lane
 from hub.streams.link import LinkState, replay
 from hub.streams.made import MADE_HERE_MAX, MadeHere
 from hub.topics import Topics
@@ -96,7 +98,12 @@ class StreamWorker:
             broker_credentials=broker_credentials(settings),
             **membership.faust_options(settings),
         )
-        drain.install(self.app)  # Faust's consumer, one delivery task per fetch rather than per message
+        self.lanes = drain.install(self.app)  # Faust's consumer, one delivery task per fetch, and batch lanes
+        # The stages that take their batches straight from the consumer (hub.streams.lane). Not the sink when
+        # the alert stage runs here: its Faust stream reads svh.shared too, and a lane takes a topic whole.
+        self.laned = {"pseudonymise", "sink"} & set(stages) if settings.worker_batch_lane else set()
+        if "alerts" in stages:
+            self.laned.discard("sink")
         self._raw_to_source = {self.topics.raw(s): s for s in self.sources}
         self._at_source_topics = {self.topics.at_source(s): s for s in self.sources}
         self.rules = EventRules(agreement, schemas)  # a producer's word is never trusted
@@ -115,10 +122,14 @@ class StreamWorker:
             self.app.agent(self._link_tokens, name="link", concurrency=1)(self._link)
         if "pseudonymise" in stages:
             inputs = self._topic(*self._raw_to_source, *self._at_source_topics)
-            self.app.agent(inputs, name="pseudonymise", concurrency=1)(self._pseudonymise)
+            self.app.agent(inputs, name="pseudonymise", concurrency=1)(
+                self._on_lane("pseudonymise", inputs.topics, PSEUDONYMISE_BATCH, self._pseudonymise_batch)
+                if "pseudonymise" in self.laned else self._pseudonymise)
         self.incident_months = incident_matches.MonthsTouched()
         if "sink" in stages:
-            self.app.agent(self._shared, name="sink", concurrency=1)(self._sink)
+            self.app.agent(self._shared, name="sink", concurrency=1)(
+                self._on_lane("sink", self._shared.topics, SINK_BATCH, self._sink_batch)
+                if "sink" in self.laned else self._sink)
             self.app.agent(self._linked, name="sink_persons", concurrency=1)(self._sink_persons)
             if settings.incident_match_interval_s > 0:
                 self.app.timer(settings.incident_match_interval_s, name="incident_matches")(self._refresh_incidents)
@@ -128,6 +139,19 @@ class StreamWorker:
         return self.app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw",
                               value_serializer="raw", internal=False)
 
+    def _on_lane(self, stage: str, topics: Sequence[str], max_: int,
+                 handle: Callable[[list[Any]], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+        """The agent of a stage on a batch lane: its topics' messages come from the consumer a fetch at a time
+        (``hub.streams.lane``), not through Faust's stream; acks, offsets and commits stay Faust's."""
+        lane = self.lanes.add(Lane(stage, topics, STREAM_BUFFER))
+        self.app.flow_control.manage_queue(cast(Any, lane))  # a rebalance clears it, as it clears the streams' buffers
+
+        async def agent(stream: Any) -> None:
+            await run_lane(self.app, lane, stream, max_, handle, die)
+
+        agent.__name__ = agent.__qualname__ = f"{stage}_lane"
+        return agent
+
     # -- pseudonymise -------------------------------------------------------------------------------
 
     async def _pseudonymise(self, stream: Any) -> None:
@@ -136,33 +160,37 @@ class StreamWorker:
         # event of the batch is handled without an await, then the batch waits for Kafka to acknowledge
         # every send before the next one: take_events acks the whole batch when it moves on, so nothing
         # is acked unsent.
-        seconds = metrics.STAGE_SECONDS.labels("pseudonymise")
         async for batch in stream.take_events(PSEUDONYMISE_BATCH, within=PSEUDONYMISE_WITHIN_S):
-            started = time.perf_counter()
-            out: list[Outgoing] = []
-            tally: Counter[tuple[str, str]] = Counter()
-            withheld: Counter[tuple[str, str]] = Counter()
-            for event in batch:
-                msg = event.message
-                source = self._raw_to_source.get(msg.topic) or self._at_source_topics.get(msg.topic, "unknown")
-                try:
-                    outcome = self._pseudonymise_one(source, msg, out, withheld)
-                except Exception as exc:  # noqa: BLE001 - see below
-                    # An exception escaping here would crash the agent, and take_events acks the whole batch
-                    # on the way out, so the rest of the batch would be committed unprocessed (lost).
-                    # Its message may quote a value: the dead letter names only the class.
-                    outcome = self._dead_letter(source, msg, "pseudonymise", exc, "unexpected", out,
-                                                message=f"unexpected {type(exc).__name__} (message withheld)")
-                tally[source, outcome] += 1
-            self.made.trim()
-            await deliver(self.sender, out, "pseudonymise")
-            for (source, outcome), n in tally.items():
-                metrics.STAGE_CONSUMED.labels("pseudonymise", source).inc(n)
-                metrics.STAGE_PROCESSED.labels("pseudonymise", source, outcome).inc(n)
-            for (source, name), n in withheld.items():
-                metrics.FIELDS_WITHHELD.labels(source, name).inc(n)
-            seconds.observe(time.perf_counter() - started)
-            metrics.LAST_EVENT.labels("pseudonymise").set_to_current_time()
+            await self._pseudonymise_batch([event.message for event in batch])
+
+    async def _pseudonymise_batch(self, messages: list[Any]) -> None:
+        """One batch of raw messages: every event handled without an await, then the whole batch's output
+        handed to Kafka and acknowledged (or the process ends) before the caller may ack the batch."""
+        started = time.perf_counter()
+        out: list[Outgoing] = []
+        tally: Counter[tuple[str, str]] = Counter()
+        withheld: Counter[tuple[str, str]] = Counter()
+        for msg in messages:
+            source = self._raw_to_source.get(msg.topic) or self._at_source_topics.get(msg.topic, "unknown")
+            try:
+                outcome = self._pseudonymise_one(source, msg, out, withheld)
+            except Exception as exc:  # noqa: BLE001 - see below
+                # An exception escaping here would end the batch: take_events would ack the whole batch on
+                # the way out, so the rest of it would be committed unprocessed (lost); the batch lane would
+                # end the process. Either way one bad message must not cost the batch.
+                # Its message may quote a value: the dead letter names only the class.
+                outcome = self._dead_letter(source, msg, "pseudonymise", exc, "unexpected", out,
+                                            message=f"unexpected {type(exc).__name__} (message withheld)")
+            tally[source, outcome] += 1
+        self.made.trim()
+        await deliver(self.sender, out, "pseudonymise")
+        for (source, outcome), n in tally.items():
+            metrics.STAGE_CONSUMED.labels("pseudonymise", source).inc(n)
+            metrics.STAGE_PROCESSED.labels("pseudonymise", source, outcome).inc(n)
+        for (source, name), n in withheld.items():
+            metrics.FIELDS_WITHHELD.labels(source, name).inc(n)
+        metrics.STAGE_SECONDS.labels("pseudonymise").observe(time.perf_counter() - started)
+        metrics.LAST_EVENT.labels("pseudonymise").set_to_current_time()
 
     def _pseudonymise_one(self, source: str, msg: Any, out: list[Outgoing],
                           withheld: Counter[tuple[str, str]]) -> str:
@@ -305,40 +333,44 @@ class StreamWorker:
 
     async def _sink(self, stream: Any) -> None:
         async for batch in stream.take_events(SINK_BATCH, within=SINK_WITHIN_S):
-            started = time.perf_counter()
-            good: list[tuple[dict[str, Any], Any]] = []
-            out: list[Outgoing] = []
-            made = self.made
-            for event in batch:
-                msg = event.message
-                record = made.take(msg.value)
-                if record is not None:  # these very bytes were made and checked here (see MadeHere)
-                    good.append((record, msg))
-                    continue
-                try:
-                    _, record = self.schemas.decode(msg.value or b"", expect=SHARED_EVENT)
-                except SchemaError as exc:
-                    out.append(self._sink_dead_letter(msg, exc, "undecodable"))
-                    continue
-                problems = self.rules.problems(record)
-                if problems:  # forged or mis-produced: never written, and its bytes (which may hold anything)
-                    refused = PseudonymisationError("; ".join(problems))  # stay off the dead-letter topic
-                    out.append(self._sink_dead_letter(msg, refused, "nonconforming", message=str(refused),
-                                                      keep_value=False))
-                    continue
+            await self._sink_batch([event.message for event in batch])
+
+    async def _sink_batch(self, messages: list[Any]) -> None:
+        """One batch of shared events into the mart (retried through an outage; a row the database refuses is
+        dead-lettered), its dead letters acknowledged by Kafka, before the caller may ack the batch."""
+        started = time.perf_counter()
+        good: list[tuple[dict[str, Any], Any]] = []
+        out: list[Outgoing] = []
+        made = self.made
+        for msg in messages:
+            record = made.take(msg.value)
+            if record is not None:  # these very bytes were made and checked here (see MadeHere)
                 good.append((record, msg))
-            written = await self._write_with_retry(good, out)
-            self.incident_months.note(written)  # after the write: the next refresh sees these events
-            await deliver(self.sender, out, "sink")
-            by_source = Counter(record["source"] for record in written)
-            for source, n in by_source.items():
-                metrics.STAGE_CONSUMED.labels("sink", source).inc(n)
-                metrics.STAGE_PROCESSED.labels("sink", source, "emitted").inc(n)
-            if out:  # consumed = emitted + dead-lettered
-                metrics.STAGE_CONSUMED.labels("sink", "unknown").inc(len(out))
-                metrics.STAGE_PROCESSED.labels("sink", "unknown", "dead_lettered").inc(len(out))
-            metrics.STAGE_SECONDS.labels("sink").observe(time.perf_counter() - started)
-            metrics.LAST_EVENT.labels("sink").set_to_current_time()
+                continue
+            try:
+                _, record = self.schemas.decode(msg.value or b"", expect=SHARED_EVENT)
+            except SchemaError as exc:
+                out.append(self._sink_dead_letter(msg, exc, "undecodable"))
+                continue
+            problems = self.rules.problems(record)
+            if problems:  # forged or mis-produced: never written, and its bytes (which may hold anything)
+                refused = PseudonymisationError("; ".join(problems))  # stay off the dead-letter topic
+                out.append(self._sink_dead_letter(msg, refused, "nonconforming", message=str(refused),
+                                                  keep_value=False))
+                continue
+            good.append((record, msg))
+        written = await self._write_with_retry(good, out)
+        self.incident_months.note(written)  # after the write: the next refresh sees these events
+        await deliver(self.sender, out, "sink")
+        by_source = Counter(record["source"] for record in written)
+        for source, n in by_source.items():
+            metrics.STAGE_CONSUMED.labels("sink", source).inc(n)
+            metrics.STAGE_PROCESSED.labels("sink", source, "emitted").inc(n)
+        if out:  # consumed = emitted + dead-lettered
+            metrics.STAGE_CONSUMED.labels("sink", "unknown").inc(len(out))
+            metrics.STAGE_PROCESSED.labels("sink", "unknown", "dead_lettered").inc(len(out))
+        metrics.STAGE_SECONDS.labels("sink").observe(time.perf_counter() - started)
+        metrics.LAST_EVENT.labels("sink").set_to_current_time()
 
     async def _refresh_incidents(self, *_: Any) -> None:
         """Re-match ED attendances to police incidents for the months written since the last refresh (all of

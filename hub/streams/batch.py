@@ -52,8 +52,12 @@ class BatchSender:
         client = self._app.producer._ensure_producer()  # the aiokafka producer Faust started
         open_batches: dict[tuple[str, int], Any] = {}
         futures: list[Any] = []
+        counts = self._partitions
         for msg in messages:
-            partition = msg.partition % await self._count(client, msg.topic)
+            count = counts.get(msg.topic)
+            if count is None:  # once per topic: no coroutine per message
+                count = await self._count(client, msg.topic)
+            partition = msg.partition % count
             tp = (msg.topic, partition)
             builder = open_batches.get(tp)
             if builder is None:

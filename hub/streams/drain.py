@@ -16,6 +16,10 @@ rebalance still interrupts a delivery blocked on a full stream buffer, as ``wait
 did. A suspended flow also stops the delivery between two messages (Faust's ``getmany`` likewise stops
 yielding when the flow stops); the messages not delivered are fetched again from the committed offsets
 after the rebalance, exactly as those Faust's own loop drops.
+
+Topics with a batch lane (``hub.streams.lane``: the hub's own stages) skip the callback: after the same
+per-message bookkeeping, their messages are appended to the stage's lane, one list per fetch, and the
+stage takes them from there.
 """
 
 from __future__ import annotations
@@ -27,13 +31,25 @@ from typing import Any, cast
 from faust.sensors import Monitor
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+from hub.streams.lane import Lane, Lanes
 
 YIELD_EVERY = 100
 """Messages delivered between two turns of the event loop (Faust's own figure)."""
+FETCH_WAIT_S = 0.1
+"""How long one fetch waits for records (Faust's: 1 s). A fetch asks only for the partitions fetched at its
+start; a partition resumed meanwhile (its stage's lane or stream buffer drained, ``on_buffer_drop``) waits for
+the next fetch, and with a backlog the stage behind it would idle for up to this long."""
 
 
 class BatchDrainConsumer(faust_aiokafka.Consumer):
-    """Faust's aiokafka consumer with a per-fetch delivery loop (see the module's docstring)."""
+    """Faust's aiokafka consumer with a per-fetch delivery loop (see the module's docstring), delivering the
+    messages of topics with a batch lane (``hub.streams.lane``) to the lane, a fetch at a time."""
+
+    @property
+    def lanes(self) -> Lanes:
+        return cast(BatchDrainTransport, self.transport).lanes
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - runs in the worker process
         getmany = self.getmany
@@ -47,7 +63,7 @@ class BatchDrainConsumer(faust_aiokafka.Consumer):
                 # the generation the fetch belongs to, read before it: a rebalance that completes while the
                 # fetch waits (or in the turn below) makes the whole fetch stale, never half of it current
                 generation = self.app.consumer_generation_id
-                batch = [pair async for pair in getmany(timeout=1.0)]
+                batch = [pair async for pair in getmany(timeout=FETCH_WAIT_S)]
                 await self.sleep(0)  # as Faust: getmany may return at once, over and over
                 if batch and not self.should_stop:
                     await self.wait_first(self._deliver(batch, generation), self.suspend_flow.wait())
@@ -78,14 +94,12 @@ class BatchDrainConsumer(faust_aiokafka.Consumer):
         acks_enabled_for = self.app.topics.acks_enabled_for
         suspended = self.suspend_flow.is_set
         app = self.app
+        lane_of = self.lanes.by_topic.get
+        laned: dict[Lane, list[Any]] = {}
         since_yield = 0
         for tp, message in batch:
             if suspended() or not self.flow_active or app.consumer_generation_id != generation:
-                return  # a rebalance: the rest is fetched again from the committed offsets
-            since_yield += 1
-            if since_yield > YIELD_EVERY:
-                await asyncio.sleep(0)
-                since_yield = 0
+                break  # a rebalance: the rest is fetched again from the committed offsets
             offset = message.offset
             r_offset = get_read_offset(tp)
             if r_offset is None or offset >= r_offset:
@@ -95,16 +109,38 @@ class BatchDrainConsumer(faust_aiokafka.Consumer):
                 if commit_every is not None and self._n_acked >= commit_every:
                     self._n_acked = 0
                     await self.commit()
-                await callback(message)
+                lane = lane_of(message.topic)
+                if lane is not None:  # a stage on the batch lane takes it with the rest of the fetch, below
+                    pending = laned.get(lane)
+                    if pending is None:
+                        pending = laned[lane] = []
+                    pending.append(message)
+                else:
+                    since_yield += 1
+                    if since_yield > YIELD_EVERY:
+                        await asyncio.sleep(0)
+                        since_yield = 0
+                    await callback(message)
                 set_read_offset(tp, offset)
             else:
                 self.log.dev("DROPPED MESSAGE ROFF %r", offset)
+        for lane, messages in laned.items():
+            # Messages of a rebalanced generation go nowhere: the stage would drop them anyway.
+            if suspended() or not self.flow_active or app.consumer_generation_id != generation:
+                return
+            await lane.put(messages)
+            if lane.full():  # stop fetching what feeds it until its stage catches up, as Faust's stream buffers do
+                lane.hold({TP(m.topic, m.partition) for m in messages}, self.on_buffer_full, self.on_buffer_drop)
 
 
 class BatchDrainTransport(faust_aiokafka.Transport):
-    """Faust's aiokafka transport with :class:`BatchDrainConsumer`."""
+    """Faust's aiokafka transport with :class:`BatchDrainConsumer`, and the app's batch lanes."""
 
     Consumer = BatchDrainConsumer
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lanes = Lanes()
 
 
 class LeanMonitor(Monitor):
@@ -132,6 +168,9 @@ class LeanMonitor(Monitor):
         return None
 
 
-def install(app: Any) -> None:
-    """Make ``app`` (a new ``faust.App``, before its topics are declared) consume with the batch drain loop."""
-    app.transport = cast(Any, BatchDrainTransport)(app.conf.broker_consumer, app)
+def install(app: Any) -> Lanes:
+    """Make ``app`` (a new ``faust.App``, before its topics are declared) consume with the batch drain loop;
+    returns its (empty) set of batch lanes."""
+    transport = cast(Any, BatchDrainTransport)(app.conf.broker_consumer, app)
+    app.transport = transport
+    return cast(Lanes, transport.lanes)

@@ -125,3 +125,77 @@ def test_good_runs_are_read_in_bulk() -> None:
     assert per_record.call_count == 1  # the header; the rest in one csv pass
     assert [r.line for r in got[:3]] == [1, 2, 4] and got[-1] == csv_rows.Row(51, 102, ["2", "3"])
     assert got[1].cells == ["1", "x\r\ny"]
+
+
+@settings(max_examples=800, deadline=None, derandomize=True)
+@given(lines=st.lists(st.lists(LINE_PIECES, max_size=8).map("".join), min_size=1, max_size=30),
+       width=st.integers(1, 3),
+       bad_bytes=st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from([b"\xff", b"\x00"])), max_size=2),
+       chunk=st.sampled_from([16, 64, 300]), ending=st.sampled_from(["\n", "\r\n", ""]))
+def test_counting_gives_what_reading_gives(lines: list[str], width: int, bad_bytes: list[tuple[int, bytes]],
+                                           chunk: int, ending: str) -> None:
+    """The whole-file check counts (``counted``): its runs of good records stand for exactly as many fault-free
+    rows of ``rows``, its other rows are ``rows``' own, and the digest ends the same."""
+    import hashlib
+    from unittest import mock
+    header = ",".join(f"c{i}" for i in range(width))
+    good = [",".join(f'"v{n},\n{i}"' if n % 2 else f"v{n}{i}" for i in range(width)) for n in range(5)]
+    text = "\n".join([header, *good, *lines, *good]) + ending
+    data = bytearray(text.encode("utf-8"))
+    for at, bad in bad_bytes:
+        data[at % len(data):at % len(data)] = bad
+    for encoding in ("utf-8-sig", "cp1252"):
+        with mock.patch.object(csv_rows, "BULK_BYTES", chunk):
+            d1, d2 = Fed(), Fed()
+            read = list(csv_rows.rows(io.BytesIO(bytes(data)), encoding, ",", d1, bulk=False))
+            got = list(csv_rows.counted(io.BytesIO(bytes(data)), encoding, ",", d2))
+        at = 0
+        for item in got:
+            if isinstance(item, int):
+                assert item > 0 and all(r.fault is None and r.cells is not None and len(r.cells) == width
+                                        for r in read[at:at + item])
+                at += item
+            else:
+                assert item == read[at]
+                at += 1
+        assert at == len(read)
+        assert d1.hexdigest() == d2.hexdigest() == hashlib.sha256(bytes(data)).hexdigest()
+
+
+FIELD_PIECES = st.sampled_from(["a", " ", "É", ",", ";", '"', '""', "\r\n", "\n", "\u00a0", "\x0b", "\t"])
+PLAIN = st.text(st.sampled_from(list("ab É\u00a0\x0b")), max_size=4)
+QUOTED = st.lists(FIELD_PIECES, max_size=4).map("".join).map(lambda f: '"' + f.replace('"', '""') + '"')
+NOISE = st.lists(FIELD_PIECES, max_size=5).map("".join)
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True)
+@given(data=st.data(), width=st.integers(2, 4), delimiter=st.sampled_from([",", ";", "\t"]),
+       ending=st.sampled_from(["\n", "\r\n"]), last=st.booleans())
+def test_a_counted_run_is_what_the_csv_pass_accepts(data: st.DataObject, width: int, delimiter: str,
+                                                    ending: str, last: bool) -> None:
+    """``_count_run`` never counts a text the csv pass of ``_bulk`` would refuse, and counts what it accepts
+    as it does (quoted fields spanning lines, doubled quotes, stray quotes, blank and short records)."""
+    field = PLAIN | QUOTED | NOISE if data.draw(st.booleans()) else PLAIN | QUOTED
+    records = data.draw(st.lists(st.lists(field, min_size=width, max_size=width) |
+                                 st.lists(field, min_size=1, max_size=width + 1), min_size=1, max_size=6))
+    text = ending.join(delimiter.join(r) for r in records) + (ending if last else "")
+    if "\x00" in text or text.count("\r") != text.count("\r\n") or not text:
+        return  # refused by _bulk before either
+    counted = csv_rows._count_run(text, delimiter, width)
+    try:
+        parsed = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    except csv.Error:
+        parsed = None
+    accepted = parsed is not None and bool(parsed) and {len(r) for r in parsed} == {width} and \
+        all("".join(r).strip() for r in parsed)
+    assert counted is None or (accepted and counted == len(parsed or ()))
+
+
+def test_common_runs_are_counted_without_the_csv_module() -> None:
+    text = 'a,"Smith, J",1\r\nb,"say ""hi""\nthen go",2\n"",x,""""\n'
+    assert csv_rows._count_run(text, ",", 3) == 3
+    assert csv_rows._count_run(text.replace(",", ";"), ";", 3) == 3
+    assert csv_rows._count_run(text, ";", 3) is None  # the commas are not its delimiter
+    assert csv_rows._count_run('a,b"c,d\n', ",", 3) is None  # a quote inside an unquoted field: the csv module's
+    assert csv_rows._count_run('a,b\n , \n', ",", 2) is None  # a blank record
+    assert csv_rows._count_run('a,"b\n', ",", 2) is None  # still open
