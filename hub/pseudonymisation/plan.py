@@ -25,6 +25,21 @@ from hub.policy.conformance import OutputTests
 from hub.pseudonymisation import generalise
 from hub.pseudonymisation.compiled import Applier, compile_apply
 from hub.pseudonymisation.geography import LSOA_CODE, Area, PostcodeLookup
+from hub.pseudonymisation.ops import (
+    AREA,
+    ATTRIBUTE,
+    FLAG,
+    PERSON,
+    PUT,
+    TOKEN,
+    TOP,
+    PseudonymisationError,
+    _keep,
+    _merged,
+    missing_id,
+    missing_time,
+    not_a_date,
+)
 from hub.pseudonymisation.tokens import Deriver, EventIds, Tokeniser, deriver, name_pair_keys
 from hub.reference import Offence, normalise_offence_code
 from hub.schemas.codec import EncodedMap, map_entries
@@ -41,15 +56,6 @@ the synthetic police extract). An entry is a few kilobytes: a police plan with e
 about 22 MiB (tracemalloc, the re-check's memory included), the bound per source. The cache holds
 only what the process made."""
 
-
-class PseudonymisationError(ValueError):
-    """A record the boundary cannot turn into a shared event; the message names fields, never values."""
-
-
-# Operation codes: a field's plan is a tuple of (code, ...) tuples, dispatched in ``SourcePlan.apply``.
-TOKEN, PUT, AREA = 0, 1, 2
-# Target kinds of a PUT/AREA: where the value lands in the shared event.
-FLAG, ATTRIBUTE, PERSON, TOP = 0, 1, 2, 3
 
 Generaliser = Callable[[Any, Any], Any]  # (value, event time) -> generalised value or None
 Minted = tuple[dict[str, str], str | None, bool, str, str]
@@ -145,10 +151,6 @@ def _target(target: str) -> tuple[int, str, str]:
     return TOP, target, ""
 
 
-def not_a_date(name: str, method: str) -> str:
-    return f"{name} is not a date, cannot generalise to {method}"
-
-
 def _date_method(name: str, method: str) -> Generaliser:
     if method == "hour":
         def hour(value: Any, when: Any) -> Any:
@@ -202,39 +204,6 @@ def _generaliser(name: str, method: str, offences: Mapping[str, Offence]) -> Gen
 def _pair_keys(names: object) -> dict[str, tuple[str, str]]:
     pair: tuple[str, str] = names  # type: ignore[assignment]
     return name_pair_keys(pair[0], pair[1])
-
-
-def _merged(blocks: list[dict[str, str]]) -> dict[str, str]:
-    """One person's token maps (each sorted by name, none empty) as one map sorted by name, later maps winning.
-
-    A family's names share its prefix (``forename``, ``forename_del#3``, ``forename_del#3@k1``...), so the
-    maps, put in order of their first names, usually follow one another without overlapping: then
-    joining them is the sorted union. Checked, not assumed: if two overlap or interleave (one family given
-    twice for a person, say), the union is built in arrival order and sorted, as before.
-    """
-    if len(blocks) > 1:
-        ordered = sorted(blocks, key=_first)
-        last = ""
-        for block in ordered:
-            if next(iter(block)) <= last:
-                merged: dict[str, str] = {}
-                for block in blocks:
-                    merged.update(block)
-                return dict(sorted(merged.items()))
-            last = next(reversed(block))
-        blocks = ordered
-    out: dict[str, str] = {}
-    for block in blocks:
-        out.update(block)
-    return out
-
-
-def _first(block: dict[str, str]) -> str:
-    return next(iter(block))
-
-
-def _keep(value: Any, when: Any) -> Any:
-    return value
 
 
 class SourcePlan:
@@ -310,14 +279,6 @@ class SourcePlan:
             return self.geography.by_lsoa(code) if self.geography else Area(code, None, None)
         return self.geography.by_postcode(text) if self.geography else None
 
-    @staticmethod
-    def missing_id(record_id: str) -> str:
-        return f"{record_id} is missing: no event id can be derived"
-
-    @staticmethod
-    def missing_time(event_time: str) -> str:
-        return f"{event_time} is missing or not a date"
-
     def apply(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """(shared event, withheld field names) of a raw record (raises ``PseudonymisationError``).
 
@@ -346,10 +307,10 @@ class SourcePlan:
             raise PseudonymisationError(self.refusal)
         rid = record.get(self.record_id)
         if not isinstance(rid, str) or not rid.strip():
-            raise PseudonymisationError(self.missing_id(self.record_id))
+            raise PseudonymisationError(missing_id(self.record_id))
         when = record.get(self.event_time)
         if not isinstance(when, date):
-            raise PseudonymisationError(self.missing_time(self.event_time))
+            raise PseudonymisationError(missing_time(self.event_time))
         flags: dict[str, bool] = {}
         attributes: dict[str, str] = {}
         shared: dict[str, Any] = {"event_id": self.event_ids(rid), **self.head, "flags": flags,

@@ -23,7 +23,8 @@ from hub.connectors import CsvFileConnector, default_mapping_path, load_mapping
 from hub.policy import Agreement
 from hub.policy.conformance import EventRules
 from hub.pseudonymisation import KeyRing, PostcodeLookup, Pseudonymiser
-from hub.pseudonymisation.plan import PseudonymisationError, SourcePlan
+from hub.pseudonymisation.ops import PseudonymisationError
+from hub.pseudonymisation.plan import SourcePlan
 from hub.schemas import RAW_SCHEMAS, SchemaRepository
 from hub.synth import SOURCE_GENERATORS, generate_police_extract
 
