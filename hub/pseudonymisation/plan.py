@@ -101,7 +101,7 @@ class TokenMint:
             return {}, normalised, True, "", ""
         # sorted by name once here, so a person's tokens are merged in order, not sorted per event (_merged);
         # checked once here against the agreement's token rules, not once per event that repeats the value
-        block = EncodedMap(sorted(tokens.items()))
+        block = EncodedMap.of(sorted(tokens.items()), None)
         block.avro = map_entries(block)  # its Avro bytes too, once: a person's map is these blocks joined
         return (block, normalised, self._check is None or self._check(block), next(iter(block)),
                 next(reversed(block)))

@@ -105,6 +105,10 @@ def _key(key: str) -> bytes:
     return out
 
 
+_dict_update = dict.update
+_new_map = dict.__new__
+
+
 class EncodedMap(dict[str, str]):
     """A map of strings that may carry its own Avro encoding: ``avro``, its entries (key, value, each
     length-prefixed) in iteration order, without the count before them or the end after them.
@@ -115,12 +119,22 @@ class EncodedMap(dict[str, str]):
     once per distinct value and joined per event (``hub.pseudonymisation``), so their bytes are too.
     """
 
-    avro: bytes | None = None  # a class default, so making one is dict's own constructor (no __init__ here)
+    __slots__ = ("avro",)  # no per-map __dict__: a person's joined map is made per event, minted maps by the thousand
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.avro: bytes | None = None
+
+    @classmethod
+    def of(cls, items: Any, avro: bytes | None) -> EncodedMap:
+        """A map of ``items`` (a mapping or pairs) with ``avro``, made without a Python ``__init__`` call."""
+        out = _new_map(cls)
+        _dict_update(out, items)
+        out.avro = avro
+        return out
 
     def copy(self) -> EncodedMap:
-        out = EncodedMap(self)
-        out.avro = self.avro
-        return out
+        return EncodedMap.of(self, self.avro)
 
     def __setitem__(self, key: str, value: str) -> None:
         self.avro = None
@@ -175,7 +189,7 @@ def map_entries(mapping: Mapping[str, str]) -> bytes:
 def joined(maps: list[EncodedMap]) -> EncodedMap:
     """The maps' union in their order (later keys win), with its encoding when every map has one and no key
     repeats (then the union's entries are the maps' entries, one after another)."""
-    out = EncodedMap()
+    out = _new_map(EncodedMap)
     update = _dict_update  # dict's own: EncodedMap.update would forget an encoding the union does not have yet
     parts: list[bytes | None] = []
     entries = 0
@@ -183,12 +197,8 @@ def joined(maps: list[EncodedMap]) -> EncodedMap:
         update(out, m)
         entries += len(m)
         parts.append(m.avro)
-    if len(out) == entries and None not in parts:
-        out.avro = b"".join(parts)  # type: ignore[arg-type]
+    out.avro = b"".join(parts) if len(out) == entries and None not in parts else None  # type: ignore[arg-type]
     return out
-
-
-_dict_update = dict.update
 
 
 _PRIMITIVE_KINDS = {"string", "boolean", "int", "long", "double"}
