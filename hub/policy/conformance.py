@@ -24,6 +24,7 @@ EVENT_ID = re.compile(r"ev-[0-9a-f]{30}")
 KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 TOKEN_NAME = re.compile(r"[a-z][a-z0-9_#]{0,40}(@[A-Za-z0-9_-]{1,40})?")  # e.g. surname_del#3@k2025
 TOKEN_VALUE = re.compile(r"[A-Za-z0-9_-]{1,40}:[0-9a-f]{32}")
+_TOKEN_VALUE_LINES = re.compile(rf"(?:{TOKEN_VALUE.pattern}\n)*{TOKEN_VALUE.pattern}")
 MAX_TOKENS = 512  # deletion neighbourhoods of long names make many
 FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _MEMO_LIMIT = 1 << 16  # strings remembered as already checked, per kind, before the memory is emptied
@@ -204,8 +205,20 @@ class EventRules:
 
     def keyed_tokens(self, tokens: Mapping[str, str]) -> bool:
         """Whether every name and value of a token map passes this check (its count aside): what
-        :meth:`problems` asks of a person's tokens, asked by a plan once per token map it mints."""
-        return self._token_names.all(tokens.keys()) and self._token_values.all(tokens.values())
+        :meth:`problems` asks of a person's tokens, asked by a plan once per token map it mints.
+
+        The values are new (a map is minted for a value not met before), so instead of one pattern per
+        value they are matched as one text, one value per line: the same verdict (a value holding a line
+        break would add a line, so the line count is checked too; a test compares both)."""
+        names = tokens.keys()
+        if not (names <= self._token_names._seen or self._token_names.all(names)):
+            return False
+        values = list(tokens.values())
+        try:
+            text = "\n".join(values)
+        except TypeError:  # a value that is not a string
+            return False
+        return not values or (text.count("\n") == len(values) - 1 and _TOKEN_VALUE_LINES.fullmatch(text) is not None)
 
     def _conforms(self, rules: _SourceRules, event: Mapping[str, Any], at: str | None) -> bool:
         """The checks of :meth:`problems` in one pass with no messages: True only if it would find nothing.

@@ -20,14 +20,12 @@ event's) gets none, and the reference walk does the work as before.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime
+from typing import Any
 
 from hub.policy.agreement import TOP_TARGETS
+from hub.pseudonymisation import ops as p
 from hub.schemas.codec import joined
-
-if TYPE_CHECKING:  # pragma: no cover
-    from hub.pseudonymisation.plan import SourcePlan
 
 Applier = Callable[[dict[str, Any]], tuple[dict[str, Any], list[str]]]
 
@@ -40,10 +38,9 @@ class _Lines:
         self.lines.append("    " * indent + line)
 
 
-def compile_apply(plan: SourcePlan, keys: tuple[str, ...]) -> Applier | None:
-    """The plan's ``apply`` for records whose keys are ``keys`` in this order, or None when not generated."""
-    from hub.pseudonymisation import plan as p  # the operation codes; plan imports this module lazily too
-
+def compile_apply(plan: Any, keys: tuple[str, ...]) -> Applier | None:
+    """The ``apply`` of ``plan`` (a ``SourcePlan``, which imports this module) for records whose keys are
+    ``keys`` in this order, or None when not generated."""
     if plan.record_id not in keys or plan.event_time not in keys or len(set(keys)) != len(keys):
         return None
     # Where each role is first and last touched, in operation order: people are listed in the order they
@@ -88,8 +85,9 @@ def compile_apply(plan: SourcePlan, keys: tuple[str, ...]) -> Applier | None:
     check = plan.conformance is not None  # test values (or, with no tests, every event) against the agreement
 
     ns: dict[str, Any] = {
-        "_PE": p.PseudonymisationError, "_date": date, "_EVENT_IDS": plan.event_ids, "_AREAS": plan._areas,
-        "_AREA_OF": plan._area_of, "_PAIRS": plan._pairs.lookup, "_merged": p._merged, "_JOINED": joined,
+        "_PE": p.PseudonymisationError, "_date": date, "_datetime": datetime, "_EVENT_IDS": plan.event_ids,
+        "_AREAS": plan._areas, "_AREA_OF": plan._area_of, "_PAIRS": plan._pairs.lookup, "_merged": p._merged,
+        "_JOINED": joined,
         "_CONFORMANCE": plan.conformance, "_MAX_TOKENS": tests.max_tokens if tests else 0,
     }
 
@@ -108,10 +106,10 @@ def compile_apply(plan: SourcePlan, keys: tuple[str, ...]) -> Applier | None:
     emit(1, f"{', '.join(values)}{',' if len(values) == 1 else ''} = record.values()")
     rid = values[keys.index(plan.record_id)]
     emit(1, f"if not isinstance({rid}, str) or not {rid}.strip():")
-    emit(2, f"raise _PE({p.SourcePlan.missing_id(plan.record_id)!r})")
+    emit(2, f"raise _PE({p.missing_id(plan.record_id)!r})")
     emit(1, f"when = {values[keys.index(plan.event_time)]}")
     emit(1, "if not isinstance(when, _date):")
-    emit(2, f"raise _PE({p.SourcePlan.missing_time(plan.event_time)!r})")
+    emit(2, f"raise _PE({p.missing_time(plan.event_time)!r})")
     emit(1, "flags = {}")
     emit(1, "attributes = {}")
     head = ", ".join(f"{k!r}: {v!r}" for k, v in plan.head.items())
@@ -131,7 +129,7 @@ def compile_apply(plan: SourcePlan, keys: tuple[str, ...]) -> Applier | None:
             continue
         v = values[i]
         emit(1, f"if {v} is not None:")
-        looked_up = False
+        looked_up = dated = day = False
         for op in ops:
             code = op[0]
             if code == p.TOKEN:
@@ -163,15 +161,30 @@ def compile_apply(plan: SourcePlan, keys: tuple[str, ...]) -> Applier | None:
                 emit(2, "if area is not None:")
                 emit(3, f"r = area.{op[4]}")
                 emit(3, "if r is not None:")
-                _target(emit, op, 4, tests, check, value_test, written, attributes, roles, p)
+                _target(emit, op, 4, tests, check, value_test, written, attributes, roles)
                 continue
             if op[4] is p._keep:
                 emit(2, f"r = {v}")
-                _target(emit, op, 2, tests, check, value_test, written, attributes, roles, p)
+                _target(emit, op, 2, tests, check, value_test, written, attributes, roles)
+            elif op[5] in _DATE_INLINE:  # what plan._date_method's generaliser returns, written out
+                if not dated:
+                    emit(2, f"if not isinstance({v}, _date):")
+                    emit(3, f"raise _PE({p.not_a_date(op[6], op[5])!r})")
+                    dated = True
+                if op[5] == "hour":
+                    emit(2, f"if isinstance({v}, _datetime):")
+                    emit(3, f"r = {v}.hour")
+                    _target(emit, op, 3, tests, check, value_test, written, attributes, roles)
+                    continue
+                if not day:
+                    emit(2, f"day = {v}.date() if isinstance({v}, _datetime) else {v}")
+                    day = True
+                emit(2, _DATE_INLINE[op[5]])
+                _target(emit, op, 2, tests, check, value_test, written, attributes, roles)
             else:
                 emit(2, f"r = {const(op[4], '_G')}({v}, when)")
                 emit(2, "if r is not None:")
-                _target(emit, op, 3, tests, check, value_test, written, attributes, roles, p)
+                _target(emit, op, 3, tests, check, value_test, written, attributes, roles)
     declared = [f"t{n}" for role in roles for n, _ in blocks[role]]
     if declared:  # a token slot stays None when its field is None
         emit.lines.insert(slots_at, f"    {' = '.join(declared)} = None")
@@ -240,9 +253,16 @@ def compile_apply(plan: SourcePlan, keys: tuple[str, ...]) -> Applier | None:
     return applier
 
 
+_DATE_INLINE = {
+    "date": "r = day", "week": "r = '%d-W%02d' % day.isocalendar()[:2]",
+    "month": "r = '%d-%02d' % (day.year, day.month)", "year": "r = str(day.year)", "hour": "",
+}
+"""plan._date_method's results (``generalise.iso_week`` and the plan's _DAY_METHODS), as lines setting ``r``."""
+
+
 def _target(emit: _Lines, op: tuple[Any, ...], ind: int, tests: Any, check: bool,
             value_test: Callable[[Callable[[Any], bool] | None, str, int], None], written: set[str],
-            attributes: Mapping[str, int], roles: list[str], p: Any) -> None:
+            attributes: Mapping[str, int], roles: list[str]) -> None:
     """Lines putting ``r`` (never None here) where the operation's target says, as ``SourcePlan.apply`` does."""
     kind, slot = op[1], op[2]
     if kind == p.FLAG:

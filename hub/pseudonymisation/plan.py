@@ -25,6 +25,21 @@ from hub.policy.conformance import OutputTests
 from hub.pseudonymisation import generalise
 from hub.pseudonymisation.compiled import Applier, compile_apply
 from hub.pseudonymisation.geography import LSOA_CODE, Area, PostcodeLookup
+from hub.pseudonymisation.ops import (
+    AREA,
+    ATTRIBUTE,
+    FLAG,
+    PERSON,
+    PUT,
+    TOKEN,
+    TOP,
+    PseudonymisationError,
+    _keep,
+    _merged,
+    missing_id,
+    missing_time,
+    not_a_date,
+)
 from hub.pseudonymisation.tokens import Deriver, EventIds, Tokeniser, deriver, name_pair_keys
 from hub.reference import Offence, normalise_offence_code
 from hub.schemas.codec import EncodedMap, map_entries
@@ -41,15 +56,6 @@ the synthetic police extract). An entry is a few kilobytes: a police plan with e
 about 22 MiB (tracemalloc, the re-check's memory included), the bound per source. The cache holds
 only what the process made."""
 
-
-class PseudonymisationError(ValueError):
-    """A record the boundary cannot turn into a shared event; the message names fields, never values."""
-
-
-# Operation codes: a field's plan is a tuple of (code, ...) tuples, dispatched in ``SourcePlan.apply``.
-TOKEN, PUT, AREA = 0, 1, 2
-# Target kinds of a PUT/AREA: where the value lands in the shared event.
-FLAG, ATTRIBUTE, PERSON, TOP = 0, 1, 2, 3
 
 Generaliser = Callable[[Any, Any], Any]  # (value, event time) -> generalised value or None
 Minted = tuple[dict[str, str], str | None, bool, str, str]
@@ -95,7 +101,7 @@ class TokenMint:
             return {}, normalised, True, "", ""
         # sorted by name once here, so a person's tokens are merged in order, not sorted per event (_merged);
         # checked once here against the agreement's token rules, not once per event that repeats the value
-        block = EncodedMap(sorted(tokens.items()))
+        block = EncodedMap.of(sorted(tokens.items()), None)
         block.avro = map_entries(block)  # its Avro bytes too, once: a person's map is these blocks joined
         return (block, normalised, self._check is None or self._check(block), next(iter(block)),
                 next(reversed(block)))
@@ -149,7 +155,7 @@ def _date_method(name: str, method: str) -> Generaliser:
     if method == "hour":
         def hour(value: Any, when: Any) -> Any:
             if not isinstance(value, date):
-                raise PseudonymisationError(f"{name} is not a date, cannot generalise to {method}")
+                raise PseudonymisationError(not_a_date(name, method))
             return value.hour if isinstance(value, datetime) else None
         return hour
     of_day = _DAY_METHODS.get(method)
@@ -159,7 +165,7 @@ def _date_method(name: str, method: str) -> Generaliser:
 
     def gen(value: Any, when: Any) -> Any:
         if not isinstance(value, date):
-            raise PseudonymisationError(f"{name} is not a date, cannot generalise to {method}")
+            raise PseudonymisationError(not_a_date(name, method))
         return day_method(value.date() if isinstance(value, datetime) else value)
     return gen
 
@@ -198,39 +204,6 @@ def _generaliser(name: str, method: str, offences: Mapping[str, Offence]) -> Gen
 def _pair_keys(names: object) -> dict[str, tuple[str, str]]:
     pair: tuple[str, str] = names  # type: ignore[assignment]
     return name_pair_keys(pair[0], pair[1])
-
-
-def _merged(blocks: list[dict[str, str]]) -> dict[str, str]:
-    """One person's token maps (each sorted by name, none empty) as one map sorted by name, later maps winning.
-
-    A family's names share its prefix (``forename``, ``forename_del#3``, ``forename_del#3@k1``...), so the
-    maps, put in order of their first names, usually follow one another without overlapping: then
-    joining them is the sorted union. Checked, not assumed: if two overlap or interleave (one family given
-    twice for a person, say), the union is built in arrival order and sorted, as before.
-    """
-    if len(blocks) > 1:
-        ordered = sorted(blocks, key=_first)
-        last = ""
-        for block in ordered:
-            if next(iter(block)) <= last:
-                merged: dict[str, str] = {}
-                for block in blocks:
-                    merged.update(block)
-                return dict(sorted(merged.items()))
-            last = next(reversed(block))
-        blocks = ordered
-    out: dict[str, str] = {}
-    for block in blocks:
-        out.update(block)
-    return out
-
-
-def _first(block: dict[str, str]) -> str:
-    return next(iter(block))
-
-
-def _keep(value: Any, when: Any) -> Any:
-    return value
 
 
 class SourcePlan:
@@ -289,7 +262,8 @@ class SourcePlan:
         if out.treatment == "generalise" and out.method in AREA_METHODS:
             return (AREA, kind, slot, attr, out.method)  # the Area attribute of that level
         gen = _keep if out.treatment == "keep" else _generaliser(name, str(out.method), ctx.offences)
-        return (PUT, kind, slot, attr, gen)
+        # the method too: generated code writes a date's generalisation inline (hub.pseudonymisation.compiled)
+        return (PUT, kind, slot, attr, gen, out.method if out.treatment == "generalise" else None, name)
 
     def _area(self, value: Any) -> Area | None:
         """The area of a postcode or LSOA code (remembered: a plan's ``_areas``, as places repeat)."""
@@ -304,14 +278,6 @@ class SourcePlan:
         if LSOA_CODE.match(code):
             return self.geography.by_lsoa(code) if self.geography else Area(code, None, None)
         return self.geography.by_postcode(text) if self.geography else None
-
-    @staticmethod
-    def missing_id(record_id: str) -> str:
-        return f"{record_id} is missing: no event id can be derived"
-
-    @staticmethod
-    def missing_time(event_time: str) -> str:
-        return f"{event_time} is missing or not a date"
 
     def apply(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """(shared event, withheld field names) of a raw record (raises ``PseudonymisationError``).
@@ -341,10 +307,10 @@ class SourcePlan:
             raise PseudonymisationError(self.refusal)
         rid = record.get(self.record_id)
         if not isinstance(rid, str) or not rid.strip():
-            raise PseudonymisationError(self.missing_id(self.record_id))
+            raise PseudonymisationError(missing_id(self.record_id))
         when = record.get(self.event_time)
         if not isinstance(when, date):
-            raise PseudonymisationError(self.missing_time(self.event_time))
+            raise PseudonymisationError(missing_time(self.event_time))
         flags: dict[str, bool] = {}
         attributes: dict[str, str] = {}
         shared: dict[str, Any] = {"event_id": self.event_ids(rid), **self.head, "flags": flags,

@@ -16,7 +16,8 @@ from hub.policy import Agreement
 from hub.policy.conformance import EventRules
 from hub.pseudonymisation.geography import PostcodeLookup
 from hub.pseudonymisation.keys import KeyRing
-from hub.pseudonymisation.plan import SEX_CODES, PlanContext, PseudonymisationError, SourcePlan
+from hub.pseudonymisation.ops import PseudonymisationError
+from hub.pseudonymisation.plan import SEX_CODES, PlanContext, SourcePlan
 from hub.pseudonymisation.tokens import EVENT_ID, LINKAGE, Tokeniser
 from hub.reference import offence_codes
 

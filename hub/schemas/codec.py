@@ -105,6 +105,10 @@ def _key(key: str) -> bytes:
     return out
 
 
+_dict_update = dict.update
+_new_map = dict.__new__
+
+
 class EncodedMap(dict[str, str]):
     """A map of strings that may carry its own Avro encoding: ``avro``, its entries (key, value, each
     length-prefixed) in iteration order, without the count before them or the end after them.
@@ -115,16 +119,22 @@ class EncodedMap(dict[str, str]):
     once per distinct value and joined per event (``hub.pseudonymisation``), so their bytes are too.
     """
 
-    __slots__ = ("avro",)
+    __slots__ = ("avro",)  # no per-map __dict__: a person's joined map is made per event, minted maps by the thousand
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.avro: bytes | None = None
 
-    def copy(self) -> EncodedMap:
-        out = EncodedMap(self)
-        out.avro = self.avro
+    @classmethod
+    def of(cls, items: Any, avro: bytes | None) -> EncodedMap:
+        """A map of ``items`` (a mapping or pairs) with ``avro``, made without a Python ``__init__`` call."""
+        out = _new_map(cls)
+        _dict_update(out, items)
+        out.avro = avro
         return out
+
+    def copy(self) -> EncodedMap:
+        return EncodedMap.of(self, self.avro)
 
     def __setitem__(self, key: str, value: str) -> None:
         self.avro = None
@@ -164,12 +174,14 @@ def map_entries(mapping: Mapping[str, str]) -> bytes:
     """The Avro encoding of a string map's entries, in iteration order (raises :class:`Fallback` for a key or
     value that is not a ``str``): what a compiled encoder writes between the map's count and its end."""
     b = bytearray()
+    keys, lengths = _KEYS, _LEN
     for key, value in mapping.items():
-        b += _KEYS.get(key) or _key(key)
+        b += keys.get(key) or _key(key)
         if type(value) is not str:
             raise Fallback
         encoded = value.encode()
-        b += _length(len(encoded))
+        n = len(encoded)
+        b += lengths[n] if n < 4096 else _varint(n)
         b += encoded
     return bytes(b)
 
@@ -177,12 +189,15 @@ def map_entries(mapping: Mapping[str, str]) -> bytes:
 def joined(maps: list[EncodedMap]) -> EncodedMap:
     """The maps' union in their order (later keys win), with its encoding when every map has one and no key
     repeats (then the union's entries are the maps' entries, one after another)."""
-    out = EncodedMap()
-    update = dict.update
+    out = _new_map(EncodedMap)
+    update = _dict_update  # dict's own: EncodedMap.update would forget an encoding the union does not have yet
+    parts: list[bytes | None] = []
+    entries = 0
     for m in maps:
         update(out, m)
-    if len(out) == sum(len(m) for m in maps) and all(m.avro is not None for m in maps):
-        out.avro = b"".join([m.avro for m in maps if m.avro is not None])
+        entries += len(m)
+        parts.append(m.avro)
+    out.avro = b"".join(parts) if len(out) == entries and None not in parts else None  # type: ignore[arg-type]
     return out
 
 

@@ -23,7 +23,8 @@ from hub.connectors import CsvFileConnector, default_mapping_path, load_mapping
 from hub.policy import Agreement
 from hub.policy.conformance import EventRules
 from hub.pseudonymisation import KeyRing, PostcodeLookup, Pseudonymiser
-from hub.pseudonymisation.plan import PseudonymisationError, SourcePlan
+from hub.pseudonymisation.ops import PseudonymisationError
+from hub.pseudonymisation.plan import SourcePlan
 from hub.schemas import RAW_SCHEMAS, SchemaRepository
 from hub.synth import SOURCE_GENERATORS, generate_police_extract
 
@@ -243,3 +244,20 @@ def test_the_boundary_writes_fastavros_bytes_for_the_generated_events(
                 assert token_value == (repo.encode_with_fastavro(LINK_TOKENS, tokens) if tokens else None)
                 tokens_seen += tokens is not None
     assert tokens_seen > 500
+
+
+_token_value = st.builds(lambda k, h: f"{k}:{h}", st.sampled_from(["k1", "k0", "k 1", "", "K-_9", "x" * 41]),
+                         st.text(alphabet="0123456789abcdef", min_size=31, max_size=33)) | st.text(max_size=40)
+_token_name = st.sampled_from(["surname", "forename_del#3", "dob@k0", "Surname", "x" * 45, "a b"]) | st.text(max_size=8)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(tokens=st.dictionaries(_token_name, _token_value | st.builds(lambda a, b: f"{a}\n{b}", _token_value,
+                                                                    _token_value), max_size=6))
+def test_a_minted_maps_check_is_the_per_token_check(agreement: Agreement, tokens: dict[str, str]) -> None:
+    """``keyed_tokens`` matches a map's values as one text; its verdict is each name's and value's pattern."""
+    from hub.policy.conformance import TOKEN_NAME, TOKEN_VALUE, _matches
+    rules = _police_plans(agreement)[2]
+    expected = all(_matches(TOKEN_NAME, k) and _matches(TOKEN_VALUE, v) for k, v in tokens.items())
+    assert rules.keyed_tokens(tokens) == expected
+    assert rules.keyed_tokens(tokens) == expected  # and again, with the names it accepted remembered
