@@ -225,3 +225,7 @@ def test_the_worker_puts_its_own_stages_on_lanes(tmp_path: Path, agreement: Agre
     topics = Topics("unit")
     assert (topics.raw("police_incident") in w.lanes.by_topic) == ("pseudonymise" in laned)
     assert (topics.shared in w.lanes.by_topic) == ("sink" in laned)
+
+
+def test_the_lane_is_off_by_default(tmp_path: Path) -> None:
+    assert load_settings({}, data_dir=tmp_path).worker_batch_lane is False  # experimental: see docs/benchmarks.md
