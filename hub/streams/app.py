@@ -22,7 +22,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, NoReturn, TypeVar, cast
+from typing import Any, NoReturn, TypeVar
 
 import faust
 from sqlalchemy.exc import DataError, IntegrityError
@@ -143,8 +143,7 @@ class StreamWorker:
                  handle: Callable[[list[Any]], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
         """The agent of a stage on a batch lane: its topics' messages come from the consumer a fetch at a time
         (``hub.streams.lane``), not through Faust's stream; acks, offsets and commits stay Faust's."""
-        lane = self.lanes.add(Lane(stage, topics, STREAM_BUFFER))
-        self.app.flow_control.manage_queue(cast(Any, lane))  # a rebalance clears it, as it clears the streams' buffers
+        lane = self.lanes.add(Lane(stage, topics, STREAM_BUFFER))  # a revocation empties it (drain.py)
 
         async def agent(stream: Any) -> None:
             await run_lane(self.app, lane, stream, max_, handle, die)

@@ -51,6 +51,14 @@ class BatchDrainConsumer(faust_aiokafka.Consumer):
     def lanes(self) -> Lanes:
         return cast(BatchDrainTransport, self.transport).lanes
 
+    async def on_partitions_revoked(self, revoked: set[Any]) -> None:  # pragma: no cover - worker process
+        """Empty the batch lanes first: what they hold was read but not taken, and only a revocation (whose
+        assignment seeks every partition back to its committed offset) may drop read messages. Faust's own
+        revocation follows (read offsets, acks, stopping the flow, ``wait_empty`` for the batches in hand)."""
+        for lane in set(self.lanes.by_topic.values()):
+            lane.clear()
+        await super().on_partitions_revoked(revoked)
+
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - runs in the worker process
         getmany = self.getmany
         consumer_should_stop = self._stopped.is_set

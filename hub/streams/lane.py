@@ -14,9 +14,11 @@ conductor) and the rebalance protocol:
 
 - a message is tracked as unacknowledged (``Consumer.unacked``) from the moment its stage takes it, as a
   stream tracks it, so ``wait_empty`` at a revocation waits for the batch in hand;
-- what is fetched but not yet taken is dropped when the flow stops (the lane is one of the queues
-  ``app.flow_control`` clears), and a batch of an older consumer generation, or taken while the flow is
-  suspended, is dropped too: its partitions are sought back to the committed offsets and fetched again;
+- what is fetched but not yet taken is dropped when partitions are revoked (the consumer empties its lanes
+  first), and so are messages of an older consumer generation: a revocation came between, and the assignment
+  after it seeks every partition back to its committed offset, so they are fetched again. Nothing else drops
+  a read message: Faust's ``flow_control`` does not manage the lanes, since it also clears its queues on every
+  resume, with no seek after some of them;
 - the consumer's delivery into the lane is raced against the flow's suspension, so a rebalance interrupts
   a delivery waiting for room.
 
@@ -79,7 +81,7 @@ class Lane:
                 pause(tp)
 
     def clear(self) -> None:
-        """Drop everything not yet taken (``app.flow_control`` calls this when a rebalance stops the flow). Held
+        """Drop everything not yet taken (the consumer calls this when partitions are revoked). Held
         partitions are forgotten, not resumed: the assignment that follows sets what is fetched."""
         self._queue.clear()
         self._queued = 0
@@ -136,13 +138,11 @@ async def batches(app: Any, lane: Lane, max_: int) -> AsyncIterator[list[Any]]:
     consumer = app.consumer
     unacked = consumer.unacked  # Faust's WeakSet of messages started and not acked (wait_empty waits on it)
     add_unacked = unacked.add
-    flow_control = app.flow_control
     inbound = getattr(app.monitor, "stream_inbound_time", None)
     while True:
         messages = await lane.take(max_)
-        if not flow_control.is_active():
-            continue  # a rebalance is under way: fetched again from the committed offsets
         generation = app.consumer_generation_id
+        # Read before a revocation: the assignment after it seeks back to the committed offsets (fetched again).
         current = [m for m in messages if m.generation_id == generation]
         if not current:
             continue

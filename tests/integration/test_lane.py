@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 def test_a_worker_joining_mid_drain_loses_nothing_and_doubles_nothing(settings: Settings, tmp_path: Path) -> None:
     manifest = generate_police_extract(tmp_path / "data", seed=23, incidents=6000)
-    settings = with_pipeline_files(settings, manifest, worker_instance="lane-1")
+    settings = with_pipeline_files(settings, manifest, worker_instance="lane-1", worker_batch_lane=True)
     first_half, second_half = split_extract(manifest.extract_csv, 2, tmp_path / "parts")
     first = publish(settings, first_half, manifest.lookup_csv)
     worker = start_worker(settings, "worker-1.log")

@@ -130,16 +130,18 @@ def test_batches_drop_an_older_generation_and_track_the_rest_until_acked() -> No
     asyncio.run(go())
 
 
-def test_batches_drop_what_is_taken_while_the_flow_is_stopped() -> None:
+def test_only_an_older_generation_is_dropped_not_a_stopped_flow() -> None:
+    # A read message is dropped only when a revocation came between (its assignment seeks back to the
+    # committed offset); Faust's flow control, which also clears its queues on resumes with no seek after
+    # them, does not manage the lanes.
     async def go() -> None:
         a = app(active=False)
         lane = Lane("s", ["t"], 100)
-        await lane.put([Msg(0)])
+        msgs = [Msg(0)]
+        await lane.put(msgs)
         it = batches(a, lane, 10)
-        nxt = asyncio.ensure_future(it.__anext__())
-        await asyncio.sleep(0.01)
-        assert not nxt.done() and not a.consumer.unacked and len(lane) == 0
-        nxt.cancel()
+        assert await asyncio.wait_for(it.__anext__(), 1) == msgs
+        await it.aclose()
 
     asyncio.run(go())
 
@@ -225,3 +227,7 @@ def test_the_worker_puts_its_own_stages_on_lanes(tmp_path: Path, agreement: Agre
     topics = Topics("unit")
     assert (topics.raw("police_incident") in w.lanes.by_topic) == ("pseudonymise" in laned)
     assert (topics.shared in w.lanes.by_topic) == ("sink" in laned)
+
+
+def test_the_lane_is_off_by_default(tmp_path: Path) -> None:
+    assert load_settings({}, data_dir=tmp_path).worker_batch_lane is False  # experimental: see docs/benchmarks.md
