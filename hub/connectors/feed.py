@@ -114,6 +114,9 @@ def _child(conn: Connection, parents_end: Connection, path: Path, mapping: Field
             except FileRefused as exc:  # one line naming no value, as the parent would have raised it
                 put(("refused", str(exc)))
                 return
+            except OSError as exc:  # unreadable (permissions, gone): permanent, not "try again"
+                put(("refused", f"{path}: cannot be read ({type(exc).__name__}); nothing was published"))
+                return
             put(("checked", None))
         for batch in _items(path, mapping, shipped_schemas(), skip):
             if not put(("rows", batch)):
@@ -189,6 +192,8 @@ class RowBatches:
         self._unchecked = False
         if kind == "refused":
             raise FileRefused(body)
+        if kind == "config":  # the mapping cannot read the file (its encoding, say): exit 2 as in one process
+            raise ConfigError(body)
         if kind != "checked":
             raise ReadingFailed(f"{self.path.name}: the connector's reading process failed ({body}) before the "
                                 "file was checked; nothing was sent")

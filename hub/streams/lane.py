@@ -55,6 +55,7 @@ class Lane:
         self._room = asyncio.Event()
         self._room.set()
         self._held: set[Any] = set()
+        self._epoch = 0  # how many times the lane was emptied (``clear``)
         self._resume: Callable[[Any], None] | None = None
 
     def __len__(self) -> int:
@@ -62,9 +63,15 @@ class Lane:
 
     async def put(self, messages: list[Any]) -> None:
         """Append one fetch's messages (waits while the lane holds ``HARD_LIMIT`` times its limit or more)."""
+        epoch = self._epoch
         while self._queued >= self.limit * HARD_LIMIT:
             self._room.clear()
             await self._room.wait()
+            if self._epoch != epoch:
+                # Emptied while this fetch waited for room (a revocation): the fetch is stale. Appended now, its
+                # messages would be handled and acked while the partition has no committed offset, and Faust would
+                # commit past the messages the revocation dropped (found by review: the lane's lost events).
+                return
         self._queue.append(messages)
         self._queued += len(messages)
         self._ready.set()
@@ -85,6 +92,7 @@ class Lane:
         partitions are forgotten, not resumed: the assignment that follows sets what is fetched."""
         self._queue.clear()
         self._queued = 0
+        self._epoch += 1  # a put waiting for room drops its fetch
         self._held.clear()
         self._room.set()
 
@@ -141,6 +149,8 @@ async def batches(app: Any, lane: Lane, max_: int) -> AsyncIterator[list[Any]]:
     inbound = getattr(app.monitor, "stream_inbound_time", None)
     while True:
         messages = await lane.take(max_)
+        if not consumer.flow_active:
+            continue  # taken between a revocation and the seek after it: fetched again from the committed offsets
         generation = app.consumer_generation_id
         # Read before a revocation: the assignment after it seeks back to the committed offsets (fetched again).
         current = [m for m in messages if m.generation_id == generation]

@@ -279,3 +279,27 @@ def test_a_killed_reading_process_is_one_clear_error_not_a_hang(tmp_path: Path) 
         with pytest.raises(ReadingFailed, match=r"^police_extract\.csv: the connector's reading process ended"):
             for _ in it:  # what it had already piped arrives first
                 pass
+
+
+@pytest.mark.parametrize(("raised", "expected", "message"), [
+    (PermissionError(13, "Permission denied"), "FileRefused", r"x\.csv: cannot be read \(PermissionError\); nothing"),
+    ("config", "ConfigError", "the mapping says so"),
+])
+def test_a_check_that_fails_in_the_reading_process_is_a_permanent_error_not_try_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raised: object, expected: str, message: str) -> None:
+    """An unreadable file, or a mapping that cannot read it, found by the reading process's whole-file check is
+    refused (exit 2) as the sending process's own check refuses it, never ReadingFailed (exit 75: try again)."""
+    from hub.connectors import feed
+    from hub.yamlsource import ConfigError
+
+    def failing_check(*_: object) -> None:
+        raise ConfigError("the mapping says so") if raised == "config" else raised  # type: ignore[misc]
+
+    monkeypatch.setattr(feed, "check_file", failing_check)  # the fork inherits it
+    path = tmp_path / "x.csv"
+    path.write_text("CrimeRef\nZZ/1\n", encoding="utf-8")
+    mapping = load_mapping(default_mapping_path("police_incident"))
+    with RowBatches(path, mapping, child=True, check=50.0) as batches:
+        with pytest.raises(ConfigError, match=message) as caught:
+            batches.checked()
+    assert type(caught.value).__name__ == expected and not isinstance(caught.value, feed.ReadingFailed)
