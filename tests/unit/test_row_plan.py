@@ -299,7 +299,7 @@ def test_a_check_that_fails_in_the_reading_process_is_a_permanent_error_not_try_
     path = tmp_path / "x.csv"
     path.write_text("CrimeRef\nZZ/1\n", encoding="utf-8")
     mapping = load_mapping(default_mapping_path("police_incident"))
-    with RowBatches(path, mapping, child=True, check=50.0) as batches:
-        with pytest.raises(ConfigError, match=message) as caught:
-            batches.checked()
+    with RowBatches(path, mapping, child=True, check=50.0) as batches, \
+            pytest.raises(ConfigError, match=message) as caught:
+        batches.checked()
     assert type(caught.value).__name__ == expected and not isinstance(caught.value, feed.ReadingFailed)
