@@ -68,10 +68,15 @@ class BatchDrainConsumer(faust_aiokafka.Consumer):
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 set_flag(CONSUMER_FETCHING)
-                # the generation the fetch belongs to, read before it: a rebalance that completes while the
-                # fetch waits (or in the turn below) makes the whole fetch stale, never half of it current
-                generation = self.app.consumer_generation_id
                 batch = [pair async for pair in getmany(timeout=FETCH_WAIT_S)]
+                # The generation the fetch belongs to, read when it returns, as Faust's getmany reads it after its
+                # wait (it stops yielding if the generation changes while it yields). Not before the fetch: a
+                # rebalance that completes while the fetch waits (revocation, assignment, the seek to the committed
+                # offsets, the flow resumed) returns records of the new generation, from the new position; dropped
+                # as stale, nothing would fetch them again, and the next fetch's offsets would be counted as a gap
+                # (acked) from the read offset: lost (found by review). A fetch delivered under a generation that
+                # changes while it is delivered stops at once (``_deliver``); the seek that follows fetches the rest.
+                generation = self.app.consumer_generation_id
                 await self.sleep(0)  # as Faust: getmany may return at once, over and over
                 if batch and not self.should_stop:
                     await self.wait_first(self._deliver(batch, generation), self.suspend_flow.wait())
