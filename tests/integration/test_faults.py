@@ -39,7 +39,7 @@ from tests.integration.faults import (
     wait_until,
 )
 from tests.integration.pipeline import events_in_mart, metric_value, publish, with_pipeline_files
-from tests.plugins.services import free_port, unique
+from tests.plugins.services import batch_lane, free_port, unique
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +48,7 @@ def fault_settings(tmp_path: Path, bootstrap: str, manifest: SynthManifest, **mo
     prefix = unique("fault")
     settings = load_settings({}, data_dir=tmp_path / "run", kafka_bootstrap=bootstrap, topic_prefix=prefix,
                              app_id=f"{prefix}-worker", metrics_port=free_port(), topic_partitions=2,
-                             worker_instance="w1", **more)
+                             worker_instance="w1", worker_batch_lane=batch_lane(), **more)
     return with_pipeline_files(settings, manifest)
 
 

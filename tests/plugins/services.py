@@ -61,11 +61,15 @@ def unique(name: str) -> str:
 def settings(tmp_path: Path, kafka_bootstrap: str, request: pytest.FixtureRequest) -> Settings:
     """Settings isolated per test: own topic prefix, consumer group, data dir, mart and metrics port."""
     prefix = unique(request.node.name)
-    # HUB_TEST_WORKER_BATCH_LANE=1 runs every integration test's workers with the experimental batch lane
-    lane = True if os.environ.get("HUB_TEST_WORKER_BATCH_LANE") == "1" else None
     return load_settings({}, data_dir=tmp_path / "run", kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix,
                          app_id=f"{prefix}-worker", metrics_port=free_port(), topic_partitions=2,
-                         worker_batch_lane=lane)
+                         worker_batch_lane=batch_lane())
+
+
+def batch_lane() -> bool | None:
+    """True when ``HUB_TEST_WORKER_BATCH_LANE=1``: the integration tests' workers then run with the experimental
+    batch lane; None (the default setting) otherwise."""
+    return True if os.environ.get("HUB_TEST_WORKER_BATCH_LANE") == "1" else None
 
 
 @contextlib.contextmanager
