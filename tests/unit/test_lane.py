@@ -4,6 +4,7 @@ lane on the real broker is covered by tests/integration: pipeline, recovery, fau
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -50,6 +51,21 @@ def app(generation: int = 1, active: bool = True) -> Any:
                            monitor=SimpleNamespace(stream_inbound_time={}))
 
 
+async def turns(n: int = 20) -> None:
+    """Let the event loop run ``n`` turns: whatever can go on does; whatever waits still waits (no clock)."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Wait for ``condition`` to hold, failing after ``timeout_s``."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.001)
+
+
 def test_take_returns_what_waits_in_order_and_at_most_max() -> None:
     async def go() -> list[list[int]]:
         lane = Lane("s", ["t"], limit=100)
@@ -67,14 +83,14 @@ def test_put_waits_only_at_the_hard_limit_and_clear_drops_what_was_not_taken() -
         lane = Lane("s", ["t"], limit=1)
         await lane.put([Msg(i) for i in range(HARD_LIMIT)])
         blocked = asyncio.ensure_future(lane.put([Msg(HARD_LIMIT)]))
-        await asyncio.sleep(0.01)
+        await turns()
         assert not blocked.done()  # the consumer's delivery waits
         assert [m.offset for m in await lane.take(1)] == [0]
         await asyncio.wait_for(blocked, 1)
         lane.clear()  # a rebalance: fetched again from the committed offsets
         assert len(lane) == 0
         late = asyncio.ensure_future(lane.take(10))
-        await asyncio.sleep(0.01)
+        await turns()
         assert not late.done()
         await lane.put([Msg(7)])
         assert [m.offset for m in await asyncio.wait_for(late, 1)] == [7]
@@ -89,7 +105,7 @@ def test_a_put_blocked_when_the_lane_is_emptied_adds_nothing() -> None:
         lane = Lane("s", ["t"], limit=1)
         await lane.put([Msg(i) for i in range(HARD_LIMIT)])
         blocked = asyncio.ensure_future(lane.put([Msg(HARD_LIMIT)]))
-        await asyncio.sleep(0.01)
+        await turns()
         assert not blocked.done()
         lane.clear()  # the revocation, before the blocked put resumes
         await asyncio.wait_for(blocked, 1)
@@ -108,7 +124,7 @@ def test_what_is_taken_while_the_flow_is_stopped_is_dropped() -> None:
         a.consumer.flow_active = False  # between a revocation and the seek after it
         it = batches(a, lane, 10)
         first = asyncio.ensure_future(it.__anext__())
-        await asyncio.sleep(0.01)
+        await turns()
         assert not first.done()  # Msg(1) was dropped, not handed to the stage
         a.consumer.flow_active = True
         await lane.put([Msg(2)])
@@ -215,8 +231,8 @@ def test_run_acks_a_batch_only_after_the_handler_returned_and_a_failure_ends_the
         stream = Stream()
         await lane.put([Msg(0), Msg(1)])
         task = asyncio.ensure_future(run(a, lane, stream, 10, handle, die))
-        await asyncio.sleep(0.01)
-        assert stream.channel.registered and a.consumer.acked == [0, 1]
+        await until(lambda: a.consumer.acked == [0, 1])
+        assert stream.channel.registered
         msgs = [Msg(2)]
         await lane.put(msgs)
         with pytest.raises(Died):
@@ -234,7 +250,7 @@ def test_a_stop_while_handling_leaves_the_batch_unacked_and_untracked() -> None:
 
         async def handle(batch: list[Any]) -> None:
             started.set()
-            await asyncio.sleep(10)
+            await asyncio.Event().wait()  # in hand until the stop cancels it
 
         msgs = [Msg(0)]
         await lane.put(msgs)
