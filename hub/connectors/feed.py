@@ -31,8 +31,8 @@ from typing import Any
 
 from hub.connectors.base import SourceRecord
 from hub.connectors.csv_file import CsvFileConnector, FileRefused, check_file
-from hub.connectors.mapping import FieldMapping, shipped_schemas
-from hub.schemas import SchemaRepository
+from hub.connectors.mapping import FieldMapping
+from hub.schemas import SchemaRepository, shipped_schemas
 from hub.yamlsource import ConfigError
 
 BATCH = 500

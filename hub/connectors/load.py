@@ -9,8 +9,9 @@ from hub.config import Settings
 from hub.connectors.base import RunReport
 from hub.connectors.csv_file import DEFAULT_MAX_FAULTY_PERCENT, FileRefused, check_file
 from hub.connectors.feed import RowBatches
-from hub.connectors.mapping import FieldMapping, shipped_schemas
+from hub.connectors.mapping import FieldMapping
 from hub.connectors.publisher import Publisher
+from hub.schemas import shipped_schemas
 
 
 def publish_file(settings: Settings, mapping: FieldMapping, path: Path,

@@ -17,7 +17,6 @@ function. Text the gazetteer cannot place leaves the field empty and is counted 
 from __future__ import annotations
 
 import codecs
-import functools
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from hub.pseudonymisation import PostcodeLookup, normalise
 from hub.pseudonymisation.gazetteer import Gazetteer, GazetteerError, example_path
 from hub.pseudonymisation.geography import LSOA_CODE
 from hub.reference import CodeListError, code_list, normalise_offence_code, offence_codes
-from hub.schemas import RAW_SCHEMAS, SchemaRepository, default_repository
+from hub.schemas import RAW_SCHEMAS, shipped_schemas
 from hub.yamlsource import ConfigError, invalid, load_model, one_of, sentence
 
 FIELD_TYPES = ("string", "datetime", "date", "flag", "offence_code", "postcode", "lsoa", "sex", "integer", "code",
@@ -512,15 +511,6 @@ def load_gazetteer(path: Path | str | None) -> Gazetteer:
     """The partnership's gazetteer at ``path``; None: the synthetic one of the example county shipped with the
     hub (like the example agreement: a partnership gives its own). Raises ``GazetteerError``."""
     return Gazetteer.from_csv(Path(path) if path is not None else example_path())
-
-
-@functools.cache
-def shipped_schemas() -> SchemaRepository:
-    """The shipped schemas (``default_repository()``), loaded once per process for the connectors: loading them
-    compiles every schema's codec (about 40 ms on a busy two-core machine), and ``hub connector load`` needs
-    them three times (the mapping's check, the publisher, the reading process). A repository is not changed
-    after it is loaded; a forked reading process inherits this one."""
-    return default_repository()
 
 
 def load_mapping(path: Path | str, lookup: PostcodeLookup | None = None,

@@ -9,6 +9,7 @@ from hub.schemas.repository import (
     SchemaRepository,
     default_repository,
     load_schema,
+    shipped_schemas,
 )
 
 RAW_NAMESPACE = "svh.raw"
@@ -39,5 +40,6 @@ __all__ = [
     "SchemaError",
     "SchemaRepository",
     "default_repository",
+    "shipped_schemas",
     "load_schema",
 ]
