@@ -63,10 +63,9 @@ class Settings(BaseSettings):
         True, description="`hub connector load` reads, checks and encodes a large file in a second process while "
                           "the first only sends (false: one process, e.g. in a container limited to one CPU).")
     worker_batch_lane: bool = Field(
-        False, description="EXPERIMENTAL, off by default: the worker's pseudonymise and sink stages take each "
-                           "fetch's messages straight from Faust's consumer (acks, offsets and commits stay "
-                           "Faust's); one 2-worker benchmark run lost events with it on (docs/benchmarks.md). "
-                           "Off: through Faust's streams, one Event per message.")
+        True, description="The worker's pseudonymise and sink stages take each fetch's messages straight from "
+                          "Faust's consumer as one batch (acks, offsets and commits stay Faust's; docs/ops.md). "
+                          "False: through Faust's streams, one Event per message (slower; kept as a fallback).")
     app_id: str = Field("svh-worker", description="Faust application id (consumer group) of the worker.")
     worker_instance: Annotated[str, matching(r"[A-Za-z0-9._-]{1,100}", "must be 1 to 100 letters, digits, '.', "
                                                                       "'_' or '-'")] | None = Field(

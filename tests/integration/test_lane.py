@@ -1,4 +1,6 @@
-"""The batch lane through a rebalance: a second worker joins while the first is draining a backlog.
+"""The batch lane (the default) through a rebalance: a second worker joins while the first is draining a backlog.
+
+The same test runs the fallback path (``worker_batch_lane=false``, Faust's streams) so that it stays tested.
 
 The join revokes the first worker's partitions while its lanes hold fetched messages and its stages have
 batches in hand: the lanes are cleared (fetched again from the committed offsets by whichever worker gets
@@ -24,9 +26,11 @@ from tests.integration.pipeline import drain, events_in_mart, publish, start_wor
 pytestmark = pytest.mark.integration
 
 
-def test_a_worker_joining_mid_drain_loses_nothing_and_doubles_nothing(settings: Settings, tmp_path: Path) -> None:
+@pytest.mark.parametrize("lane", [True, False], ids=["batch-lane", "faust-streams"])
+def test_a_worker_joining_mid_drain_loses_nothing_and_doubles_nothing(settings: Settings, tmp_path: Path,
+                                                                      lane: bool) -> None:
     manifest = generate_police_extract(tmp_path / "data", seed=23, incidents=6000)
-    settings = with_pipeline_files(settings, manifest, worker_instance="lane-1", worker_batch_lane=True)
+    settings = with_pipeline_files(settings, manifest, worker_instance="lane-1", worker_batch_lane=lane)
     first_half, second_half = split_extract(manifest.extract_csv, 2, tmp_path / "parts")
     first = publish(settings, first_half, manifest.lookup_csv)
     worker = start_worker(settings, "worker-1.log")

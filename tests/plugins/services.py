@@ -67,9 +67,9 @@ def settings(tmp_path: Path, kafka_bootstrap: str, request: pytest.FixtureReques
 
 
 def batch_lane() -> bool | None:
-    """True when ``HUB_TEST_WORKER_BATCH_LANE=1``: the integration tests' workers then run with the experimental
-    batch lane; None (the default setting) otherwise."""
-    return True if os.environ.get("HUB_TEST_WORKER_BATCH_LANE") == "1" else None
+    """``HUB_TEST_WORKER_BATCH_LANE=0`` runs the integration tests' workers through Faust's streams (the fallback
+    path), ``=1`` with the batch lane; unset, the default setting (the lane)."""
+    return {"0": False, "1": True}.get(os.environ.get("HUB_TEST_WORKER_BATCH_LANE", ""))
 
 
 @contextlib.contextmanager

@@ -281,5 +281,5 @@ def test_the_worker_puts_its_own_stages_on_lanes(tmp_path: Path, agreement: Agre
     assert (topics.shared in w.lanes.by_topic) == ("sink" in laned)
 
 
-def test_the_lane_is_off_by_default(tmp_path: Path) -> None:
-    assert load_settings({}, data_dir=tmp_path).worker_batch_lane is False  # experimental: see docs/benchmarks.md
+def test_the_lane_is_on_by_default(tmp_path: Path) -> None:
+    assert load_settings({}, data_dir=tmp_path).worker_batch_lane is True  # docs/benchmarks.md: the batch lane
