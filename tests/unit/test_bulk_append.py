@@ -127,3 +127,9 @@ def test_only_verified_kafka_python_versions_are_appended_to(monkeypatch: pytest
     monkeypatch.setattr(kafka, "__version__", "9.9.9")
     assert not bulk.usable(NotAProducer())
     assert kafka.__version__ not in bulk.VERIFIED
+
+
+def test_the_pinned_kafka_python_is_a_verified_one() -> None:
+    """pyproject pins kafka-python; moving the pin means reading its accumulator again and adding the version to
+    ``VERIFIED`` (else the connector silently falls back to ``send`` per record and loses its speed)."""
+    assert kafka.__version__ in bulk.VERIFIED
