@@ -19,7 +19,7 @@ from hub.config import Settings
 from hub.connectors import CsvFileConnector, bulk, default_mapping_path, feed, load_mapping
 from hub.connectors import publisher as publisher_module
 from hub.connectors.base import SourceRecord
-from hub.connectors.load import publish_file
+from hub.connectors.load import NotDelivered, publish_file
 from hub.connectors.publisher import Publisher, make_producer
 from hub.kafka_read import Message, read_topic
 from hub.schemas import RAW_SCHEMAS, shipped_schemas
@@ -170,3 +170,17 @@ def test_a_batch_the_broker_does_not_acknowledge_fails_the_publish(
             publisher.flush(timeout_s=8)
     finally:
         publisher.abandon()
+
+
+def test_hub_connector_load_stops_with_one_line_when_kafka_refuses_the_rows(
+        settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, counted_appends: list[int]) -> None:
+    """``publish_file`` over a topic that refuses every record: ``NotDelivered`` (a ``ReadingFailed``, which
+    ``hub`` turns into one line and exit 75, load again), naming the error class and no value."""
+    monkeypatch.setattr(feed, "CHILD_MIN_BYTES", 0)
+    manifest = generate_police_extract(tmp_path / "data", seed=14, incidents=300)
+    _topic_with(settings, {"message.timestamp.before.max.ms": "1"})
+    kafka_admin.ensure_topics(settings, [SOURCE])  # the others (the dead-letter topic)
+    with pytest.raises(NotDelivered, match=r"^police_extract.csv: Kafka did not acknowledge every record sent "
+                                           r"\(\w+Error\); load the file again") as caught:
+        publish_file(settings, load_mapping(default_mapping_path(SOURCE)), manifest.extract_csv)
+    assert isinstance(caught.value, feed.ReadingFailed) and counted_appends
