@@ -145,6 +145,9 @@ class BulkAppender:
                 at, total = 0, len(records)
                 while at < total:
                     if batch is None or batch.records._closed:
+                        # refuse a record too large for any batch before making one: an empty batch left queued
+                        # would be sent, and the broker's INVALID_RECORD is fatal to an idempotent producer
+                        self._refuse_if_too_large(records[at])
                         batch = self._new_batch(tp, now)
                         dq.append(batch)
                         acc._incomplete.add(batch)
@@ -153,11 +156,7 @@ class BulkAppender:
                     if done > at:
                         acks.append((BatchAck(batch.produce_future), done - at))
                     if done < total:
-                        if self._too_large(records[done]):  # else the batch is full (a new one takes any record)
-                            raise kafka_errors.MessageSizeTooLargeError(
-                                f"The message is {self._size(records[done])} bytes when serialized which is larger "
-                                "than the maximum request size you have configured with the max_request_size "
-                                "configuration")
+                        self._refuse_if_too_large(records[done])  # else the batch is full
                         batch = None  # full: the next records go to a new batch
                     at = done
                 wake = wake or len(dq) > 1 or dq[-1].records.is_full()
@@ -173,8 +172,12 @@ class BulkAppender:
         return self._overhead + len(_varint(len(key))) + len(key) + len(_varint(len(value))) + len(value) + len(
             self._headers)
 
-    def _too_large(self, record: tuple[bytes, bytes]) -> bool:
-        return self._size(record) > self._max_request
+    def _refuse_if_too_large(self, record: tuple[bytes, bytes]) -> None:
+        """Raise as ``send``'s size check does for a record over ``max_request_size``."""
+        if self._size(record) > self._max_request:
+            raise kafka_errors.MessageSizeTooLargeError(
+                f"The message is {self._size(record)} bytes when serialized which is larger than the maximum "
+                "request size you have configured with the max_request_size configuration")
 
 
 def fill(batch: ProducerBatch, records: list[tuple[bytes, bytes]], at: int, timestamp: int, now: float,

@@ -184,3 +184,51 @@ def test_hub_connector_load_stops_with_one_line_when_kafka_refuses_the_rows(
                                            r"\(\w+Error\); load the file again") as caught:
         publish_file(settings, load_mapping(default_mapping_path(SOURCE)), manifest.extract_csv)
     assert isinstance(caught.value, feed.ReadingFailed) and counted_appends
+
+
+def _encoded_items(tmp_path: Path, seed: int, incidents: int) -> list[Any]:
+    manifest = generate_police_extract(tmp_path / "data", seed=seed, incidents=incidents)
+    return [(x[0], x[1], feed.key_hash(x[0])) for x in CsvFileConnector(
+        manifest.extract_csv, load_mapping(default_mapping_path(SOURCE))).encoded(shipped_schemas())
+        if type(x) is tuple]
+
+
+def test_abandoning_with_batches_still_lingering_closes_the_producer_without_raising(
+        settings: Settings, tmp_path: Path, counted_appends: list[int]) -> None:
+    """After a failure the load abandons its producer while batches are unfinished. kafka-python's ``close(0)``
+    flushes first and its flush raises then; ``abandon`` must still stop the sender and close the producer, so the
+    load's own error (one line, exit 75) is what the operator sees (found by review: a traceback, the producer
+    left open)."""
+    items = _encoded_items(tmp_path, seed=15, incidents=200)
+    kafka_admin.ensure_topics(settings, [SOURCE])
+    publisher = Publisher(settings, SOURCE, shipped_schemas(), producer=make_producer(settings, linger_ms=5000))
+    publisher.publish_many(items)  # type: ignore[arg-type]
+    assert counted_appends and publisher.producer._accumulator.has_incomplete  # lingering: nothing sent yet
+    publisher.abandon()
+    assert publisher.producer._closed and not publisher.producer._sender.is_alive()
+
+
+def test_a_record_too_large_for_a_request_is_refused_without_leaving_an_empty_batch(settings: Settings) -> None:
+    """A record over ``max_request_size`` is refused as ``send`` refuses it, before any batch is made for it: an
+    empty batch left queued would be sent, and the broker's INVALID_RECORD is fatal to the idempotent producer,
+    so every later record (dead letters too) would fail (found by review)."""
+    kafka_admin.ensure_topics(settings, [SOURCE])
+    topic = Topics(settings.topic_prefix).raw(SOURCE)
+    producer = make_producer(settings, max_request_size=2000)
+    try:
+        producer.partitions_for(topic)
+        tp = bulk.TopicPartition(topic, 0)
+        appender = bulk.BulkAppender(producer, HEADERS)
+        with pytest.raises(bulk.kafka_errors.MessageSizeTooLargeError):
+            appender.append(tp, [(b"k", b"x" * 3000)])
+        assert not producer._accumulator._batches[tp]  # no empty batch queued
+        acks = appender.append(tp, [(b"k", b"fits")])
+        later = producer.send(topic, key=b"k2", value=b"fits too", partition=0)
+        for ack, n in acks:
+            ack.get(timeout=30)
+            assert n == 1
+        assert later.get(timeout=30).partition == 0
+    finally:
+        producer.close(timeout=5)
+    got = read_topic(settings, topic)
+    assert sorted(m.value for m in got if m.partition == 0) == [b"fits", b"fits too"]
