@@ -32,7 +32,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from hub import kafka_admin, logs
-from hub.bench import anchors
+from hub.bench import anchors, cpu
 from hub.bench import connector as bench_connector
 from hub.config import Settings
 from hub.connectors import CsvFileConnector, default_mapping_path, load_mapping
@@ -223,8 +223,23 @@ def _where_events_are(settings: Settings, topics: Topics) -> str:
         admin.close()
 
 
+def _local_port_pid(host_port: str) -> int | None:
+    """The process serving ``host:port`` if the host is this machine (the broker, PostgreSQL), else None."""
+    host, _, port = host_port.rpartition(":")
+    if host not in ("127.0.0.1", "localhost", "::1", "[::1]", "") or not port.isdigit():
+        return None
+    return cpu.listener_pid(int(port))
+
+
+def _cpu_window(settings: Settings, pids: list[int]) -> cpu.CpuWindow:
+    url = make_url(settings.mart)
+    database = _local_port_pid(f"{url.host}:{url.port or 5432}") if url.get_backend_name() == "postgresql" else None
+    return cpu.CpuWindow(pids, _local_port_pid(settings.kafka_bootstrap.split(",")[0]), database)
+
+
 def _drain_rate(watch: MartWatch, expected: int, stable: Callable[[], bool], pids: list[int],
-                timeout_s: float = 1800.0, where: Callable[[], str] | None = None) -> tuple[float, float, float]:
+                timeout_s: float = 1800.0, where: Callable[[], str] | None = None,
+                window: cpu.CpuWindow | None = None) -> tuple[float, float, float]:
     """Mart rows per second from the moment the whole group is assigned (so a second worker's join, which stops
     every member while partitions move, is not in it) to the last of ``expected`` rows, and the workers' CPU
     microseconds per event over the same rows (what the machine's other load changes least).
@@ -247,6 +262,8 @@ def _drain_rate(watch: MartWatch, expected: int, stable: Callable[[], bool], pid
                                 f"{STALL_S:.0f} s: {where() if where else ''}")
         if not first_t and stable():
             first_t, first_n, first_cpu, first_main = time.perf_counter(), watch.count, _cpu_s(pids), _main_cpu_s(pids)
+            if window:
+                window.start()
         time.sleep(0.2)
     if not first_t or expected == first_n:  # everything landed in one poll
         return float("nan"), float("nan"), float("nan")
@@ -277,8 +294,11 @@ def throughput(base: Settings, root: Path, incidents: int, workers: int, partiti
         try:
             pids = [p.proc.pid for p in procs if p.proc is not None]
             watch = MartWatch(run.engine)
+            window = _cpu_window(run.settings, pids)
             drain, cpu_us, main_us = _drain_rate(watch, published, group_stable(run.settings, workers), pids,
-                                                 where=lambda: _where_events_are(run.settings, run.topics))
+                                                 where=lambda: _where_events_are(run.settings, run.topics),
+                                                 window=window)
+            share = window.stop()
             load_drain = _load()
         finally:
             for p in procs:
@@ -297,7 +317,12 @@ def throughput(base: Settings, root: Path, incidents: int, workers: int, partiti
             f"{w}_connector_vs_raw_producer": conn["connector_vs_raw_producer"],
             f"{w}_worker_drain_per_s": drain, f"{w}_bare_stage_per_s": bare, f"{w}_worker_vs_bare": drain / bare,
             f"{w}_worker_cpu_us_per_event": cpu_us, f"{w}_worker_main_thread_cpu_us_per_event": main_us,
-            f"{w}_mart_events": float(watch.count), f"{w}_load_1m_before": load_before,
+            f"{w}_mart_events": float(watch.count),
+            # cores used over the drain window (CPU seconds per second): who had the machine
+            f"{w}_cores_workers": share.workers, f"{w}_cores_broker": share.broker,
+            f"{w}_cores_postgres": share.database, f"{w}_cores_others": share.others,
+            f"{w}_cores_busy_of": share.machine, f"{w}_cores": float(share.cores),
+            f"{w}_load_1m_before": load_before,
             f"{w}_load_1m_at_drain_end": load_drain, f"{w}_load_1m_after": _load()}
 
 
