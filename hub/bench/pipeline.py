@@ -24,7 +24,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -237,9 +237,18 @@ def _cpu_window(settings: Settings, pids: list[int]) -> cpu.CpuWindow:
     return cpu.CpuWindow(pids, _local_port_pid(settings.kafka_bootstrap.split(",")[0]), database)
 
 
+@dataclass
+class Drain:
+    rate: float  # rows per second from the group's stability to the last row (the headline figure)
+    cpu_us: float  # the workers' CPU per event over the same rows, every thread
+    main_us: float  # the same, main threads only
+    first_row_s: float  # from the group's stability to the first row after it: the workers' ramp-up
+    rate_from_first_row: float  # rows per second from that first row to the last
+
+
 def _drain_rate(watch: MartWatch, expected: int, stable: Callable[[], bool], pids: list[int],
                 timeout_s: float = 1800.0, where: Callable[[], str] | None = None,
-                window: cpu.CpuWindow | None = None) -> tuple[float, float, float]:
+                window: cpu.CpuWindow | None = None) -> Drain:
     """Mart rows per second from the moment the whole group is assigned (so a second worker's join, which stops
     every member while partitions move, is not in it) to the last of ``expected`` rows, and the workers' CPU
     microseconds per event over the same rows (what the machine's other load changes least).
@@ -247,9 +256,13 @@ def _drain_rate(watch: MartWatch, expected: int, stable: Callable[[], bool], pid
     The clock starts when the group is stable, not at the first mart row: a worker whose sink gets nothing
     while its pseudonymise stage runs ahead (Faust's streams did that: no row for the first ~10 s of a
     20,000-event backlog) would otherwise be timed on its second half only, and look twice as fast as it is.
+    The time from stability to the first row (the workers' ramp-up after the assignment: seeks, the first
+    fetch, the first batch through both stages) is reported beside it, with the rate from that row on.
     """
+    nan = float("nan")
     deadline = time.monotonic() + timeout_s
     first_t, first_n, first_cpu, first_main = 0.0, 0, 0.0, 0.0
+    row_t, row_n = 0.0, 0
     last_n, last_change = -1, time.monotonic()
     while watch.count < expected:
         if time.monotonic() > deadline:
@@ -264,12 +277,17 @@ def _drain_rate(watch: MartWatch, expected: int, stable: Callable[[], bool], pid
             first_t, first_n, first_cpu, first_main = time.perf_counter(), watch.count, _cpu_s(pids), _main_cpu_s(pids)
             if window:
                 window.start()
+        elif first_t and not row_t and watch.count > first_n:
+            row_t, row_n = time.perf_counter(), watch.count
         time.sleep(0.2)
+    end = time.perf_counter()
     if not first_t or expected == first_n:  # everything landed in one poll
-        return float("nan"), float("nan"), float("nan")
-    rate = (expected - first_n) / max(time.perf_counter() - first_t, 1e-9)
+        return Drain(nan, nan, nan, nan, nan)
     per_event = 1e6 / (expected - first_n)
-    return rate, (_cpu_s(pids) - first_cpu) * per_event, (_main_cpu_s(pids) - first_main) * per_event
+    return Drain(rate=(expected - first_n) / max(end - first_t, 1e-9),
+                 cpu_us=(_cpu_s(pids) - first_cpu) * per_event, main_us=(_main_cpu_s(pids) - first_main) * per_event,
+                 first_row_s=row_t - first_t if row_t else nan,
+                 rate_from_first_row=(expected - row_n) / max(end - row_t, 1e-9) if row_t and row_n < expected else nan)
 
 
 def _load() -> float:
@@ -295,9 +313,8 @@ def throughput(base: Settings, root: Path, incidents: int, workers: int, partiti
             pids = [p.proc.pid for p in procs if p.proc is not None]
             watch = MartWatch(run.engine)
             window = _cpu_window(run.settings, pids)
-            drain, cpu_us, main_us = _drain_rate(watch, published, group_stable(run.settings, workers), pids,
-                                                 where=lambda: _where_events_are(run.settings, run.topics),
-                                                 window=window)
+            drain = _drain_rate(watch, published, group_stable(run.settings, workers), pids,
+                                where=lambda: _where_events_are(run.settings, run.topics), window=window)
             share = window.stop()
             load_drain = _load()
         finally:
@@ -315,8 +332,14 @@ def throughput(base: Settings, root: Path, incidents: int, workers: int, partiti
     return {f"{w}_events": float(published), f"{w}_partitions": float(partitions),
             f"{w}_connector_per_s": conn["connector_per_s"], f"{w}_raw_producer_per_s": conn["raw_producer_per_s"],
             f"{w}_connector_vs_raw_producer": conn["connector_vs_raw_producer"],
-            f"{w}_worker_drain_per_s": drain, f"{w}_bare_stage_per_s": bare, f"{w}_worker_vs_bare": drain / bare,
-            f"{w}_worker_cpu_us_per_event": cpu_us, f"{w}_worker_main_thread_cpu_us_per_event": main_us,
+            f"{w}_worker_drain_per_s": drain.rate, f"{w}_bare_stage_per_s": bare,
+            f"{w}_worker_vs_bare": drain.rate / bare,
+            f"{w}_worker_cpu_us_per_event": drain.cpu_us, f"{w}_worker_main_thread_cpu_us_per_event": drain.main_us,
+            # the share of the drain's wall time each worker's main thread was on a CPU (1.0: saturated)
+            f"{w}_main_thread_busy": drain.main_us * drain.rate / 1e6 / workers,
+            f"{w}_first_row_after_stable_s": drain.first_row_s,
+            f"{w}_drain_from_first_row_per_s": drain.rate_from_first_row,
+            f"{w}_from_first_row_vs_bare": drain.rate_from_first_row / bare,
             f"{w}_mart_events": float(watch.count),
             # cores used over the drain window (CPU seconds per second): who had the machine
             f"{w}_cores_workers": share.workers, f"{w}_cores_broker": share.broker,
