@@ -22,15 +22,17 @@ import os
 import shutil
 import statistics
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kafka import KafkaAdminClient
-from sqlalchemy import Engine, text
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
 from hub import kafka_admin, logs
-from hub.bench import anchors
+from hub.bench import anchors, cpu
 from hub.bench import connector as bench_connector
 from hub.config import Settings
 from hub.connectors import CsvFileConnector, default_mapping_path, load_mapping
@@ -56,14 +58,20 @@ def _rss_mb(pid: int) -> float:
 
 
 class MartWatch:
-    """New mart rows as they appear (SQLite rowids grow with inserts): when each event reached the mart."""
+    """New mart rows as they appear (SQLite rowids grow with inserts): when each event reached the mart. On
+    PostgreSQL only the count is watched (enough for the drain rate; the latency run needs SQLite's rowids)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.last = 0
         self.count = 0
+        self.sqlite = engine.dialect.name == "sqlite"
 
     def poll(self) -> list[str]:
+        if not self.sqlite:
+            with self.engine.connect() as conn:
+                self.count = int(conn.execute(text("SELECT count(*) FROM event")).scalar_one())
+            return []
         with self.engine.connect() as conn:
             rows = conn.execute(text("SELECT rowid, event_id FROM event WHERE rowid > :r ORDER BY rowid"),
                                 {"r": self.last}).all()
@@ -73,11 +81,21 @@ class MartWatch:
         return [r[1] for r in rows]
 
 
+def _pg(url: str, *statements: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
 class Run:
     """One bench run's files, settings and topics."""
 
     def __init__(self, base: Settings, root: Path, name: str, incidents: int, partitions: int, seed: int = 3,
-                 stages: str | None = None) -> None:
+                 stages: str | None = None, mart_url: str | None = None) -> None:
         self.dir = root / name
         shutil.rmtree(self.dir, ignore_errors=True)
         self.manifest: SynthManifest = generate_police_extract(self.dir / "data", seed=seed, incidents=incidents)
@@ -88,6 +106,15 @@ class Run:
         # figures must be the deployed worker's, not the demo's.
         self.settings = settings.replace(topic_partitions=partitions, metrics_port=0,
                                          incident_match_interval_s=base.incident_match_interval_s)
+        self.prefix = prefix
+        self.pg_schema: str | None = None
+        if mart_url:
+            # PostgreSQL: a fresh schema per run (as the tests' postgres_schema), so every run starts empty.
+            self.pg_schema = f"bench_{uuid.uuid4().hex[:12]}"
+            self._pg_admin = mart_url
+            _pg(mart_url, f'CREATE SCHEMA "{self.pg_schema}"')
+            sep = "&" if "?" in mart_url else "?"
+            self.settings = self.settings.replace(mart_url=f"{mart_url}{sep}options=-csearch_path%3D{self.pg_schema}")
         save_key_file(KeyRing.generate(), self.settings.keys_path)
         self.topics = Topics(prefix)
         self.extra = [f"{prefix}.bench.producer", f"{prefix}.bench.bare"]
@@ -117,8 +144,20 @@ class Run:
         return out
 
     def close(self) -> None:
-        kafka_admin.delete_topics(self.settings, [SOURCE])
-        anchors.delete_topics(self.settings, self.extra)
+        """Delete every topic of the run (the workers create every source's raw, dead-letter and at-source
+        topics, not only the bench's source: left behind, they piled up on the broker, ~870 after a day of runs,
+        and every full metadata request paid for them) and the PostgreSQL schema, if any."""
+        self.engine.dispose()
+        admin = KafkaAdminClient(**self.settings.kafka_python_kwargs(), client_id="svh-bench")
+        try:
+            if gone := [t for t in admin.list_topics() if t.startswith(f"{self.prefix}.")
+                        or t.startswith(f"{self.prefix}-")]:
+                admin.delete_topics(gone)
+        finally:
+            admin.close()
+        if self.pg_schema:
+            _pg(self._pg_admin, f'DROP SCHEMA IF EXISTS "{self.pg_schema}" CASCADE',
+                f'DROP SCHEMA IF EXISTS "{self.pg_schema}_released" CASCADE')
 
 
 def group_stable(settings: Settings, members: int) -> Callable[[], bool]:
@@ -138,17 +177,78 @@ def group_stable(settings: Settings, members: int) -> Callable[[], bool]:
     return stable
 
 
+def _ticks(stat: Path) -> int:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
 def _cpu_s(pids: list[int]) -> float:
     """CPU seconds (user + system, every thread) the processes have used so far (Linux /proc)."""
-    ticks = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(_ticks(Path(f"/proc/{pid}/stat")) for pid in pids) / os.sysconf("SC_CLK_TCK")
+
+
+def _main_cpu_s(pids: list[int]) -> float:
+    """CPU seconds of the processes' main threads alone (the event loop: the stages, Faust's bookkeeping); the
+    rest is the mart's write thread, aiokafka's fetch thread and the lag exporter."""
+    return sum(_ticks(Path(f"/proc/{pid}/task/{pid}/stat")) for pid in pids) / os.sysconf("SC_CLK_TCK")
+
+
+STALL_S = 90.0
+"""No new mart row for this long while events are missing: the bench stops and says where they are."""
+
+
+class EventsMissing(RuntimeError):
+    """The workers stopped writing before every event reached the mart (lost, or a stuck worker)."""
+
+
+def _where_events_are(settings: Settings, topics: Topics) -> str:
+    """The workers' group: committed offset and end offset per partition of the raw and shared topics. Raw
+    partitions committed to their ends while the shared topic or the mart is short is the signature of
+    events acked without being processed (the batch lane's loss before its review mends)."""
+    kw = settings.kafka_python_kwargs()
+    admin = KafkaAdminClient(**kw, client_id="svh-bench")
+    consumer = KafkaConsumer(**kw, client_id="svh-bench", enable_auto_commit=False)
+    try:
+        committed = admin.list_group_offsets({settings.app_id: None}).get(settings.app_id, {})
+        parts = []
+        for topic in (topics.raw(SOURCE), topics.shared):
+            tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            ends = consumer.end_offsets(tps)
+            for tp in tps:
+                meta = committed.get(tp)
+                parts.append(f"{topic}[{tp.partition}] committed {meta.offset if meta else None} of {ends[tp]}")
+        return "; ".join(parts)
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def _local_port_pid(host_port: str) -> int | None:
+    """The process serving ``host:port`` if the host is this machine (the broker, PostgreSQL), else None."""
+    host, _, port = host_port.rpartition(":")
+    if host not in ("127.0.0.1", "localhost", "::1", "[::1]", "") or not port.isdigit():
+        return None
+    return cpu.listener_pid(int(port))
+
+
+def _cpu_window(settings: Settings, pids: list[int]) -> cpu.CpuWindow:
+    url = make_url(settings.mart)
+    database = _local_port_pid(f"{url.host}:{url.port or 5432}") if url.get_backend_name() == "postgresql" else None
+    return cpu.CpuWindow(pids, _local_port_pid(settings.kafka_bootstrap.split(",")[0]), database)
+
+
+@dataclass
+class Drain:
+    rate: float  # rows per second from the group's stability to the last row (the headline figure)
+    cpu_us: float  # the workers' CPU per event over the same rows, every thread
+    main_us: float  # the same, main threads only
+    first_row_s: float  # from the group's stability to the first row after it: the workers' ramp-up
+    rate_from_first_row: float  # rows per second from that first row to the last
 
 
 def _drain_rate(watch: MartWatch, expected: int, stable: Callable[[], bool], pids: list[int],
-                timeout_s: float = 1800.0) -> tuple[float, float]:
+                timeout_s: float = 1800.0, where: Callable[[], str] | None = None,
+                window: cpu.CpuWindow | None = None) -> Drain:
     """Mart rows per second from the moment the whole group is assigned (so a second worker's join, which stops
     every member while partitions move, is not in it) to the last of ``expected`` rows, and the workers' CPU
     microseconds per event over the same rows (what the machine's other load changes least).
@@ -156,25 +256,48 @@ def _drain_rate(watch: MartWatch, expected: int, stable: Callable[[], bool], pid
     The clock starts when the group is stable, not at the first mart row: a worker whose sink gets nothing
     while its pseudonymise stage runs ahead (Faust's streams did that: no row for the first ~10 s of a
     20,000-event backlog) would otherwise be timed on its second half only, and look twice as fast as it is.
+    The time from stability to the first row (the workers' ramp-up after the assignment: seeks, the first
+    fetch, the first batch through both stages) is reported beside it, with the rate from that row on.
     """
+    nan = float("nan")
     deadline = time.monotonic() + timeout_s
-    first_t, first_n, first_cpu = 0.0, 0, 0.0
+    first_t, first_n, first_cpu, first_main = 0.0, 0, 0.0, 0.0
+    row_t, row_n = 0.0, 0
+    last_n, last_change = -1, time.monotonic()
     while watch.count < expected:
         if time.monotonic() > deadline:
             raise TimeoutError(f"the workers wrote {watch.count} of {expected} events in {timeout_s:.0f} s")
         watch.poll()
+        if watch.count != last_n:
+            last_n, last_change = watch.count, time.monotonic()
+        elif time.monotonic() - last_change > STALL_S:
+            raise EventsMissing(f"the mart holds {watch.count} of {expected} events and none came for "
+                                f"{STALL_S:.0f} s: {where() if where else ''}")
         if not first_t and stable():
-            first_t, first_n, first_cpu = time.perf_counter(), watch.count, _cpu_s(pids)
+            first_t, first_n, first_cpu, first_main = time.perf_counter(), watch.count, _cpu_s(pids), _main_cpu_s(pids)
+            if window:
+                window.start()
+        elif first_t and not row_t and watch.count > first_n:
+            row_t, row_n = time.perf_counter(), watch.count
         time.sleep(0.2)
+    end = time.perf_counter()
     if not first_t or expected == first_n:  # everything landed in one poll
-        return float("nan"), float("nan")
-    rate = (expected - first_n) / max(time.perf_counter() - first_t, 1e-9)
-    return rate, (_cpu_s(pids) - first_cpu) / (expected - first_n) * 1e6
+        return Drain(nan, nan, nan, nan, nan)
+    per_event = 1e6 / (expected - first_n)
+    return Drain(rate=(expected - first_n) / max(end - first_t, 1e-9),
+                 cpu_us=(_cpu_s(pids) - first_cpu) * per_event, main_us=(_main_cpu_s(pids) - first_main) * per_event,
+                 first_row_s=row_t - first_t if row_t else nan,
+                 rate_from_first_row=(expected - row_n) / max(end - row_t, 1e-9) if row_t and row_n < expected else nan)
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
 
 
 def throughput(base: Settings, root: Path, incidents: int, workers: int, partitions: int,
-               stages: str | None = None) -> dict[str, float]:
-    run = Run(base, root, f"w{workers}", incidents, partitions, stages=stages)
+               stages: str | None = None, mart_url: str | None = None) -> dict[str, float]:
+    load_before = _load()
+    run = Run(base, root, f"w{workers}", incidents, partitions, stages=stages, mart_url=mart_url)
     schemas = default_repository()
     try:
         producer_topic, bare_topic = run.extra
@@ -188,10 +311,18 @@ def throughput(base: Settings, root: Path, incidents: int, workers: int, partiti
         procs = run.workers(workers)
         try:
             pids = [p.proc.pid for p in procs if p.proc is not None]
-            drain, cpu_us = _drain_rate(MartWatch(run.engine), published, group_stable(run.settings, workers), pids)
+            watch = MartWatch(run.engine)
+            window = _cpu_window(run.settings, pids)
+            drain = _drain_rate(watch, published, group_stable(run.settings, workers), pids,
+                                where=lambda: _where_events_are(run.settings, run.topics), window=window)
+            share = window.stop()
+            load_drain = _load()
         finally:
             for p in procs:
                 p.stop()
+        watch.poll()
+        if watch.count != published:  # an upsert cannot add rows: anything else is a doubled or lost event
+            raise EventsMissing(f"the mart holds {watch.count} events, {published} were published")
         bare_after = anchors.bare_stage_rate(run.settings, schemas, raw_topic, bare_topic, f"{raw_topic}-bare2",
                                              published)
     finally:
@@ -201,8 +332,21 @@ def throughput(base: Settings, root: Path, incidents: int, workers: int, partiti
     return {f"{w}_events": float(published), f"{w}_partitions": float(partitions),
             f"{w}_connector_per_s": conn["connector_per_s"], f"{w}_raw_producer_per_s": conn["raw_producer_per_s"],
             f"{w}_connector_vs_raw_producer": conn["connector_vs_raw_producer"],
-            f"{w}_worker_drain_per_s": drain, f"{w}_bare_stage_per_s": bare, f"{w}_worker_vs_bare": drain / bare,
-            f"{w}_worker_cpu_us_per_event": cpu_us}
+            f"{w}_worker_drain_per_s": drain.rate, f"{w}_bare_stage_per_s": bare,
+            f"{w}_worker_vs_bare": drain.rate / bare,
+            f"{w}_worker_cpu_us_per_event": drain.cpu_us, f"{w}_worker_main_thread_cpu_us_per_event": drain.main_us,
+            # the share of the drain's wall time each worker's main thread was on a CPU (1.0: saturated)
+            f"{w}_main_thread_busy": drain.main_us * drain.rate / 1e6 / workers,
+            f"{w}_first_row_after_stable_s": drain.first_row_s,
+            f"{w}_drain_from_first_row_per_s": drain.rate_from_first_row,
+            f"{w}_from_first_row_vs_bare": drain.rate_from_first_row / bare,
+            f"{w}_mart_events": float(watch.count),
+            # cores used over the drain window (CPU seconds per second): who had the machine
+            f"{w}_cores_workers": share.workers, f"{w}_cores_broker": share.broker,
+            f"{w}_cores_postgres": share.database, f"{w}_cores_others": share.others,
+            f"{w}_cores_busy_of": share.machine, f"{w}_cores": float(share.cores),
+            f"{w}_load_1m_before": load_before,
+            f"{w}_load_1m_at_drain_end": load_drain, f"{w}_load_1m_after": _load()}
 
 
 def _cycle(records: list[SourceRecord]) -> Iterator[SourceRecord]:
@@ -331,11 +475,19 @@ def long_run(base: Settings, root: Path, events: int, partitions: int, first: in
 def run(base: Settings, incidents: int = 20000, workers: tuple[int, ...] = (1, 2), partitions: int = 4,
         latency_rate: float = 1000.0, latency_s: float = 60.0, long_events: int = 0,
         latency_workers: int = 2, emit: Callable[[dict[str, float]], None] | None = None,
-        stages: str | None = None) -> dict[str, float]:
-    """Every phase's figures, each passed to ``emit`` as soon as it is measured (a full run takes minutes)."""
+        stages: str | None = None, mart_url: str | None = None,
+        say: Callable[[str], None] | None = None) -> dict[str, float]:
+    """Every phase's figures, each passed to ``emit`` as soon as it is measured (a full run takes minutes);
+    ``say`` gets one line saying what is measured (workers, partitions, stages, mart, the batch lane)."""
     logs.setup("ERROR")
     root = (base.data_dir / "bench").resolve()
     figures: dict[str, float] = {}
+    if say:
+        mart = make_url(mart_url).render_as_string(hide_password=True) if mart_url else "SQLite (a file per run)"
+        say(f"# {incidents} incidents, worker processes {','.join(map(str, workers)) or '-'} on {partitions} "
+            f"partitions; stages {stages or 'the worker default'}; batch lane "
+            f"{'on' if base.worker_batch_lane else 'off'}; mart {mart}; load average {_load():.2f}; "
+            f"{os.cpu_count()} CPUs")
 
     def done(part: dict[str, float]) -> None:
         figures.update(part)
@@ -346,7 +498,9 @@ def run(base: Settings, incidents: int = 20000, workers: tuple[int, ...] = (1, 2
         done(long_run(base, root, long_events, partitions, stages=stages))
         return figures
     for n in workers:
-        done(throughput(base, root, incidents, n, partitions, stages))
+        done(throughput(base, root, incidents, n, partitions, stages, mart_url))
     if latency_s > 0:
+        if mart_url:
+            raise ValueError("the latency run watches SQLite's rowids: run it without a PostgreSQL mart")
         done(latency(base, root, latency_rate, latency_s, partitions, latency_workers, stages))
     return figures

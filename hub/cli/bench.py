@@ -41,11 +41,20 @@ def pipeline(
     stages: Annotated[str | None, typer.Option(help="worker stages (default: the worker's own)")] = None,
     long_run: Annotated[int, typer.Option(help="only publish this many events through one worker and print "
                                                "its RSS at 100k and at the end")] = 0,
+    mart_url: Annotated[str | None, typer.Option(
+        help="the workers' mart for the drain runs: a PostgreSQL URL gets a fresh schema per run, dropped "
+             "after (default: a SQLite file per run)")] = None,
 ) -> None:
     from hub.bench import pipeline as bench_pipeline
     counts = tuple(int(n) for n in workers.split(",") if n.strip())  # "" measures latency only
-    bench_pipeline.run(settings(), incidents or 20000, counts, partitions,
-                       latency_rate, latency_seconds, long_run, latency_workers, emit=show, stages=stages)
+    if mart_url and not mart_url.startswith("postgresql"):
+        raise typer.BadParameter("a PostgreSQL URL (postgresql+psycopg://...)", param_hint="--mart-url")
+    if mart_url and latency_seconds > 0:
+        raise typer.BadParameter("the latency run needs the SQLite mart: add --latency-seconds 0",
+                                 param_hint="--mart-url")
+    bench_pipeline.run(settings(), incidents or 20000, counts, partitions, latency_rate, latency_seconds, long_run,
+                       latency_workers, emit=show, stages=stages, mart_url=mart_url,
+                       say=lambda line: print(line, flush=True))
 
 
 @app.command(help="the connector's publish rate beside a raw kafka-python producer's (same payloads, same settings)")

@@ -273,6 +273,9 @@ def upsert_events(engine: Engine, events: Iterable[Mapping[str, Any]]) -> int:
         if conn.dialect.name == "sqlite":
             _sqlite_upsert_events(conn, latest, ids)
             return len(ids)
+        if conn.dialect.driver == "psycopg":
+            _postgres_upsert_events(conn, latest, ids)
+            return len(ids)
         rows = [event_row(ev) for ev in latest.values()]
         people = [{"event_id": eid, "seq": i, "role": p["role"], "age_band": p.get("age_band"), "sex": p.get("sex")}
                   for eid, ev in latest.items() for i, p in enumerate(ev.get("persons") or [])]
@@ -302,12 +305,50 @@ _SORTED_JSON = json.JSONEncoder(sort_keys=True).encode  # == json.dumps(..., sor
 
 def _sqlite_row(shared: Mapping[str, Any]) -> tuple[Any, ...]:
     """``event_row`` as SQLAlchemy's SQLite types store it (a date as ISO text), in ``_ROW_COLUMNS`` order."""
+    return _row(shared, iso_date=True)
+
+
+def _row(shared: Mapping[str, Any], iso_date: bool) -> tuple[Any, ...]:
+    """``event_row`` as a tuple in ``_ROW_COLUMNS`` order; the date as ISO text if ``iso_date`` (SQLite)."""
     get = shared.get
     flags = get("flags") or {}
     occurred = get("occurred_date")
-    return (*(get(c) for c in _TOP_COLUMNS[:5]), occurred.isoformat() if isinstance(occurred, date) else occurred,
+    if iso_date and isinstance(occurred, date):
+        occurred = occurred.isoformat()
+    return (*(get(c) for c in _TOP_COLUMNS[:5]), occurred,
             *(get(c) for c in _TOP_COLUMNS[6:]), *(flags.get(f) for f in models.FLAG_COLUMNS),
             _SORTED_JSON(flags), _SORTED_JSON(get("attributes") or {}), cellkey.record_key(str(shared["event_id"])))
+
+
+_PG_ARRAY_TYPES = {"event_id": "text", "occurred_date": "date", "occurred_hour": "integer", "record_key": "integer",
+                   **{f: "boolean" for f in models.FLAG_COLUMNS}}
+_PG_UPSERT_EVENT = (
+    f"INSERT INTO event ({', '.join(_ROW_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"%b::{_PG_ARRAY_TYPES.get(c, 'text')}[]" for c in _ROW_COLUMNS) + ") "
+    "ON CONFLICT (event_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _ROW_COLUMNS if c != "event_id"))
+_PG_INSERT_PERSON = ("INSERT INTO event_person (event_id, seq, role, age_band, sex) "
+                     "SELECT * FROM unnest(%b::text[], %b::integer[], %b::text[], %b::text[], %b::text[])")
+
+
+def _postgres_upsert_events(conn: Any, latest: Mapping[str, Mapping[str, Any]], ids: list[str]) -> None:
+    """The portable path's statements with psycopg, each ONE statement over column arrays (``unnest``): one
+    round trip per statement whatever the batch's size, and no SQLAlchemy parameter processing per row, which
+    cost ~140 us of CPU per event in the worker's write thread (2.6 times SQLite's fast path)."""
+    # psycopg's own cursor in binary format, in the transaction SQLAlchemy began: its text format quotes every
+    # array element through a regular expression (~40% of the write's CPU); %b asks for binary parameters.
+    with conn.connection.dbapi_connection.cursor(binary=True) as cur:
+        cur.execute("SELECT event_id, source FROM event WHERE event_id = ANY(%b::text[])", (ids,))
+        taken = sum(1 for eid, source in cur.fetchall() if source != latest[eid].get("source"))
+        if taken:
+            raise EventIdTaken(taken)
+        rows = [_row(ev, iso_date=False) for ev in latest.values()]
+        cur.execute(_PG_UPSERT_EVENT, tuple(list(column) for column in zip(*rows, strict=True)))
+        cur.execute("DELETE FROM event_person WHERE event_id = ANY(%b::text[])", (ids,))
+        people = [(eid, i, p["role"], p.get("age_band"), p.get("sex"))
+                  for eid, ev in latest.items() for i, p in enumerate(ev.get("persons") or [])]
+        if people:
+            cur.execute(_PG_INSERT_PERSON, tuple(list(column) for column in zip(*people, strict=True)))
 
 
 def _sqlite_upsert_events(conn: Any, latest: Mapping[str, Mapping[str, Any]], ids: list[str]) -> None:
