@@ -353,7 +353,15 @@ def _postgres_upsert_events(conn: Any, latest: Mapping[str, Mapping[str, Any]], 
 
 def _sqlite_upsert_events(conn: Any, latest: Mapping[str, Mapping[str, Any]], ids: list[str]) -> None:
     """The portable path's statements, each one prepared ``executemany`` over plain tuples: SQLAlchemy's
-    per-row parameter processing cost ~110 us of CPU per event, as much as the bare stage's whole work."""
+    per-row parameter processing cost ~110 us of CPU per event, as much as the bare stage's whole work.
+
+    The tuples are made before the first write: SQLite's write lock is taken at the first write (the DELETE) and
+    held to the commit, and another worker's sink waits for it meanwhile. In a worker whose main thread runs
+    Python without pause, making them inside the lock took several times their CPU in wall time (the thread waits
+    for the GIL)."""
+    rows = [_sqlite_row(ev) for ev in latest.values()]
+    people = [(eid, i, p["role"], p.get("age_band"), p.get("sex"))
+              for eid, ev in latest.items() for i, p in enumerate(ev.get("persons") or [])]
     for i in range(0, len(ids), ID_CHUNK):
         chunk = ids[i:i + ID_CHUNK]
         marks = ", ".join("?" for _ in chunk)
@@ -363,9 +371,7 @@ def _sqlite_upsert_events(conn: Any, latest: Mapping[str, Mapping[str, Any]], id
         if taken:
             raise EventIdTaken(taken)
         conn.exec_driver_sql(f"DELETE FROM event_person WHERE event_id IN ({marks})", tuple(chunk))
-    conn.exec_driver_sql(_SQLITE_UPSERT_EVENT, [_sqlite_row(ev) for ev in latest.values()])
-    people = [(eid, i, p["role"], p.get("age_band"), p.get("sex"))
-              for eid, ev in latest.items() for i, p in enumerate(ev.get("persons") or [])]
+    conn.exec_driver_sql(_SQLITE_UPSERT_EVENT, rows)
     if people:
         conn.exec_driver_sql(_SQLITE_INSERT_PERSON, people)
 
