@@ -9,7 +9,7 @@ settings or files, usage errors and refusals (one ``error:`` line a problem on s
 traceback); 69 (EX_UNAVAILABLE) when Kafka does not answer; other codes only where a command documents
 them (``hub connector check``: 1 if the sample file would be refused whole; ``hub demo``: 1 if a check
 failed; 75 when ``hub worker`` stops without committing or ``hub connector load``'s reading process
-dies: run it again).
+dies or Kafka does not acknowledge a record it sent: run it again).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KafkaUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return KAFKA_UNAVAILABLE
-    except ReadingFailed as exc:  # hub connector load's reading process died: stop, to be run again
+    except ReadingFailed as exc:  # hub connector load's reading process died, or a record went unacknowledged
         print(f"error: {exc}", file=sys.stderr)
         return TRY_AGAIN
     except (SettingsError, ConfigError, KeyRingError, GeographyError, MartNotInitialised) as exc:

@@ -5,13 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from kafka.errors import KafkaError
+
 from hub.config import Settings
 from hub.connectors.base import RunReport
 from hub.connectors.csv_file import DEFAULT_MAX_FAULTY_PERCENT, FileRefused, check_file
-from hub.connectors.feed import RowBatches
+from hub.connectors.feed import ReadingFailed, RowBatches
 from hub.connectors.mapping import FieldMapping
 from hub.connectors.publisher import Publisher
 from hub.schemas import shipped_schemas
+
+
+class NotDelivered(ReadingFailed):
+    """Kafka did not acknowledge every record sent: ``hub connector load`` stops with exit 75 (load it again)."""
 
 
 def publish_file(settings: Settings, mapping: FieldMapping, path: Path,
@@ -42,12 +48,24 @@ def publish_file(settings: Settings, mapping: FieldMapping, path: Path,
                 if on_progress is not None and (n + len(batch)) // every > n // every:
                     on_progress(n + len(batch))
                 n += len(batch)
+        except KafkaError as exc:
+            publisher.abandon()
+            raise _not_delivered(path, exc) from None
         except BaseException:
             publisher.abandon()
             raise
-    report = publisher.close()
+    try:
+        report = publisher.close()
+    except KafkaError as exc:
+        publisher.abandon()
+        raise _not_delivered(path, exc) from None
     report.count_locations(mapping.placements, placed_before)
     return report
 
 
-__all__ = ["FileRefused", "check_file", "publish_file"]
+def _not_delivered(path: Path, exc: KafkaError) -> NotDelivered:
+    return NotDelivered(f"{path.name}: Kafka did not acknowledge every record sent ({type(exc).__name__}); load the "
+                        "file again (event ids are keyed: the mart does not double)")
+
+
+__all__ = ["FileRefused", "NotDelivered", "check_file", "publish_file"]

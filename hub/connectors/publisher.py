@@ -8,12 +8,17 @@ only once every send so far is acknowledged, so callers checkpoint after it (at-
 
 from __future__ import annotations
 
+import contextlib
+from collections import deque
 from typing import Any
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
+from kafka.structs import TopicPartition
 
 from hub import logs, metrics
 from hub.config import Settings
+from hub.connectors import bulk
 from hub.connectors.base import Encoded, RunReport, SourceRecord
 from hub.dead_letters import CSV_HEADER, dead_letter_headers
 from hub.schemas import RAW_SCHEMAS, SchemaRepository
@@ -45,7 +50,8 @@ class KafkaPublisher:
         self.dlq_topic = Topics(settings.topic_prefix).dlq(source)
         self.producer = producer or make_producer(settings)
         self.report = RunReport(source)
-        self._pending: list[Any] = []
+        self._pending: deque[tuple[Any, int]] = deque()  # (a future with ``get``, how many sends it confirms)
+        self._unsettled = 0  # sends in ``_pending``
         self._read_total = metrics.RECORDS_READ.labels(source)  # label look-ups once, not per record
         self._published_total = metrics.RECORDS_PUBLISHED.labels(source)
 
@@ -54,7 +60,8 @@ class KafkaPublisher:
         self._read_total.inc()
 
     def _send(self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> None:
-        self._pending.append(self.producer.send(topic, key=key, value=value, headers=headers))
+        self._pending.append((self.producer.send(topic, key=key, value=value, headers=headers), 1))
+        self._unsettled += 1
 
     def _published(self) -> None:
         self.report.published += 1
@@ -69,10 +76,14 @@ class KafkaPublisher:
         """Bound the sends awaiting acknowledgement: past ``2 * SETTLE_EVERY``, wait for the oldest
         ``SETTLE_EVERY`` (long sent, usually acknowledged already) while the newest stay in flight, so the
         producer is never drained empty mid-file as a ``flush`` would. Raises if one was not acknowledged."""
-        if len(self._pending) >= 2 * SETTLE_EVERY:
-            for fut in self._pending[:SETTLE_EVERY]:
+        if self._unsettled >= 2 * SETTLE_EVERY:
+            settled = 0
+            while settled < SETTLE_EVERY and self._pending:
+                fut, n = self._pending[0]
                 fut.get(timeout=30.0)
-            del self._pending[:SETTLE_EVERY]
+                self._pending.popleft()
+                settled += n
+            self._unsettled -= settled
 
     def _before_flush(self) -> None:
         """Anything else that must be durable before a checkpoint (the at-source quarantine file)."""
@@ -84,16 +95,29 @@ class KafkaPublisher:
         """Block until every send so far is acknowledged by the broker; raises if one was not."""
         self._before_flush()
         self.producer.flush(timeout=timeout_s)
-        for fut in self._pending:
+        for fut, _n in self._pending:
             fut.get(timeout=timeout_s)  # raises if the broker did not acknowledge
         self._pending.clear()
+        self._unsettled = 0
 
     def abandon(self) -> None:
         """Drop the producer without waiting (after a failure): unacknowledged sends are not checkpointed,
         so the caller re-reads them."""
         self._pending.clear()
+        self._unsettled = 0
         self._release()
-        self.producer.close(timeout=0)
+        try:
+            self.producer.close(timeout=0)
+        except KafkaError:
+            # kafka-python's close flushes first, and flush(0) raises while batches are unfinished, before the
+            # sender is stopped (found by review: the failure then surfaced as that timeout, with a traceback, and
+            # the producer stayed open). Force the sender closed, which fails its unfinished batches, then close.
+            sender = getattr(self.producer, "_sender", None)
+            if sender is not None and sender.is_alive():
+                sender.force_close()
+                sender.join(5.0)
+            with contextlib.suppress(KafkaError):
+                self.producer.close(timeout=0)
 
     def close(self) -> RunReport:
         self.flush()
@@ -116,6 +140,9 @@ class Publisher(KafkaPublisher):
         self.raw_topic = Topics(settings.topic_prefix).raw(source)
         self._headers = [("svh.source", source.encode()), ("svh.schema", self.schema_name.encode())]  # every record's
         self._partitions: list[int] | None = None  # the raw topic's, asked once (publish_many)
+        self._tps: list[TopicPartition] = []
+        self._bulk: bulk.BulkAppender | None = None  # None (once decided): ``send`` per record
+        self._bulk_decided = False
 
     def publish(self, rec: SourceRecord | Encoded) -> None:
         if type(rec) is tuple:  # a row the compiled plan encoded: exactly the message of its record
@@ -147,29 +174,61 @@ class Publisher(KafkaPublisher):
         its retry backoff, about 0.1 s after it connected). Sends nothing."""
         if self._partitions is None:
             self._partitions = sorted(self.producer.partitions_for(self.raw_topic))
+            self._tps = [TopicPartition(self.raw_topic, p) for p in self._partitions]
         return self._partitions
 
     def publish_many(self, items: list[Item]) -> None:
         """``publish`` for a batch from ``hub.connectors.feed``: a (key, value, key hash) is a row the compiled
         plan encoded, sent as ``publish`` would send its record, to the partition kafka-python's default
-        partitioner gives its key; a ``SourceRecord`` goes through ``publish``. Counted once per batch."""
+        partitioner gives its key; a ``SourceRecord`` goes through ``publish``. Counted once per batch.
+
+        With a producer ``hub.connectors.bulk`` can append to, the encoded rows go to the accumulator a
+        partition's run at a time (the same records, headers and partitions, in the same order per partition;
+        each batch's acknowledgement confirms its rows); a ``SourceRecord`` first appends the runs before it,
+        so every partition keeps the file's order."""
         parts = self._partitions or self.partitions()
         n = len(parts)
-        send, pending, topic, headers = self.producer.send, self._pending.append, self.raw_topic, self._headers
+        if not self._bulk_decided:
+            self._bulk = bulk.BulkAppender(self.producer, self._headers) if bulk.usable(self.producer) else None
+            self._bulk_decided = True
         sent = 0
-        for item in items:
-            if type(item) is tuple:
-                key, value, h = item
-                pending(send(topic, value=value, key=key, headers=headers, partition=parts[h % n]))
-                sent += 1
-            else:
-                self.publish(item)  # type: ignore[arg-type]
+        if self._bulk is not None:
+            runs: list[list[tuple[bytes, bytes]]] = [[] for _ in parts]
+            for item in items:
+                if type(item) is tuple:
+                    key, value, h = item
+                    runs[h % n].append((key, value))
+                    sent += 1
+                else:
+                    self._append_runs(runs)
+                    self.publish(item)  # type: ignore[arg-type]
+            self._append_runs(runs)
+        else:
+            send, pending, topic, headers = self.producer.send, self._pending.append, self.raw_topic, self._headers
+            for item in items:
+                if type(item) is tuple:
+                    key, value, h = item
+                    pending((send(topic, value=value, key=key, headers=headers, partition=parts[h % n]), 1))
+                    sent += 1
+                else:
+                    self.publish(item)  # type: ignore[arg-type]
+            self._unsettled += sent
         self.report.read += sent
         self.report.published += sent
         if sent:
             self._read_total.inc(sent)
             self._published_total.inc(sent)
         self._settle_if_many()
+
+    def _append_runs(self, runs: list[list[tuple[bytes, bytes]]]) -> None:
+        """Each partition's run of encoded rows to the accumulator (``publish_many``); empties the runs."""
+        assert self._bulk is not None
+        for i, run in enumerate(runs):
+            if run:
+                acks = self._bulk.append(self._tps[i], run)
+                self._pending.extend(acks)
+                self._unsettled += len(run)
+                run.clear()
 
     def _dead_letter(self, rec: SourceRecord, stage: str, cls: str, message: str, kind: str,
                      column: str | None) -> None:
