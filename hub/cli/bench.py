@@ -25,9 +25,12 @@ def show(figures: dict[str, float]) -> None:
 
 
 @app.command(help="the pseudonymisation boundary per event, in process")
-def core(incidents: IncidentsOpt = None, repeats: Annotated[int, typer.Option()] = 5) -> None:
+def core(incidents: IncidentsOpt = None, repeats: Annotated[int, typer.Option()] = 5,
+         novel_incidents: Annotated[int, typer.Option(
+             min=0, help="a second, pipeline-sized extract whose values are mostly new (0 skips it)")] = 20000,
+         novel_repeats: Annotated[int, typer.Option(min=1)] = 2) -> None:
     from hub.bench import core as bench_core
-    show(bench_core.run(incidents or 3000, repeats))
+    show(bench_core.run(incidents or 3000, repeats, novel_incidents, novel_repeats))
 
 
 @app.command(help="the pipeline via Kafka: connector, worker, mart")

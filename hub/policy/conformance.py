@@ -220,6 +220,13 @@ class EventRules:
             return False
         return not values or (text.count("\n") == len(values) - 1 and _TOKEN_VALUE_LINES.fullmatch(text) is not None)
 
+    def keyed_token(self, name: str, value: str) -> bool:
+        """Whether one token map entry passes this check: :meth:`keyed_tokens` of a map is the conjunction of
+        this over its entries (a value matching the pattern holds no line break). A plan asks it once per entry
+        it makes and remembers the verdict with the entry, so a new date of birth's year, month and day, which
+        many others share, are not checked again (a test compares both)."""
+        return (name in self._token_names._seen or self._token_names.all((name,))) and _matches(TOKEN_VALUE, value)
+
     def _conforms(self, rules: _SourceRules, event: Mapping[str, Any], at: str | None) -> bool:
         """The checks of :meth:`problems` in one pass with no messages: True only if it would find nothing.
 

@@ -13,8 +13,9 @@ letter that looks like a Latin one, inside a word with Latin letters, is read as
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from anyascii import anyascii
 
@@ -152,10 +153,24 @@ def record_id(value: str | None) -> str | None:
     return exact or None
 
 
+def local_today() -> date:
+    """``date.today()``, asked of the clock only once a (local) day: a date of birth met for the first time is
+    checked against today, and ``date.today()`` (a system call and a local-time conversion) was a tenth of
+    deriving its match keys. The day is re-read at the next local midnight."""
+    global _today, _today_ends
+    if time.time() >= _today_ends:
+        _today = date.today()
+        _today_ends = datetime.combine(_today + timedelta(days=1), datetime.min.time()).timestamp()
+    return _today
+
+
+_today, _today_ends = date.min, 0.0  # today, and the time.time() at which it ends
+
+
 def dob(value: date | None, today: date | None = None) -> date | None:
     """Dates of birth that are placeholders (1970-01-01, 1900-01-01, ...), in the future, or more than
     120 years back carry no identity."""
-    today = today or date.today()
+    today = today or local_today()
     if value is None or value in SENTINEL_DOBS or value > today or value.year < today.year - OLDEST_AGE:
         return None
     return value

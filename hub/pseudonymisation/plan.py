@@ -42,7 +42,7 @@ from hub.pseudonymisation.ops import (
 )
 from hub.pseudonymisation.tokens import Deriver, EventIds, Tokeniser, deriver, name_pair_keys
 from hub.reference import Offence, normalise_offence_code
-from hub.schemas.codec import EncodedMap, map_entries
+from hub.schemas.codec import EncodedMap, map_entries, map_entry
 
 SEX_CODES = {"M": "M", "MALE": "M", "F": "F", "FEMALE": "F", "X": "X", "I": "X", "INDETERMINATE": "X"}
 NAME_KINDS = ("forename", "surname")  # families whose normalised value also feeds the name pair
@@ -62,6 +62,10 @@ Minted = tuple[dict[str, str], str | None, bool, str, str]
 """(tokens sorted by name, the family's normalised name for the name pair, whether the tokens pass the
 agreement's token check, the first and the last name: what joining a person's maps in order compares)."""
 TokenCheck = Callable[[Mapping[str, str]], bool]
+EntryCheck = Callable[[str, str], bool]
+ENTRIES_REMEMBERED = 1 << 14
+"""Token map entries a family remembers (each with its token, bytes and verdict) before it forgets them all:
+a few hundred entries (years, months, days, month-days of birth) are met again and again; a few MiB when full."""
 
 
 class TokenMint:
@@ -72,17 +76,30 @@ class TokenMint:
     The tokens of a value depend only on the value, the family, the tokeniser's key and, during a
     rotation overlap, which previous keys are still running; the cache keys on all of them, so a hit
     gives exactly the tokens a miss would make. Callers must not change the returned dict.
+
+    A value met for the first time (most dates of birth and name pairs in a large extract) is made entry by
+    entry: each (match key, derived text) entry's token, its Avro bytes and the agreement's verdict on it are
+    remembered too (``_entries``, bounded), since a new date of birth shares its year, month, day and
+    month-day entries with many others. The map, its bytes and its verdict are then those entries sorted by
+    name and joined: exactly what minting the map whole gives (``_mint_whole``, still taken during a rotation
+    overlap; a test compares both).
     """
 
-    __slots__ = ("_cached", "_check", "_derive", "_name_kind", "family", "lookup", "tokeniser")
+    __slots__ = ("_cached", "_check", "_derive", "_entries", "_entry_check", "_name_kind", "family", "lookup",
+                 "tokeniser")
 
     def __init__(self, derive: Deriver, tokeniser: Tokeniser, name_kind: str | None,
-                 size: int = TOKEN_CACHE_SIZE, check: TokenCheck | None = None, family: str = "") -> None:
+                 size: int = TOKEN_CACHE_SIZE, check: TokenCheck | None = None, family: str = "",
+                 entry_check: EntryCheck | None = None) -> None:
         self.family = family  # the token family; its tokens' names start with it (generated code orders by it)
         self._derive = derive
         self.tokeniser = tokeniser
         self._name_kind = name_kind
         self._check = check
+        self._entry_check = entry_check
+        # (match key, (domain, text)) -> ((match key, token), entry's Avro bytes, verdict); None: maps made whole
+        self._entries: dict[Any, tuple[tuple[str, str], bytes, bool]] | None = (
+            {} if check is None or entry_check is not None else None)
         self._cached = lru_cache(maxsize=size)(self._mint)
         self.lookup: Callable[[Any], Minted] = self
         """What a plan calls per value: without a rotation, the cache itself (no Python frame on a hit)."""
@@ -95,10 +112,41 @@ class TokenMint:
     def _mint(self, value: Any, overlap: tuple[str, ...]) -> Minted:
         derived = self._derive(value)
         entry = derived.get(self._name_kind) if self._name_kind else None
-        tokens = self.tokeniser.tokens_under(derived, overlap)
         normalised = entry[1] if entry else None
-        if not tokens:
+        if not derived:
             return {}, normalised, True, "", ""
+        entries = self._entries
+        if overlap or entries is None:
+            return self._mint_whole(derived, normalised, overlap)
+        names = sorted(derived)  # the map in match key order (strings sort fast)
+        items, parts = [], []
+        ok = True
+        for name in names:  # a loop, not comprehensions: each of those is a function made and called
+            item = (name, derived[name])
+            row = entries.get(item) or self._entry(item)
+            items.append(row[0])
+            parts.append(row[1])
+            if not row[2]:
+                ok = False
+        return EncodedMap.of(items, b"".join(parts)), normalised, ok, names[0], names[-1]
+
+    def _entry(self, item: tuple[str, tuple[str, str]]) -> tuple[tuple[str, str], bytes, bool]:
+        """One entry made and remembered: ((match key, token), its Avro bytes, the agreement's verdict)."""
+        name, pair = item
+        token = self.tokeniser.token_of(pair)
+        check = self._entry_check
+        row = ((name, token), map_entry(name, token), check is None or check(name, token))
+        entries = self._entries
+        assert entries is not None
+        if len(entries) >= ENTRIES_REMEMBERED:
+            entries.clear()
+        entries[item] = row
+        return row
+
+    def _mint_whole(self, derived: dict[str, tuple[str, str]], normalised: str | None,
+                    overlap: tuple[str, ...]) -> Minted:
+        """The map made whole: tokens under every running key, sorted, encoded and checked as one."""
+        tokens = self.tokeniser.tokens_under(derived, overlap)
         # sorted by name once here, so a person's tokens are merged in order, not sorted per event (_merged);
         # checked once here against the agreement's token rules, not once per event that repeats the value
         block = EncodedMap.of(sorted(tokens.items()), None)
@@ -118,6 +166,8 @@ class TokenMint:
         self._cached.cache_clear()
         if self.lookup is not self:
             self.lookup.cache_clear()  # type: ignore[attr-defined]
+        if self._entries is not None:
+            self._entries.clear()
 
 
 @dataclass(frozen=True)
@@ -137,6 +187,9 @@ class PlanContext:
     """``EventRules.output_tests`` for where this runs: what of ``conformance`` the plan's generated code must
     still test per event (None: every event takes ``conformance`` in full)."""
     token_check: TokenCheck | None = None  # ``EventRules.keyed_tokens``: asked once per token map minted
+    token_entry_check: EntryCheck | None = None
+    """``EventRules.keyed_token``: ``token_check`` of a map, entry by entry (a plan asks it once per entry it makes;
+    without it, maps are made and checked whole)."""
 
 
 def _target(target: str) -> tuple[int, str, str]:
@@ -231,7 +284,8 @@ class SourcePlan:
         self._areas = lru_cache(maxsize=TOKEN_CACHE_SIZE)(self._area_of)
         # the order-free name pair of a person's normalised forename and surname, remembered like a family
         self._pairs = self._mints["name_pair"] = TokenMint(_pair_keys, token_tokeniser, None,
-                                                           check=ctx.token_check, family="name_pair")
+                                                           check=ctx.token_check, family="name_pair",
+                                                           entry_check=ctx.token_entry_check)
         linked = ctx.token_purpose in policy.purposes  # tokens serve linkage only: none for a source not linked
         for name, outputs in policy.fields.items():
             ops = tuple(op for out in outputs if (out.treatment != "token" or linked)
@@ -255,7 +309,8 @@ class SourcePlan:
             if mint is None:
                 name_kind = out.kind if out.kind in NAME_KINDS else None
                 mint = self._mints[out.kind] = TokenMint(deriver(out.kind), tokeniser, name_kind,
-                                                         check=ctx.token_check, family=out.kind)
+                                                         check=ctx.token_check, family=out.kind,
+                                                         entry_check=ctx.token_entry_check)
             return (TOKEN, out.person, mint.lookup, out.kind if out.kind in NAME_KINDS else None, mint)
         assert out.target
         kind, slot, attr = _target(out.target)

@@ -54,7 +54,8 @@ class Pseudonymiser:
             event_key=ring.purpose_key(EVENT_ID, ring.event_key),  # derived once, not per event
             geography=geography, offences=self.offences, tokeniser_for=self.tokeniser_for, token_purpose=LINKAGE,
             conformance=lambda shared: self.rules.problems(shared, at=at),
-            output_tests=partial(self.rules.output_tests, at=at), token_check=self.rules.keyed_tokens)
+            output_tests=partial(self.rules.output_tests, at=at), token_check=self.rules.keyed_tokens,
+            token_entry_check=self.rules.keyed_token)
         self._plans: dict[str, SourcePlan] = {}
 
     def tokeniser_for(self, purpose: str) -> Tokeniser:

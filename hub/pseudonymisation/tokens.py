@@ -79,6 +79,21 @@ class KeyedHash:
         outer.update(inner.digest())
         return outer.digest()
 
+    def mac(self, pair: tuple[str, str]) -> str:
+        """The 32 hex digits of ``tokens``' token of one derived ``(domain, text)`` (remembered the same way)."""
+        mac = self._macs.get(pair)
+        if mac is None:
+            domain, text = pair
+            inner = (self._domains.get(domain) or self._domain(domain)).copy()
+            inner.update(text.encode())
+            outer = self._outer.copy()
+            outer.update(inner.digest())
+            mac = outer.hexdigest()[:32]
+            if len(self._macs) >= _MACS_REMEMBERED:
+                self._macs.clear()
+            self._macs[pair] = mac
+        return mac
+
     def tokens(self, label: str, derived: Mapping[str, tuple[str, str]], suffix: str = "") -> dict[str, str]:
         """``{name + suffix: "<label>:<32 hex>"}`` for derived ``{name: (domain, text)}`` (inlined: hot path).
 
@@ -158,6 +173,10 @@ class Tokeniser:
         for kid in overlap:
             out.update(self._previous[kid].tokens(kid, derived, KEY_SEP + kid))
         return out
+
+    def token_of(self, pair: tuple[str, str]) -> str:
+        """The active key's token of one derived ``(domain, text)``: ``tokens`` of ``{name: pair}`` holds it."""
+        return self.key_id + ":" + self._hash.mac(pair)
 
     def match_keys(self, kind: str, value: object) -> dict[str, str]:
         """Tokens for one identifying value, keyed by match-key name; empty if the value is unusable."""
@@ -321,17 +340,31 @@ def _dob(value: object) -> dict[str, tuple[str, str]]:
 
 
 def _dob_of_date(value: date) -> dict[str, tuple[str, str]]:
-    """``_dob_general`` of a date (the same map), without parsing it back into parts and checking it twice."""
+    """``_dob_general`` of a date (the same map), without parsing it back into parts and checking it twice;
+    the (domain, text) of each year, month, day and month-day, and the ISO text's ``-MM-DD``, are made once
+    (the tables below), not per date."""
     d = normalise.dob(value)
     if d is None:
         return {}
+    if d.year < 1000:  # pragma: no cover - normalise.dob keeps 120 years back: never fewer than four digits
+        return _dob_general(d)
     month, day = d.month, d.day
-    out = {"dob_year": ("dob_year", str(d.year)), "dob_month": ("dob_month", str(month)),
-           "dob_day": ("dob_day", str(day)), "dob_month_day": ("dob_month_day", f"{month:02d}-{day:02d}"),
-           "dob": ("dob", d.isoformat())}
-    if day <= 12 and day != month:
-        out["dob_transposed"] = ("dob", date(d.year, day, month).isoformat())
+    year = _DOB_YEARS.get(d.year)
+    if year is None:
+        year = _DOB_YEARS[d.year] = ("dob_year", str(d.year))  # 120 years or so
+    # d.isoformat() (and the transposed date's), written from the ready parts
+    out = {"dob_year": year, "dob_month": _DOB_MONTHS[month], "dob_day": _DOB_DAYS[day],
+           "dob_month_day": _DOB_MONTH_DAYS[month][day], "dob": ("dob", year[1] + _ISO_MONTH_DAYS[month][day])}
+    if day <= 12 and day != month:  # a real date: its day is a month and its month a day of any month
+        out["dob_transposed"] = ("dob", year[1] + _ISO_MONTH_DAYS[day][month])
     return out
+
+
+_DOB_MONTHS = [("dob_month", str(m)) for m in range(13)]
+_DOB_DAYS = [("dob_day", str(d)) for d in range(32)]
+_DOB_MONTH_DAYS = [[("dob_month_day", f"{m:02d}-{d:02d}") for d in range(32)] for m in range(13)]
+_DOB_YEARS: dict[int, tuple[str, str]] = {}
+_ISO_MONTH_DAYS = [[f"-{m:02d}-{d:02d}" for d in range(32)] for m in range(13)]
 
 
 def _dob_general(value: object) -> dict[str, tuple[str, str]]:

@@ -186,6 +186,16 @@ def map_entries(mapping: Mapping[str, str]) -> bytes:
     return bytes(b)
 
 
+def map_entry(key: str, value: str) -> bytes:
+    """:func:`map_entries` of the one entry ``key: value`` (raises :class:`Fallback` for a non-``str``): the
+    entries of a map are these, one after another."""
+    if type(value) is not str:
+        raise Fallback
+    encoded = value.encode()
+    n = len(encoded)
+    return (_KEYS.get(key) or _key(key)) + (_LEN[n] if n < 4096 else _varint(n)) + encoded
+
+
 def joined(maps: list[EncodedMap]) -> EncodedMap:
     """The maps' union in their order (later keys win), with its encoding when every map has one and no key
     repeats (then the union's entries are the maps' entries, one after another)."""

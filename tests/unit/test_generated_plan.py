@@ -261,3 +261,48 @@ def test_a_minted_maps_check_is_the_per_token_check(agreement: Agreement, tokens
     expected = all(_matches(TOKEN_NAME, k) and _matches(TOKEN_VALUE, v) for k, v in tokens.items())
     assert rules.keyed_tokens(tokens) == expected
     assert rules.keyed_tokens(tokens) == expected  # and again, with the names it accepted remembered
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(tokens=st.dictionaries(_token_name, _token_value | st.builds(lambda a, b: f"{a}\n{b}", _token_value,
+                                                                    _token_value), max_size=6))
+def test_a_maps_check_is_its_entries_checks(agreement: Agreement, tokens: dict[str, str]) -> None:
+    """``keyed_token``, asked per entry a plan makes, agrees with ``keyed_tokens`` of the whole map."""
+    rules = EventRules(agreement)  # fresh: nothing remembered as accepted yet
+    entries = all([rules.keyed_token(k, v) for k, v in tokens.items()])
+    assert entries == rules.keyed_tokens(tokens) == EventRules(agreement).keyed_tokens(tokens)
+
+
+_MINT_VALUES: dict[str, Any] = {
+    "forename": st.one_of(st.sampled_from(HOSTILE_TEXT), st.text(max_size=20)),
+    "surname": st.one_of(st.sampled_from(HOSTILE_TEXT), st.text(max_size=20)),
+    "dob": st.one_of(st.dates(), st.sampled_from(HOSTILE_DATES), st.sampled_from(HOSTILE_TEXT)),
+    "name_pair": st.tuples(st.sampled_from(["ANNE", "BOB", "ZOE", "MARY ANN"]), st.sampled_from(["SMITH", "JONES"])),
+}
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(family=st.sampled_from(sorted(_MINT_VALUES)), data=st.data())
+def test_a_map_made_entry_by_entry_is_the_map_made_whole(agreement: Agreement, family: str,
+                                                         data: st.DataObject) -> None:
+    """A value met for the first time is minted from remembered entries (token, bytes, verdict): the same map,
+    Avro bytes, verdict and first and last names as minting it whole, for values new and half-met."""
+    from hub.schemas.codec import map_entries
+    plan = _police_plans(agreement)[0]
+    mint = plan._mints[family]
+    for _ in range(3):  # the second and third values meet entries the first made (a year, a month, a name)
+        value = data.draw(_MINT_VALUES[family])
+        assert mint._entries is not None  # the plan's mints are made entry by entry
+        derived = mint._derive(value)
+        made = mint._mint(value, ())
+        whole = mint._mint_whole(derived, made[1], ()) if derived else ({}, made[1], True, "", "")
+        assert made == whole
+        assert list(made[0].items()) == list(whole[0].items())
+        if made[0]:
+            assert made[0].avro == whole[0].avro == map_entries(made[0])  # type: ignore[attr-defined]
+
+
+def test_today_is_the_clocks_today() -> None:
+    from hub.pseudonymisation.normalise import local_today
+    assert local_today() == date.today()
+    assert local_today() is local_today()  # asked of the clock once a day

@@ -81,9 +81,10 @@ def test_a_plan_keys_tokens_per_purpose(agreement: Agreement, ring: KeyRing) -> 
 
 def test_bench_core_prints_the_boundary_beside_its_anchor(capsys: pytest.CaptureFixture[str]) -> None:
     from hub.cli import main
-    assert main(["bench", "core", "--incidents", "40", "--repeats", "1"]) == 0
+    assert main(["bench", "core", "--incidents", "40", "--repeats", "1", "--novel-incidents", "30"]) == 0
     out = capsys.readouterr().out
-    for name in ("boundary_per_cpu_s_median", "anchor_per_cpu_s_median", "boundary_vs_anchor"):
+    for name in ("boundary_per_cpu_s_median", "anchor_per_cpu_s_median", "boundary_vs_anchor",
+                 "novel_boundary_us_per_event", "novel_boundary_vs_anchor"):
         assert name in out
 
 
