@@ -94,6 +94,7 @@ class CpuShare:
     database: float
     machine: float  # every process on the machine
     cores: int
+    wall_s: float  # the window's length
 
     @property
     def others(self) -> float:
@@ -124,4 +125,4 @@ class CpuWindow:
         end = self._sample()
         wall = max(end[0] - self._start[0], 1e-9)
         w, b, d, m = ((e - s) / wall for e, s in zip(end[1:], self._start[1:], strict=True))
-        return CpuShare(workers=w, broker=b, database=d, machine=m, cores=os.cpu_count() or 1)
+        return CpuShare(workers=w, broker=b, database=d, machine=m, cores=os.cpu_count() or 1, wall_s=wall)

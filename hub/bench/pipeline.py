@@ -145,7 +145,7 @@ class Run:
 
     def close(self) -> None:
         """Delete every topic of the run (the workers create every source's raw, dead-letter and at-source
-        topics, not only the bench's source: left behind, they piled up on the broker, ~870 after a day of runs,
+        topics, not only the bench's source: left behind, they piled up on the broker, ~840 after a day of runs,
         and every full metadata request paid for them) and the PostgreSQL schema, if any."""
         self.engine.dispose()
         admin = KafkaAdminClient(**self.settings.kafka_python_kwargs(), client_id="svh-bench")

@@ -55,9 +55,13 @@ def pipeline(
     if mart_url and latency_seconds > 0:
         raise typer.BadParameter("the latency run needs the SQLite mart: add --latency-seconds 0",
                                  param_hint="--mart-url")
-    bench_pipeline.run(settings(), incidents or 20000, counts, partitions, latency_rate, latency_seconds, long_run,
-                       latency_workers, emit=show, stages=stages, mart_url=mart_url,
-                       say=lambda line: print(line, flush=True))
+    try:
+        bench_pipeline.run(settings(), incidents or 20000, counts, partitions, latency_rate, latency_seconds,
+                           long_run, latency_workers, emit=show, stages=stages, mart_url=mart_url,
+                           say=lambda line: print(line, flush=True))
+    except bench_pipeline.EventsMissing as exc:  # lost (or stuck) events: worse than any figure, and said plainly
+        print(f"hub bench pipeline: EVENTS MISSING: {exc}", flush=True)
+        raise typer.Exit(1) from None
 
 
 @app.command(help="the connector's publish rate beside a raw kafka-python producer's (same payloads, same settings)")

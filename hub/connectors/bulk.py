@@ -16,13 +16,15 @@ Delivery is confirmed per batch instead of per record: every record of a batch i
 request, and the batch's ``produce_future`` is completed once, successfully only if the broker
 acknowledged the whole batch (``BatchAck.get`` raises otherwise, as ``FutureRecordMetadata.get`` would for
 each of its records). A batch split after MESSAGE_TOO_LARGE (kafka-python re-binds per-record futures, which
-these records do not have) never completes its first future: ``BatchAck.get`` then raises rather than
-confirming; the connector's batches (256 KiB) are far below the broker's 1 MiB limit, so it does not happen.
+these records do not have) never completes its first future: the producer's ``flush`` and ``BatchAck.get``
+then time out rather than confirm (``hub connector load``: exit 75); the connector's batches (256 KiB) are
+far below the broker's 1 MiB limit, so it does not happen.
 
 Version safety: this relies on private kafka-python attributes (``_accumulator``, ``_sender``, the
 accumulator's ``_batches``/``_tp_lock``/``_incomplete``/``_appends_in_progress``, ``MemoryRecordsBuilder``'s
 ``_builder``/``_next_offset``/``_closed`` and ``DefaultRecordBatchBuilder``'s buffer and counters). They are
-checked against the versions listed in ``VERIFIED`` (pyproject pins the range); on any other version, a
+checked against the versions listed in ``VERIFIED`` (pyproject pins kafka-python to 3.0.12, and a unit test
+says the pinned version is listed); on any other version, a
 transactional producer, or a message format below v2, ``usable`` says no and the publisher calls ``send``
 per record, as before. Real-broker tests (tests/connectors/test_bulk_append.py) read back every record and
 fail if one is lost, doubled, reordered, moved to another partition or its headers changed.

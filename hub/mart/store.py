@@ -335,25 +335,34 @@ def _postgres_upsert_events(conn: Any, latest: Mapping[str, Mapping[str, Any]], 
     """The portable path's statements with psycopg, each ONE statement over column arrays (``unnest``): one
     round trip per statement whatever the batch's size, and no SQLAlchemy parameter processing per row, which
     cost ~140 us of CPU per event in the worker's write thread (2.6 times SQLite's fast path)."""
-    # psycopg's own cursor in binary format, in the transaction SQLAlchemy began: its text format quotes every
-    # array element through a regular expression (~40% of the write's CPU); %b asks for binary parameters.
-    with conn.connection.dbapi_connection.cursor(binary=True) as cur:
-        cur.execute("SELECT event_id, source FROM event WHERE event_id = ANY(%b::text[])", (ids,))
-        taken = sum(1 for eid, source in cur.fetchall() if source != latest[eid].get("source"))
-        if taken:
-            raise EventIdTaken(taken)
-        rows = [_row(ev, iso_date=False) for ev in latest.values()]
-        cur.execute(_PG_UPSERT_EVENT, tuple(list(column) for column in zip(*rows, strict=True)))
-        cur.execute("DELETE FROM event_person WHERE event_id = ANY(%b::text[])", (ids,))
-        people = [(eid, i, p["role"], p.get("age_band"), p.get("sex"))
-                  for eid, ev in latest.items() for i, p in enumerate(ev.get("persons") or [])]
-        if people:
-            cur.execute(_PG_INSERT_PERSON, tuple(list(column) for column in zip(*people, strict=True)))
+    # %b: psycopg sends the arrays in binary format; in text format it quotes every element through a regular
+    # expression (~40% of the write's CPU). Through SQLAlchemy's connection, so a row PostgreSQL refuses raises
+    # SQLAlchemy's DataError or IntegrityError, which the sink dead-letters (an outage is retried).
+    taken = sum(1 for eid, source in conn.exec_driver_sql(
+        "SELECT event_id, source FROM event WHERE event_id = ANY(%b::text[])", (ids,))
+        if source != latest[eid].get("source"))
+    if taken:
+        raise EventIdTaken(taken)
+    rows = [_row(ev, iso_date=False) for ev in latest.values()]
+    conn.exec_driver_sql(_PG_UPSERT_EVENT, tuple(list(column) for column in zip(*rows, strict=True)))
+    conn.exec_driver_sql("DELETE FROM event_person WHERE event_id = ANY(%b::text[])", (ids,))
+    people = [(eid, i, p["role"], p.get("age_band"), p.get("sex"))
+              for eid, ev in latest.items() for i, p in enumerate(ev.get("persons") or [])]
+    if people:
+        conn.exec_driver_sql(_PG_INSERT_PERSON, tuple(list(column) for column in zip(*people, strict=True)))
 
 
 def _sqlite_upsert_events(conn: Any, latest: Mapping[str, Mapping[str, Any]], ids: list[str]) -> None:
     """The portable path's statements, each one prepared ``executemany`` over plain tuples: SQLAlchemy's
-    per-row parameter processing cost ~110 us of CPU per event, as much as the bare stage's whole work."""
+    per-row parameter processing cost ~110 us of CPU per event, as much as the bare stage's whole work.
+
+    The tuples are made before the first write: SQLite's write lock is taken at the first write (the DELETE) and
+    held to the commit, and another worker's sink waits for it meanwhile. In a worker whose main thread runs
+    Python without pause, making them inside the lock took several times their CPU in wall time (the thread waits
+    for the GIL)."""
+    rows = [_sqlite_row(ev) for ev in latest.values()]
+    people = [(eid, i, p["role"], p.get("age_band"), p.get("sex"))
+              for eid, ev in latest.items() for i, p in enumerate(ev.get("persons") or [])]
     for i in range(0, len(ids), ID_CHUNK):
         chunk = ids[i:i + ID_CHUNK]
         marks = ", ".join("?" for _ in chunk)
@@ -363,9 +372,7 @@ def _sqlite_upsert_events(conn: Any, latest: Mapping[str, Mapping[str, Any]], id
         if taken:
             raise EventIdTaken(taken)
         conn.exec_driver_sql(f"DELETE FROM event_person WHERE event_id IN ({marks})", tuple(chunk))
-    conn.exec_driver_sql(_SQLITE_UPSERT_EVENT, [_sqlite_row(ev) for ev in latest.values()])
-    people = [(eid, i, p["role"], p.get("age_band"), p.get("sex"))
-              for eid, ev in latest.items() for i, p in enumerate(ev.get("persons") or [])]
+    conn.exec_driver_sql(_SQLITE_UPSERT_EVENT, rows)
     if people:
         conn.exec_driver_sql(_SQLITE_INSERT_PERSON, people)
 

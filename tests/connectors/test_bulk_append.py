@@ -6,6 +6,7 @@ the broker does not acknowledge makes the publish fail instead of being counted 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from hub.kafka_read import Message, read_topic
 from hub.schemas import RAW_SCHEMAS, shipped_schemas
 from hub.synth import generate_police_extract
 from hub.topics import Topics
+from tests.integration.faults import OwnBroker
 
 SOURCE = "police_incident"
 HEADERS = [("svh.source", SOURCE.encode()), ("svh.schema", RAW_SCHEMAS[SOURCE].encode())]
@@ -232,3 +234,47 @@ def test_a_record_too_large_for_a_request_is_refused_without_leaving_an_empty_ba
         producer.close(timeout=5)
     got = read_topic(settings, topic)
     assert sorted(m.value for m in got if m.partition == 0) == [b"fits", b"fits too"]
+
+
+@pytest.fixture
+def own_broker() -> Iterator[OwnBroker]:
+    """A broker of this test's own (other ports, own state directory), which it may stop and start."""
+    broker = OwnBroker().start()
+    try:
+        yield broker
+    finally:
+        broker.remove()
+
+
+@pytest.mark.slow  # about a minute: its own broker started twice
+def test_a_broker_restart_mid_publish_loses_and_doubles_nothing(settings: Settings, tmp_path: Path,
+                                                                own_broker: OwnBroker,
+                                                                counted_appends: list[int]) -> None:
+    """Rows appended in bulk just before the broker stops (some in flight) and while it is down are retried by
+    kafka-python's sender once it is back; with the idempotent producer's sequence numbers on bulk-written batches,
+    each partition then holds every row once, in the order handed over."""
+    s = settings.replace(kafka_bootstrap=own_broker.bootstrap)
+    kafka_admin.ensure_topics(s, [SOURCE])
+    manifest = generate_police_extract(tmp_path / "data", seed=15, incidents=3000)
+    items: list[feed.Item] = [(x[0], x[1], feed.key_hash(x[0])) for x in CsvFileConnector(
+        manifest.extract_csv, load_mapping(default_mapping_path(SOURCE))).encoded(shipped_schemas())
+        if type(x) is tuple]
+    half, three_quarters = len(items) // 2, 3 * len(items) // 4
+    publisher = Publisher(s, SOURCE, shipped_schemas(), producer=make_producer(s))
+    for at in range(0, half, 500):
+        publisher.publish_many(items[at:min(at + 500, half)])
+    publisher.flush()
+    publisher.publish_many(items[half:three_quarters])  # lingering or in flight when the broker stops
+    own_broker.stop()
+    publisher.publish_many(items[three_quarters:])  # appended while it is down
+    own_broker.start()
+    report = publisher.close()  # raises unless every batch was acknowledged
+    assert sum(counted_appends) == report.published == len(items)
+
+    parts = publisher.partitions()
+    want: dict[int, list[tuple[bytes | None, bytes | None, list[Any]]]] = {}
+    for key, value, h in items:  # type: ignore[misc]
+        want.setdefault(parts[h % len(parts)], []).append((key, value, HEADERS))
+    got = read_topic(s, Topics(s.topic_prefix).raw(SOURCE))
+    assert len(got) == len(items)
+    assert _by_partition(got) == want

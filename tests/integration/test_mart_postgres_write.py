@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DataError
 
 from hub.connectors import CsvFileConnector, default_mapping_path, load_mapping
 from hub.mart import connect, init, models
@@ -96,3 +97,14 @@ def test_an_event_id_of_another_source_is_refused_and_nothing_is_written(engines
         upsert_events(fast, [*events[5:10], forged])
     assert dump(fast) == before
 
+
+
+def test_a_row_postgres_refuses_raises_sqlalchemys_data_error(engines: tuple[Engine, Engine],
+                                                              events: list[dict[str, Any]]) -> None:
+    """The sink dead-letters a batch's refused row (``DataError``/``IntegrityError``, SQLAlchemy's) and retries
+    anything else as an outage: psycopg's own exception would stall the pipeline on one poison event."""
+    fast, _ = engines
+    too_long = {**events[0], "lsoa_code": "E" * 40}  # the column is VARCHAR(9)
+    with pytest.raises(DataError):
+        upsert_events(fast, [*events[1:5], too_long])
+    assert dump(fast)["event"] == []
