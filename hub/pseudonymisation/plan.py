@@ -40,7 +40,14 @@ from hub.pseudonymisation.ops import (
     missing_time,
     not_a_date,
 )
-from hub.pseudonymisation.tokens import Deriver, EventIds, Tokeniser, deriver, name_pair_keys
+from hub.pseudonymisation.tokens import (
+    WHOLE_VALUE_DOMAINS,
+    Deriver,
+    EventIds,
+    Tokeniser,
+    deriver,
+    name_pair_keys,
+)
 from hub.reference import Offence, normalise_offence_code
 from hub.schemas.codec import EncodedMap, map_entries, map_entry
 
@@ -122,20 +129,26 @@ class TokenMint:
         items, parts = [], []
         ok = True
         for name in names:  # a loop, not comprehensions: each of those is a function made and called
-            item = (name, derived[name])
-            row = entries.get(item) or self._entry(item)
+            pair = derived[name]
+            if pair[0] in WHOLE_VALUE_DOMAINS:  # comes back only with the value: made, not remembered
+                row = self._entry((name, pair), remember=False)
+            else:
+                item = (name, pair)
+                row = entries.get(item) or self._entry(item)
             items.append(row[0])
             parts.append(row[1])
             if not row[2]:
                 ok = False
         return EncodedMap.of(items, b"".join(parts)), normalised, ok, names[0], names[-1]
 
-    def _entry(self, item: tuple[str, tuple[str, str]]) -> tuple[tuple[str, str], bytes, bool]:
-        """One entry made and remembered: ((match key, token), its Avro bytes, the agreement's verdict)."""
+    def _entry(self, item: tuple[str, tuple[str, str]], remember: bool = True) -> tuple[tuple[str, str], bytes, bool]:
+        """One entry made (and remembered): ((match key, token), its Avro bytes, the agreement's verdict)."""
         name, pair = item
         token = self.tokeniser.token_of(pair)
         check = self._entry_check
         row = ((name, token), map_entry(name, token), check is None or check(name, token))
+        if not remember:
+            return row
         entries = self._entries
         assert entries is not None
         if len(entries) >= ENTRIES_REMEMBERED:

@@ -80,7 +80,8 @@ class KeyedHash:
         return outer.digest()
 
     def mac(self, pair: tuple[str, str]) -> str:
-        """The 32 hex digits of ``tokens``' token of one derived ``(domain, text)`` (remembered the same way)."""
+        """The 32 hex digits of ``tokens``' token of one derived ``(domain, text)`` (remembered the same way,
+        except in a domain of whole values, ``WHOLE_VALUE_DOMAINS``)."""
         mac = self._macs.get(pair)
         if mac is None:
             domain, text = pair
@@ -89,9 +90,10 @@ class KeyedHash:
             outer = self._outer.copy()
             outer.update(inner.digest())
             mac = outer.hexdigest()[:32]
-            if len(self._macs) >= _MACS_REMEMBERED:
-                self._macs.clear()
-            self._macs[pair] = mac
+            if domain not in WHOLE_VALUE_DOMAINS:
+                if len(self._macs) >= _MACS_REMEMBERED:
+                    self._macs.clear()
+                self._macs[pair] = mac
         return mac
 
     def tokens(self, label: str, derived: Mapping[str, tuple[str, str]], suffix: str = "") -> dict[str, str]:
@@ -118,6 +120,12 @@ class KeyedHash:
             out[name + suffix] = prefix + mac
         return out
 
+
+WHOLE_VALUE_DOMAINS = frozenset({"dob", "name_pair", "postcode", "nhs_number", "pnc_id", "reference"})
+"""Domains whose text is a whole identifying value (a full date of birth, a name pair, an NHS number): such an
+entry comes back only with its value, whose tokens a plan already remembers per value, so its MAC and map entry
+are made without being remembered (``KeyedHash.mac``, ``TokenMint``): kept, they would only fill the memories
+and the garbage collector's work on data where nearly every value is new."""
 
 _BLOCK = 64  # SHA-256 block size in bytes
 _MACS_REMEMBERED = 1 << 15
