@@ -10,6 +10,7 @@ rest went to the broker, the database or other processes.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -98,7 +99,8 @@ class CpuShare:
 
     @property
     def others(self) -> float:
-        return max(0.0, self.machine - self.workers - self.broker - self.database)
+        rest = self.machine - self.workers - self.broker - self.database
+        return rest if math.isnan(rest) else max(0.0, rest)  # max(0.0, nan) would be 0.0
 
 
 class CpuWindow:
@@ -121,7 +123,11 @@ class CpuWindow:
         self._start = self._sample()
 
     def stop(self) -> CpuShare:
-        assert self._start is not None, "start() first"
+        """The window's shares; NaN throughout if it never started (the drain ended before the group was stable,
+        which is what ``_drain_rate`` reports as a NaN rate too)."""
+        if self._start is None:
+            nan = float("nan")
+            return CpuShare(workers=nan, broker=nan, database=nan, machine=nan, cores=os.cpu_count() or 1, wall_s=nan)
         end = self._sample()
         wall = max(end[0] - self._start[0], 1e-9)
         w, b, d, m = ((e - s) / wall for e, s in zip(end[1:], self._start[1:], strict=True))

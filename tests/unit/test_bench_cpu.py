@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
@@ -35,3 +36,9 @@ def test_a_window_counts_the_cores_a_busy_process_used() -> None:
     assert share.broker == 0.0
     assert share.machine * share.wall_s >= used - 0.03 and share.cores == os.cpu_count()
     assert share.others == max(0.0, share.machine - share.workers - share.database)
+
+
+def test_a_window_that_never_started_reports_nan_not_a_crash() -> None:
+    """A drain that ends before the group is seen stable never starts the window (its rate is NaN too)."""
+    share = cpu.CpuWindow([os.getpid()], broker_pid=None, database_pid=None).stop()
+    assert math.isnan(share.workers) and math.isnan(share.wall_s) and math.isnan(share.others)
