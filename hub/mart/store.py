@@ -343,11 +343,14 @@ def _postgres_upsert_events(conn: Any, latest: Mapping[str, Mapping[str, Any]], 
         if source != latest[eid].get("source"))
     if taken:
         raise EventIdTaken(taken)
-    rows = [_row(ev, iso_date=False) for ev in latest.values()]
+    # rows in event id order: two workers' sinks writing overlapping batches (a rebalance's redelivery) then take
+    # the rows' locks in the same order, which avoids most deadlocks (both are retried, found by review)
+    order = sorted(latest)
+    rows = [_row(latest[eid], iso_date=False) for eid in order]
     conn.exec_driver_sql(_PG_UPSERT_EVENT, tuple(list(column) for column in zip(*rows, strict=True)))
-    conn.exec_driver_sql("DELETE FROM event_person WHERE event_id = ANY(%b::text[])", (ids,))
+    conn.exec_driver_sql("DELETE FROM event_person WHERE event_id = ANY(%b::text[])", (order,))
     people = [(eid, i, p["role"], p.get("age_band"), p.get("sex"))
-              for eid, ev in latest.items() for i, p in enumerate(ev.get("persons") or [])]
+              for eid in order for i, p in enumerate(latest[eid].get("persons") or [])]
     if people:
         conn.exec_driver_sql(_PG_INSERT_PERSON, tuple(list(column) for column in zip(*people, strict=True)))
 

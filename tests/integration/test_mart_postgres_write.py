@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DataError
 
 from hub.connectors import CsvFileConnector, default_mapping_path, load_mapping
-from hub.mart import connect, init, models
+from hub.mart import connect, init, models, store
 from hub.mart.store import EventIdTaken, event_row, upsert_events
 from hub.policy import example_agreement_path, load_agreement
 from hub.pseudonymisation import KeyRing, PostcodeLookup, Pseudonymiser
@@ -61,8 +61,13 @@ def portable(engine: Engine, events: list[dict[str, Any]]) -> None:
 
 
 def test_fast_path_stores_what_the_portable_statements_store(engines: tuple[Engine, Engine],
-                                                             events: list[dict[str, Any]]) -> None:
+                                                             events: list[dict[str, Any]],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     fast, other = engines
+    calls: list[int] = []  # so that this test fails if upsert_events stops taking the PostgreSQL path
+    real = store._postgres_upsert_events
+    monkeypatch.setattr(store, "_postgres_upsert_events",
+                        lambda conn, latest, ids: calls.append(len(ids)) or real(conn, latest, ids))
     assert len(events) > 200
     assert upsert_events(fast, events[:150]) == 150
     assert upsert_events(fast, events[100:]) == len(events) - 100  # 50 redelivered
@@ -72,6 +77,7 @@ def test_fast_path_stores_what_the_portable_statements_store(engines: tuple[Engi
     assert stored == dump(other)
     assert any(row[5] is not None for row in stored["event"])  # the date column was written as a date
     assert stored["event_person"]
+    assert calls == [150, len(events) - 100]
 
 
 def test_a_changed_event_replaces_its_row_and_persons(engines: tuple[Engine, Engine],
