@@ -6,7 +6,6 @@ the broker does not acknowledge makes the publish fail instead of being counted 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -234,16 +233,6 @@ def test_a_record_too_large_for_a_request_is_refused_without_leaving_an_empty_ba
         producer.close(timeout=5)
     got = read_topic(settings, topic)
     assert sorted(m.value for m in got if m.partition == 0) == [b"fits", b"fits too"]
-
-
-@pytest.fixture
-def own_broker() -> Iterator[OwnBroker]:
-    """A broker of this test's own (other ports, own state directory), which it may stop and start."""
-    broker = OwnBroker().start()
-    try:
-        yield broker
-    finally:
-        broker.remove()
 
 
 @pytest.mark.slow  # about a minute: its own broker started twice

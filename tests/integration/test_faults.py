@@ -13,7 +13,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,15 +102,6 @@ def test_ten_sigkills_during_100k_events(tmp_path: Path, kafka_bootstrap: str, p
           f"{time.monotonic() - started:.0f} s for {manifest.rows_total} rows")
     assert supervisor.kills == 10
     assert_exact(settings, manifest, reports[0])
-
-
-@pytest.fixture
-def own_broker() -> Iterator[OwnBroker]:
-    broker = OwnBroker().start()
-    try:
-        yield broker
-    finally:
-        broker.remove()
 
 
 def test_broker_restart_mid_run(tmp_path: Path, own_broker: OwnBroker) -> None:

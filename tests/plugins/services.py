@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from hub.config import Settings, load_settings
+from tests.integration.faults import OwnBroker
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -91,3 +92,13 @@ def postgres_schema(postgres_url: str) -> Iterator[str]:
 def postgres_schema_url(postgres_url: str) -> Iterator[str]:
     with postgres_schema(postgres_url) as url:
         yield url
+
+
+@pytest.fixture
+def own_broker() -> Iterator[OwnBroker]:
+    """A broker of this test's own (other ports, own state directory), which it may stop and start."""
+    broker = OwnBroker().start()
+    try:
+        yield broker
+    finally:
+        broker.remove()
