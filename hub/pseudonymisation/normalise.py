@@ -156,15 +156,20 @@ def record_id(value: str | None) -> str | None:
 def local_today() -> date:
     """``date.today()``, asked of the clock only once a (local) day: a date of birth met for the first time is
     checked against today, and ``date.today()`` (a system call and a local-time conversion) was a tenth of
-    deriving its match keys. The day is re-read at the next local midnight."""
-    global _today, _today_ends
-    if time.time() >= _today_ends:
-        _today = date.today()
-        _today_ends = datetime.combine(_today + timedelta(days=1), datetime.min.time()).timestamp()
+    deriving its match keys. The day is re-read at the next local midnight, and at once if the clock is set
+    back before the day's start (found by review: a clock corrected backwards, e.g. by NTP after a VM restore,
+    kept a day ahead until real time caught up, accepting dates of birth in the future)."""
+    global _today, _today_starts, _today_ends
+    now = time.time()
+    if not _today_starts <= now < _today_ends:
+        today = date.today()
+        starts = datetime.combine(today, datetime.min.time()).timestamp()
+        ends = datetime.combine(today + timedelta(days=1), datetime.min.time()).timestamp()
+        _today, _today_starts, _today_ends = today, starts, ends
     return _today
 
 
-_today, _today_ends = date.min, 0.0  # today, and the time.time() at which it ends
+_today, _today_starts, _today_ends = date.min, 0.0, 0.0  # today, and the time.time() span it covers
 
 
 def dob(value: date | None, today: date | None = None) -> date | None:

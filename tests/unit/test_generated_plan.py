@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import string
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -304,5 +304,67 @@ def test_a_map_made_entry_by_entry_is_the_map_made_whole(agreement: Agreement, f
 
 def test_today_is_the_clocks_today() -> None:
     from hub.pseudonymisation.normalise import local_today
-    assert local_today() == date.today()
+    assert local_today() in (date.today(), date.today() - timedelta(days=1))  # (a test run across midnight)
     assert local_today() is local_today()  # asked of the clock once a day
+
+
+def test_today_follows_the_clock_across_midnight_and_when_it_is_set_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by review: a clock set back (NTP after a VM restore) kept the later day until real time caught up,
+    so dates of birth in the future were accepted meanwhile."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from hub.pseudonymisation import normalise
+    clock = {"day": date(2030, 6, 1), "t": 0.0}
+
+    class ClockDate(dt.date):
+        @classmethod
+        def today(cls) -> ClockDate:
+            d = clock["day"]
+            assert isinstance(d, date)
+            return cls(d.year, d.month, d.day)
+
+    def at(day: date, hour: int) -> date:
+        clock["day"], clock["t"] = day, dt.datetime.combine(day, dt.time(hour)).timestamp()
+        return normalise.local_today()
+
+    monkeypatch.setattr(normalise, "date", ClockDate)
+    monkeypatch.setattr(normalise, "time", SimpleNamespace(time=lambda: clock["t"]))
+    monkeypatch.setattr(normalise, "_today_starts", 0.0)
+    monkeypatch.setattr(normalise, "_today_ends", 0.0)
+    assert at(date(2030, 6, 1), 12) == date(2030, 6, 1)
+    assert at(date(2030, 6, 1), 23) == date(2030, 6, 1)
+    assert at(date(2030, 6, 2), 0) == date(2030, 6, 2)  # midnight crossed
+    assert at(date(2030, 6, 1), 23) == date(2030, 6, 1)  # set back an hour, across midnight
+    assert at(date(2029, 1, 1), 9) == date(2029, 1, 1)  # set back years
+
+
+def test_an_entry_the_agreement_refuses_makes_its_map_refused(agreement: Agreement,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entry's remembered verdict is what sends an event with a bad token to the full conformance check:
+    a map with one refused entry must come out refused (found by review: dropping the verdict went unnoticed)."""
+    plan = _police_plans(agreement)[0]
+    mint = plan._mints["dob"]
+    mint.clear()
+    refused = {"dob_year"}
+    monkeypatch.setattr(mint, "_entry_check", lambda name, token: name not in refused)
+    made = mint._mint(date(1990, 4, 7), ())
+    assert made[0] and made[2] is False
+    refused.clear()
+    mint.clear()
+    assert mint._mint(date(1990, 4, 7), ())[2] is True
+
+
+def test_remembered_entries_stay_within_their_bound_and_clear_forgets_them(agreement: Agreement,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub.pseudonymisation import plan as plan_module
+    monkeypatch.setattr(plan_module, "ENTRIES_REMEMBERED", 50)
+    mint = _police_plans(agreement)[0]._mints["dob"]
+    mint.clear()
+    assert mint._entries is not None
+    for i in range(400):  # 400 new dates of birth: far more entries than the bound
+        mint._mint(date(1950, 1, 1) + timedelta(days=37 * i), ())
+        assert len(mint._entries) <= 50
+    assert mint._entries
+    mint.clear()
+    assert not mint._entries
