@@ -330,6 +330,7 @@ def test_today_follows_the_clock_across_midnight_and_when_it_is_set_back(monkeyp
 
     monkeypatch.setattr(normalise, "date", ClockDate)
     monkeypatch.setattr(normalise, "time", SimpleNamespace(time=lambda: clock["t"]))
+    monkeypatch.setattr(normalise, "_today", date.min)  # all three put back afterwards: the real day's cache
     monkeypatch.setattr(normalise, "_today_starts", 0.0)
     monkeypatch.setattr(normalise, "_today_ends", 0.0)
     assert at(date(2030, 6, 1), 12) == date(2030, 6, 1)
