@@ -42,6 +42,15 @@ def process_cpu_s(pid: int, children: bool = False) -> float:
     return ticks / TICK
 
 
+def main_thread_cpu_s(pid: int) -> float:
+    """CPU seconds of ``pid``'s main thread alone (``/proc/<pid>/task/<pid>``); 0.0 if the process is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
 def _children(pid: int) -> list[int]:
     out: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from sqlalchemy import Engine, create_engine, text
@@ -177,20 +178,15 @@ def group_stable(settings: Settings, members: int) -> Callable[[], bool]:
     return stable
 
 
-def _ticks(stat: Path) -> int:
-    fields = stat.read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime
-
-
 def _cpu_s(pids: list[int]) -> float:
     """CPU seconds (user + system, every thread) the processes have used so far (Linux /proc)."""
-    return sum(_ticks(Path(f"/proc/{pid}/stat")) for pid in pids) / os.sysconf("SC_CLK_TCK")
+    return sum(cpu.process_cpu_s(pid) for pid in pids)
 
 
 def _main_cpu_s(pids: list[int]) -> float:
     """CPU seconds of the processes' main threads alone (the event loop: the stages, Faust's bookkeeping); the
     rest is the mart's write thread, aiokafka's fetch thread and the lag exporter."""
-    return sum(_ticks(Path(f"/proc/{pid}/task/{pid}/stat")) for pid in pids) / os.sysconf("SC_CLK_TCK")
+    return sum(cpu.main_thread_cpu_s(pid) for pid in pids)
 
 
 STALL_S = 90.0
@@ -205,11 +201,9 @@ def _where_events_are(settings: Settings, topics: Topics) -> str:
     """The workers' group: committed offset and end offset per partition of the raw and shared topics. Raw
     partitions committed to their ends while the shared topic or the mart is short is the signature of
     events acked without being processed (the batch lane's loss before its review mends)."""
-    kw = settings.kafka_python_kwargs()
-    admin = KafkaAdminClient(**kw, client_id="svh-bench")
-    consumer = KafkaConsumer(**kw, client_id="svh-bench", enable_auto_commit=False)
+    committed = _group_offsets(settings)
+    consumer = KafkaConsumer(**settings.kafka_python_kwargs(), client_id="svh-bench", enable_auto_commit=False)
     try:
-        committed = admin.list_group_offsets({settings.app_id: None}).get(settings.app_id, {})
         parts = []
         for topic in (topics.raw(SOURCE), topics.shared):
             tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
@@ -220,17 +214,20 @@ def _where_events_are(settings: Settings, topics: Topics) -> str:
         return "; ".join(parts)
     finally:
         consumer.close()
+
+
+def _group_offsets(settings: Settings) -> dict[TopicPartition, Any]:
+    """The workers' group's committed offsets (``OffsetAndMetadata`` per partition)."""
+    admin = KafkaAdminClient(**settings.kafka_python_kwargs(), client_id="svh-bench")
+    try:
+        return dict(admin.list_group_offsets({settings.app_id: None}).get(settings.app_id, {}))
+    finally:
         admin.close()
 
 
 def _committed(settings: Settings, topic: str) -> int:
     """The workers' group's committed offsets on ``topic``, summed: events its first stage has finished."""
-    admin = KafkaAdminClient(**settings.kafka_python_kwargs(), client_id="svh-bench")
-    try:
-        offsets = admin.list_group_offsets({settings.app_id: None}).get(settings.app_id, {})
-        return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
-    finally:
-        admin.close()
+    return sum(meta.offset for tp, meta in _group_offsets(settings).items() if tp.topic == topic and meta.offset > 0)
 
 
 def _local_port_pid(host_port: str) -> int | None:

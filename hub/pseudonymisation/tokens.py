@@ -89,7 +89,7 @@ class KeyedHash:
             inner.update(text.encode())
             outer = self._outer.copy()
             outer.update(inner.digest())
-            mac = outer.hexdigest()[:32]
+            mac = outer.hexdigest()[:32]  # 128 bits
             if domain not in WHOLE_VALUE_DOMAINS:
                 if len(self._macs) >= _MACS_REMEMBERED:
                     self._macs.clear()
@@ -97,27 +97,16 @@ class KeyedHash:
         return mac
 
     def tokens(self, label: str, derived: Mapping[str, tuple[str, str]], suffix: str = "") -> dict[str, str]:
-        """``{name + suffix: "<label>:<32 hex>"}`` for derived ``{name: (domain, text)}`` (inlined: hot path).
+        """``{name + suffix: "<label>:<32 hex>"}`` for derived ``{name: (domain, text)}``.
 
-        MACs of texts met recently are remembered (bounded, per key): a date of birth seen for the first
+        MACs of texts met recently are remembered (bounded, per key; ``mac``): a date of birth seen for the first
         time still shares its year, month and day with many others, and a name's neighbourhood holds the
         name itself (``forename_nbr``), so about half of a new person's tokens were made before.
         """
         out = {}
-        domains, outer_state, prefix, macs = self._domains, self._outer, label + ":", self._macs
+        prefix, macs, make = label + ":", self._macs, self.mac
         for name, pair in derived.items():
-            mac = macs.get(pair)
-            if mac is None:
-                domain, text = pair
-                inner = (domains.get(domain) or self._domain(domain)).copy()
-                inner.update(text.encode())
-                outer = outer_state.copy()
-                outer.update(inner.digest())
-                mac = outer.hexdigest()[:32]  # 128 bits
-                if len(macs) >= _MACS_REMEMBERED:
-                    macs.clear()
-                macs[pair] = mac
-            out[name + suffix] = prefix + mac
+            out[name + suffix] = prefix + (macs.get(pair) or make(pair))
         return out
 
 
