@@ -22,6 +22,7 @@ from typing import Annotated
 import typer
 
 from hub import __version__
+from hub.cli.common import SERVICE_UNAVAILABLE
 
 # One line per command group, in the order ``hub --help`` lists them.
 GROUPS = (
@@ -42,7 +43,7 @@ GROUPS = (
 )
 
 TRY_AGAIN = 75  # EX_TEMPFAIL: stopped part-way, nothing lost; run again (hub worker, hub connector load)
-KAFKA_UNAVAILABLE = 69  # EX_UNAVAILABLE: a service the command needs is down; retrying later may work
+KAFKA_UNAVAILABLE = SERVICE_UNAVAILABLE  # 69, EX_UNAVAILABLE: a service the command needs is down; retry later
 
 app = typer.Typer(name="hub", help="Serious Violence Data Hub", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import OperationalError
 
-from hub.cli.common import group, settings
+from hub.cli.common import SERVICE_UNAVAILABLE, group, settings
 
 app = group("bench", "benchmarks: print figures (never asserted)")
 
@@ -62,6 +64,10 @@ def pipeline(
     except bench_pipeline.EventsMissing as exc:  # lost (or stuck) events: worse than any figure, and said plainly
         print(f"hub bench pipeline: EVENTS MISSING: {exc}", flush=True)
         raise typer.Exit(1) from None
+    except OperationalError as exc:  # --mart-url's PostgreSQL down or refusing: one line, no URL (it holds a password)
+        print(f"error: the PostgreSQL of --mart-url did not answer ({type(exc.orig).__name__}); is it running, and "
+              "are the host, port and credentials right?", file=sys.stderr)
+        raise typer.Exit(SERVICE_UNAVAILABLE) from None
 
 
 @app.command(help="the connector's publish rate beside a raw kafka-python producer's (same payloads, same settings)")

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from hub.config import Settings
 
 REFUSED = 2  # bad input, a refused release, an unusable setting (README: exit codes)
+SERVICE_UNAVAILABLE = 69  # EX_UNAVAILABLE: a service the command needs is down; retrying later may work
 
 
 def settings() -> Settings:

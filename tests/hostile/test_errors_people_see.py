@@ -286,3 +286,14 @@ def test_connector_check_at_the_source_says_quarantined_not_dead_lettered(tmp_pa
     assert any(line.endswith("WOULD BE QUARANTINED AT THE SOURCE (wrong_column_count, stage validate): "
                              "wrong_column_count") for line in lines)
     assert any(re.fullmatch(r"\s+would be quarantined at the source\s+1", line) for line in lines)
+
+
+def test_the_pipeline_benchs_postgresql_down_is_one_line_and_exit_69(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``hub bench pipeline --mart-url`` with nothing listening: one line naming no URL (it holds a password)."""
+    monkeypatch.setenv("HUB_KAFKA_BOOTSTRAP", "127.0.0.1:1")
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+    assert main(["bench", "pipeline", "--mart-url", "postgresql+psycopg://svh:s3cret@127.0.0.1:1/svh",
+                 "--latency-seconds", "0", "--incidents", "50", "--workers", "1"]) == KAFKA_UNAVAILABLE
+    line = one_error_line(capsys)
+    assert "--mart-url did not answer" in line and "s3cret" not in line
