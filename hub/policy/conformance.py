@@ -227,6 +227,13 @@ class EventRules:
         many others share, are not checked again (a test compares both)."""
         return (name in self._token_names._seen or self._token_names.all((name,))) and _matches(TOKEN_VALUE, value)
 
+    def keyed_mac_token(self, name: str, key_id: str) -> bool:
+        """:meth:`keyed_token` of ``name`` with any token a MAC gives under ``key_id``: the key id, ``:`` and 32
+        lowercase hex digits. The value pattern's last part accepts every such string of hex digits alike, so the
+        verdict depends on the name and key id only: a plan asks it once per entry name, not once per new token
+        (a test compares both on many names, key ids and digests)."""
+        return self.keyed_token(name, key_id + ":" + "0" * 32)
+
     def _conforms(self, rules: _SourceRules, event: Mapping[str, Any], at: str | None) -> bool:
         """The checks of :meth:`problems` in one pass with no messages: True only if it would find nothing.
 

@@ -70,6 +70,8 @@ Minted = tuple[dict[str, str], str | None, bool, str, str]
 agreement's token check, the first and the last name: what joining a person's maps in order compares)."""
 TokenCheck = Callable[[Mapping[str, str]], bool]
 EntryCheck = Callable[[str, str], bool]
+MacCheck = Callable[[str, str], bool]
+"""``EventRules.keyed_mac_token``: (entry name, key id) -> the verdict on every token a MAC gives under that key."""
 ENTRIES_REMEMBERED = 1 << 14
 """Token map entries a family remembers (each with its token, bytes and verdict) before it forgets them all:
 a few hundred entries (years, months, days, month-days of birth) are met again and again; a few MiB when full."""
@@ -92,18 +94,23 @@ class TokenMint:
     overlap; a test compares both).
     """
 
-    __slots__ = ("_cached", "_check", "_derive", "_entries", "_entry_check", "_name_kind", "family", "lookup",
-                 "tokeniser")
+    __slots__ = ("_cached", "_check", "_derive", "_entries", "_entry_check", "_heads", "_mac_check", "_name_kind",
+                 "_prefix", "family", "lookup", "tokeniser")
 
     def __init__(self, derive: Deriver, tokeniser: Tokeniser, name_kind: str | None,
                  size: int = TOKEN_CACHE_SIZE, check: TokenCheck | None = None, family: str = "",
-                 entry_check: EntryCheck | None = None) -> None:
+                 entry_check: EntryCheck | None = None, mac_check: MacCheck | None = None) -> None:
         self.family = family  # the token family; its tokens' names start with it (generated code orders by it)
         self._derive = derive
         self.tokeniser = tokeniser
         self._name_kind = name_kind
         self._check = check
         self._entry_check = entry_check
+        # Without an entry check, or with its per-key form, an entry's bytes and verdict are its name's (``_head``)
+        # followed by its token's hex digits; with only the per-token form, each token is checked (``_entry``).
+        self._mac_check = mac_check if entry_check is not None else (lambda name, key_id: True)
+        self._heads: dict[str, tuple[bytes, bool]] = {}  # entry name -> (its bytes before the hex digits, verdict)
+        self._prefix = tokeniser.key_id + ":"
         # (match key, (domain, text)) -> ((match key, token), entry's Avro bytes, verdict); None: maps made whole
         self._entries: dict[Any, tuple[tuple[str, str], bytes, bool]] | None = (
             {} if check is None or entry_check is not None else None)
@@ -128,10 +135,20 @@ class TokenMint:
         names = sorted(derived)  # the map in match key order (strings sort fast)
         items, parts = [], []
         ok = True
+        heads = self._heads if self._mac_check is not None else None
         for name in names:  # a loop, not comprehensions: each of those is a function made and called
             pair = derived[name]
             if pair[0] in WHOLE_VALUE_DOMAINS:  # comes back only with the value: made, not remembered
-                row = self._entry((name, pair), remember=False)
+                if heads is None:
+                    row = self._entry((name, pair), remember=False)
+                else:  # written out: about two new entries per event take this path
+                    digits = self.tokeniser.mac_once(pair)
+                    head = heads.get(name) or self._head(name)
+                    items.append((name, self._prefix + digits))
+                    parts.append(head[0] + digits.encode())
+                    if not head[1]:
+                        ok = False
+                    continue
             else:
                 item = (name, pair)
                 row = entries.get(item) or self._entry(item)
@@ -141,12 +158,29 @@ class TokenMint:
                 ok = False
         return EncodedMap.of(items, b"".join(parts)), normalised, ok, names[0], names[-1]
 
+    def _head(self, name: str) -> tuple[bytes, bool]:
+        """(the Avro bytes of an entry ``name`` whose token the tokeniser's key made, up to its 32 hex digits, the
+        agreement's verdict on every such entry): ``map_entry`` of such a token is these bytes and the digits, since
+        the token's length, and so its length prefix, is the same whatever the digits."""
+        check = self._mac_check
+        assert check is not None  # only asked when entries are checked per key (or not at all)
+        head = self._heads[name] = (map_entry(name, self._prefix + "0" * 32)[:-32], check(name, self.tokeniser.key_id))
+        if len(self._heads) > ENTRIES_REMEMBERED:  # names are few (match keys); bounded all the same
+            self._heads.clear()
+            self._heads[name] = head
+        return head
+
     def _entry(self, item: tuple[str, tuple[str, str]], remember: bool = True) -> tuple[tuple[str, str], bytes, bool]:
         """One entry made (and remembered): ((match key, token), its Avro bytes, the agreement's verdict)."""
         name, pair = item
-        token = self.tokeniser.token_of(pair)
-        check = self._entry_check
-        row = ((name, token), map_entry(name, token), check is None or check(name, token))
+        if self._mac_check is not None:
+            digits = self.tokeniser.mac_of(pair)
+            head = self._heads.get(name) or self._head(name)
+            row = ((name, self._prefix + digits), head[0] + digits.encode(), head[1])
+        else:
+            token = self.tokeniser.token_of(pair)
+            check = self._entry_check
+            row = ((name, token), map_entry(name, token), check is None or check(name, token))
         if not remember:
             return row
         entries = self._entries
@@ -181,6 +215,7 @@ class TokenMint:
             self.lookup.cache_clear()  # type: ignore[attr-defined]
         if self._entries is not None:
             self._entries.clear()
+        self._heads.clear()
 
 
 @dataclass(frozen=True)
@@ -201,6 +236,9 @@ class PlanContext:
     still test per event (None: every event takes ``conformance`` in full)."""
     token_check: TokenCheck | None = None  # ``EventRules.keyed_tokens``: asked once per token map minted
     token_entry_check: EntryCheck | None = None
+    token_mac_check: MacCheck | None = None
+    """``EventRules.keyed_mac_token``: ``token_entry_check`` of every token a MAC gives under one key, asked once per
+    entry name and key (without it, each new entry's token is checked)."""
     """``EventRules.keyed_token``: ``token_check`` of a map, entry by entry (a plan asks it once per entry it makes;
     without it, maps are made and checked whole)."""
 
@@ -298,7 +336,8 @@ class SourcePlan:
         # the order-free name pair of a person's normalised forename and surname, remembered like a family
         self._pairs = self._mints["name_pair"] = TokenMint(_pair_keys, token_tokeniser, None,
                                                            check=ctx.token_check, family="name_pair",
-                                                           entry_check=ctx.token_entry_check)
+                                                           entry_check=ctx.token_entry_check,
+                                                           mac_check=ctx.token_mac_check)
         linked = ctx.token_purpose in policy.purposes  # tokens serve linkage only: none for a source not linked
         for name, outputs in policy.fields.items():
             ops = tuple(op for out in outputs if (out.treatment != "token" or linked)
@@ -323,7 +362,8 @@ class SourcePlan:
                 name_kind = out.kind if out.kind in NAME_KINDS else None
                 mint = self._mints[out.kind] = TokenMint(deriver(out.kind), tokeniser, name_kind,
                                                          check=ctx.token_check, family=out.kind,
-                                                         entry_check=ctx.token_entry_check)
+                                                         entry_check=ctx.token_entry_check,
+                                                         mac_check=ctx.token_mac_check)
             return (TOKEN, out.person, mint.lookup, out.kind if out.kind in NAME_KINDS else None, mint)
         assert out.target
         kind, slot, attr = _target(out.target)

@@ -55,7 +55,7 @@ class Pseudonymiser:
             geography=geography, offences=self.offences, tokeniser_for=self.tokeniser_for, token_purpose=LINKAGE,
             conformance=lambda shared: self.rules.problems(shared, at=at),
             output_tests=partial(self.rules.output_tests, at=at), token_check=self.rules.keyed_tokens,
-            token_entry_check=self.rules.keyed_token)
+            token_entry_check=self.rules.keyed_token, token_mac_check=self.rules.keyed_mac_token)
         self._plans: dict[str, SourcePlan] = {}
 
     def tokeniser_for(self, purpose: str) -> Tokeniser:

@@ -96,6 +96,16 @@ class KeyedHash:
                 self._macs[pair] = mac
         return mac
 
+    def mac_once(self, pair: tuple[str, str]) -> str:
+        """``mac`` of a pair in a domain of whole values (``WHOLE_VALUE_DOMAINS``), which ``mac`` never remembers:
+        made without looking for it among the remembered ones."""
+        domain, text = pair
+        inner = (self._domains.get(domain) or self._domain(domain)).copy()
+        inner.update(text.encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()[:32]
+
     def tokens(self, label: str, derived: Mapping[str, tuple[str, str]], suffix: str = "") -> dict[str, str]:
         """``{name + suffix: "<label>:<32 hex>"}`` for derived ``{name: (domain, text)}``.
 
@@ -174,6 +184,14 @@ class Tokeniser:
     def token_of(self, pair: tuple[str, str]) -> str:
         """The active key's token of one derived ``(domain, text)``: ``tokens`` of ``{name: pair}`` holds it."""
         return self.key_id + ":" + self._hash.mac(pair)
+
+    def mac_of(self, pair: tuple[str, str]) -> str:
+        """``token_of`` without the key id and colon before its 32 hex digits."""
+        return self._hash.mac(pair)
+
+    def mac_once(self, pair: tuple[str, str]) -> str:
+        """``mac_of`` of a pair in a domain of whole values (``WHOLE_VALUE_DOMAINS``; ``KeyedHash.mac_once``)."""
+        return self._hash.mac_once(pair)
 
     def match_keys(self, kind: str, value: object) -> dict[str, str]:
         """Tokens for one identifying value, keyed by match-key name; empty if the value is unusable."""
