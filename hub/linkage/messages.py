@@ -25,10 +25,14 @@ def split_tokens(shared: Mapping[str, Any], *, copy: bool = True) -> tuple[dict[
     ``copy=False`` puts each person's token map itself in the message, not a copy: for a caller that encodes
     the message at once (``hub.streams.boundary``), so a map carrying its own encoding keeps it."""
     persons = shared.get("persons") or []
-    linkable = [{"role": p["role"], "sex": p.get("sex"), "tokens": dict(p["tokens"]) if copy else p["tokens"]}
-                for p in persons if p.get("tokens")]
+    linkable, emptied = [], []
+    for p in persons:  # one pass (per event in the worker: hub.streams.boundary)
+        if p.get("tokens"):
+            linkable.append({"role": p["role"], "sex": p.get("sex"),
+                             "tokens": dict(p["tokens"]) if copy else p["tokens"]})
+        emptied.append({**p, "tokens": {}})
     out = dict(shared)
-    out["persons"] = [{**p, "tokens": {}} for p in persons]
+    out["persons"] = emptied
     if not linkable:
         return out, None
     return out, {"event_id": shared["event_id"], "source": shared["source"], "key_id": shared.get("key_id", ""),

@@ -24,12 +24,21 @@ def age_band(dob: date, on: date) -> str | None:
 
 def band_of_age(age: int) -> str | None:
     """The band of an age in whole years (sources such as ED record age, not date of birth)."""
+    if type(age) is int and 0 <= age <= 120:  # every person with a date of birth: looked up, not searched
+        return _BAND_OF_AGE[age]
+    return _band_of_age(age)
+
+
+def _band_of_age(age: int) -> str | None:
     if age < 0 or age > 120:
         return None
     for low, high, label in AGE_BANDS:
         if age >= low and (high is None or age <= high):
             return label
     return None  # pragma: no cover - the last band is open-ended
+
+
+_BAND_OF_AGE = tuple(_band_of_age(age) for age in range(121))
 
 
 def iso_week(d: date) -> str:

@@ -90,6 +90,17 @@ def _read_count(buf: bytes, p: int) -> tuple[int, int]:
     return n, p
 
 
+_DAYS: dict[int, bytes] = {}
+"""Encoded dates (days since 1970) met so far (bounded: emptied when full)."""
+
+
+def _day(days: int) -> bytes:
+    if len(_DAYS) >= 4096:
+        _DAYS.clear()
+    out = _DAYS[days] = _varint(days)
+    return out
+
+
 _KEYS: dict[str, bytes] = {}
 """Map keys met so far, length-prefixed and encoded (bounded: emptied when full)."""
 
@@ -280,7 +291,10 @@ def _enc(g: _Gen, t: Any, v: str, ind: int) -> None:
         elif kind == "local-ts":
             g.emit(ind, f"if type({v}) is _datetime and {v}.tzinfo is None: {v} = ({v} - _EPOCH) // _MS")
         g.emit(ind, f"if type({v}) is not int or not {lo} <= {v} <= {hi}: raise _F")
-        g.emit(ind, f"b += _varint({v})")
+        if kind == "date":  # days since 1970: a few hundred distinct dates a year of events
+            g.emit(ind, f"b += _DAYS.get({v}) or _day({v})")
+        else:
+            g.emit(ind, f"b += _LEN[{v}] if 0 <= {v} < 4096 else _varint({v})")  # an hour, a count: ready made
     elif kind == "double":
         g.emit(ind, f"if type({v}) is not float: raise _F")
         g.emit(ind, f"b += _pack_double({v})")
@@ -387,6 +401,7 @@ def _dec(g: _Gen, t: Any, v: str, ind: int) -> None:
 
 _NAMESPACE: dict[str, Any] = {
     "_F": Fallback, "_EncodedMap": EncodedMap, "_length": _length, "_LEN": _LEN, "_KEYS": _KEYS, "_key": _key,
+    "_DAYS": _DAYS, "_day": _day,
     "_varint": _varint, "_read_long": _read_long,
     "_read_length": _read_length, "_read_count": _read_count, "_date": date, "_datetime": datetime,
     "_EPOCH": _EPOCH, "_EPOCH_DAY": _EPOCH_DAY, "_MS": _MS, "_fromordinal": date.fromordinal,
