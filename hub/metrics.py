@@ -83,6 +83,9 @@ INCIDENT_MATCH_LAST = Gauge("svh_incident_match_last_refresh_timestamp_seconds",
                             "Unix time the sink last refreshed the ED <-> police incident matches", registry=REGISTRY)
 MART_WRITE_FAILURES = Counter("svh_mart_write_failures", "Mart writes that failed and are retried (an outage, "
                               "not a rejected row)", ["table"], registry=REGISTRY)
+MART_LOCK_HANDOFFS = Counter("svh_mart_lock_handoffs", "SQLite mart writes handed from the event loop's thread to a "
+                             "thread because another connection held the write lock too long (hub.streams.mart_write)",
+                             ["table"], registry=REGISTRY)
 
 # Alerts (hub/streams/alerts.py): counted when Kafka acknowledged the alert on svh.alerts, once per case or
 # area-week; the ops alert rules watch these names.

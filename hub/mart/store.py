@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -19,8 +20,12 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from hub.mart import cellkey, migrate, models, released
 
+BUSY_TIMEOUT_S = 10.0
+"""SQLite: how long a write waits for another connection's write lock before it fails ("database is locked")."""
 
-def connect(url: str) -> Engine:
+
+def connect(url: str, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Engine:
+    """An engine for the mart at ``url``; on SQLite, WAL and a write that waits ``busy_timeout_s`` for the lock."""
     engine = create_engine(url, future=True, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         @sa_event.listens_for(engine, "connect")
@@ -32,9 +37,22 @@ def connect(url: str) -> Engine:
             # may already be committed: the SQLite mart is rebuilt from Kafka then (docs/ops.md). The
             # fsync per sink batch cost ~20 us per event.
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute(f"PRAGMA busy_timeout={round(busy_timeout_s * 1000)}")
             cur.close()
     return engine
+
+
+def sqlite_file(engine: Engine) -> bool:
+    """Whether ``engine`` is a SQLite mart in a file (which a second engine on the same URL shares)."""
+    return _sqlite_path(engine) is not None
+
+
+def lock_timed_out(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked": another connection held the write lock for longer than
+    this connection's busy timeout (SQLITE_BUSY, any extended code). Nothing was written: the transaction is
+    rolled back."""
+    code = getattr(getattr(exc, "orig", exc), "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
 class MartNotInitialised(RuntimeError):

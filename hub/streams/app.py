@@ -45,6 +45,7 @@ from hub.streams.lane import Lane
 from hub.streams.lane import run as run_lane
 from hub.streams.link import LinkState, replay
 from hub.streams.made import MADE_HERE_MAX, MadeHere
+from hub.streams.mart_write import MartWrites
 from hub.topics import Topics
 
 log = logs.get(__name__)
@@ -78,6 +79,8 @@ class StreamWorker:
         self.topics = Topics(settings.topic_prefix)
         self.sources = sorted(RAW_SCHEMAS)
         self.engine = store.connect(settings.mart) if "sink" in stages else None
+        # The sink's event writes: on the event loop's thread for a SQLite file (hub.streams.mart_write)
+        self.mart_writes = MartWrites(self.engine, _finish_in_thread) if self.engine is not None else None
         self.app = faust.App(
             settings.app_id,
             broker=[f"kafka://{hp}" for hp in settings.kafka_bootstrap.split(",")],
@@ -399,13 +402,14 @@ class StreamWorker:
                                 out: list[Outgoing]) -> list[dict[str, Any]]:
         """Write a batch; returns the events written. A mart outage must not lose events: retry with back-off
         while the offsets stay uncommitted. A row the database itself rejects (bad data, a constraint) is
-        dead-lettered alone, so one poison event cannot stall the pipeline."""
-        engine = self.engine
-        assert engine is not None
+        dead-lettered alone, so one poison event cannot stall the pipeline. A SQLite mart is written on the
+        event loop's thread (``hub.streams.mart_write``: no cancellation half-way, a bounded wait for the lock)."""
+        writes = self.mart_writes
+        assert writes is not None
         events = [record for record, _ in good]
 
         async def whole_batch() -> list[dict[str, Any]]:
-            metrics.MART_ROWS.labels("event").inc(await _finish_in_thread(store.upsert_events, engine, events))
+            metrics.MART_ROWS.labels("event").inc(await writes("event", store.upsert_events, events))
             return events
 
         try:
@@ -415,10 +419,12 @@ class StreamWorker:
 
     async def _write_one_by_one(self, good: list[tuple[dict[str, Any], Any]],
                                 out: list[Outgoing]) -> list[dict[str, Any]]:
+        writes = self.mart_writes
+        assert writes is not None
         written: list[dict[str, Any]] = []
         for record, msg in good:
             try:
-                await _finish_in_thread(store.upsert_events, self.engine, [record])
+                await writes("event", store.upsert_events, [record])
                 written.append(record)
             except (DataError, IntegrityError) as exc:
                 out.append(self._sink_dead_letter(msg, exc, "rejected_by_mart"))
