@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 
 from hub import kafka_admin, logs, metrics
@@ -40,6 +41,25 @@ def build(settings: Settings, stages: Sequence[str]) -> StreamWorker:
 
 
 STAGES = ("pseudonymise", "link", "sink")
+GC_YOUNG_THRESHOLD = 10_000
+"""Allocations (less deallocations) of container objects between two young collections (Python's default: 700)."""
+
+
+def settle_heap() -> None:
+    """Tune the garbage collector for a worker once it is built: what exists now is frozen (never traversed again),
+    and young collections run every 10,000 net allocations instead of 700.
+
+    Why: the collector's passes were 15-20 us of the boundary's ~170 us per event in a cold pass over the pipeline
+    bench's extract (gen 2 alone ~12 us: each full pass over the heap took ~60 ms), and more in the worker, whose
+    heap also holds Faust, aiokafka and every module: a batch of 1,000 messages and its events lives across dozens
+    of young collections at 700, so all of it was promoted and traversed again by the older generations. Frozen,
+    the start-up heap is out of every pass; at 10,000, most of a batch dies before a young collection sees it.
+    The collector still runs (reference cycles are still freed); only how often and over what changes.
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def run(settings: Settings, stages: Sequence[str] = STAGES) -> None:
@@ -53,5 +73,6 @@ def run(settings: Settings, stages: Sequence[str] = STAGES) -> None:
         kafka_admin.ensure_internal_topics(settings, internal_topics(settings, worker.alert_stage.rules))
     metrics.serve(settings.metrics_port, settings.metrics_host)
     lag_metrics.start(settings, worker.app)
+    settle_heap()
     faust.Worker(worker.app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False,
                  logging_config=logs.dict_config(settings.log_level)).execute_from_commandline()
