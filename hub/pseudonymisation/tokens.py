@@ -275,7 +275,14 @@ def deletion_neighbourhood(name: str) -> list[str]:
 
 
 def _multi(name: str, domain: str, values: list[str]) -> dict[str, tuple[str, str]]:
-    return {f"{name}{MULTI_SEP}{i}": (domain, v) for i, v in enumerate(values)}
+    keys = _MULTI_KEYS.get(name)
+    if keys is None or len(keys) < len(values):  # the entries' names are made once, not per new name
+        keys = _MULTI_KEYS[name] = [f"{name}{MULTI_SEP}{i}" for i in range(max(len(values), 32))]
+    return {key: (domain, v) for key, v in zip(keys, values, strict=False)}  # as many as values
+
+
+_MULTI_KEYS: dict[str, list[str]] = {}
+"""``forename_del`` -> ``["forename_del#0", "forename_del#1", ...]`` (two match keys use it)."""
 
 
 class EventIds:
