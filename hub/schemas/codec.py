@@ -61,8 +61,23 @@ def _length(n: int) -> bytes:
 
 
 def _read_long(buf: bytes, p: int) -> tuple[int, int]:
-    """(value, next position) of a varint of at most 9 bytes (63 bits: no wrap-around question arises)."""
-    z = shift = 0
+    """(value, next position) of a varint of at most 9 bytes (63 bits: no wrap-around question arises).
+
+    Up to three bytes written out (a date is three: days since 1970 above 8,191), the rest in a loop."""
+    c = buf[p]
+    z = c & 0x7F
+    if not c & 0x80:
+        return (z >> 1) ^ -(z & 1), p + 1
+    c = buf[p + 1]
+    z |= (c & 0x7F) << 7
+    if not c & 0x80:
+        return (z >> 1) ^ -(z & 1), p + 2
+    c = buf[p + 2]
+    z |= (c & 0x7F) << 14
+    if not c & 0x80:
+        return (z >> 1) ^ -(z & 1), p + 3
+    p += 3
+    shift = 21
     while True:
         c = buf[p]
         p += 1
