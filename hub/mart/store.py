@@ -26,8 +26,11 @@ BUSY_TIMEOUT_S = 10.0
 
 def connect(url: str, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Engine:
     """An engine for the mart at ``url``; on SQLite, WAL and a write that waits ``busy_timeout_s`` for the lock."""
-    engine = create_engine(url, future=True, pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
+    is_sqlite = make_url(url).get_backend_name() == "sqlite"
+    # sqlite3's connect timeout is the busy timeout until the pragmas below run (its default is 5 s)
+    engine = create_engine(url, future=True, pool_pre_ping=True,
+                           connect_args={"timeout": busy_timeout_s} if is_sqlite else {})
+    if is_sqlite:
         @sa_event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
@@ -44,7 +47,7 @@ def connect(url: str, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Engine:
 
 def sqlite_file(engine: Engine) -> bool:
     """Whether ``engine`` is a SQLite mart in a file (which a second engine on the same URL shares)."""
-    return _sqlite_path(engine) is not None
+    return _sqlite_path(engine) is not None and engine.url.query.get("mode") != "memory"
 
 
 def lock_timed_out(exc: BaseException) -> bool:
