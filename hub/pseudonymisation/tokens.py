@@ -144,6 +144,11 @@ class Tokeniser:
         self.key_id = ring.active
         self._key = ring.purpose_key(purpose, ring.active)
         self._hash = KeyedHash(self._key)
+        # the key's KeyedHash methods themselves (no frame of this class's between a plan and the hash, per new entry)
+        self.mac_of: Callable[[tuple[str, str]], str] = self._hash.mac
+        """``token_of`` without the key id and colon before its 32 hex digits."""
+        self.mac_once: Callable[[tuple[str, str]], str] = self._hash.mac_once
+        """``mac_of`` of a pair in a domain of whole values (``WHOLE_VALUE_DOMAINS``; ``KeyedHash.mac_once``)."""
         self._clock = clock
         self._previous = {kid: KeyedHash(ring.purpose_key(purpose, kid)) for kid in ring.overlap
                           if kid != ring.active}
@@ -185,13 +190,6 @@ class Tokeniser:
         """The active key's token of one derived ``(domain, text)``: ``tokens`` of ``{name: pair}`` holds it."""
         return self.key_id + ":" + self._hash.mac(pair)
 
-    def mac_of(self, pair: tuple[str, str]) -> str:
-        """``token_of`` without the key id and colon before its 32 hex digits."""
-        return self._hash.mac(pair)
-
-    def mac_once(self, pair: tuple[str, str]) -> str:
-        """``mac_of`` of a pair in a domain of whole values (``WHOLE_VALUE_DOMAINS``; ``KeyedHash.mac_once``)."""
-        return self._hash.mac_once(pair)
 
     def match_keys(self, kind: str, value: object) -> dict[str, str]:
         """Tokens for one identifying value, keyed by match-key name; empty if the value is unusable."""
@@ -275,7 +273,14 @@ def deletion_neighbourhood(name: str) -> list[str]:
 
 
 def _multi(name: str, domain: str, values: list[str]) -> dict[str, tuple[str, str]]:
-    return {f"{name}{MULTI_SEP}{i}": (domain, v) for i, v in enumerate(values)}
+    keys = _MULTI_KEYS.get(name)
+    if keys is None or len(keys) < len(values):  # the entries' names are made once, not per new name
+        keys = _MULTI_KEYS[name] = [f"{name}{MULTI_SEP}{i}" for i in range(max(len(values), 32))]
+    return {key: (domain, v) for key, v in zip(keys, values, strict=False)}  # as many as values
+
+
+_MULTI_KEYS: dict[str, list[str]] = {}
+"""``forename_del`` -> ``["forename_del#0", "forename_del#1", ...]`` (two match keys use it)."""
 
 
 class EventIds:
