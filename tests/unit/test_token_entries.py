@@ -7,6 +7,7 @@ copies the token maps only when asked."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -56,3 +57,27 @@ def test_split_tokens_keeps_every_person_and_copies_only_when_asked() -> None:
             assert (p["tokens"] is maps[p["role"]]) is (not copy)
     assert shared["persons"][0]["tokens"] == {"forename": "tok-a"}  # the input is not changed
     assert split_tokens({**shared, "persons": [person("witness", None)]})[1] is None
+
+
+@pytest.mark.parametrize("name", ["dob_year", "dob"])  # an entry remembered, and one of a whole value
+def test_an_entry_refused_by_the_per_token_check_makes_its_map_refused(agreement: Any, name: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mint given only the per-token check (no per-key form) checks each new token itself (``TokenMint._entry``'s
+    other path): a map with one refused entry must come out refused there too (review finding 2)."""
+    from tests.unit.test_generated_plan import _police_plans
+
+    mint = _police_plans(agreement)[0]._mints["dob"]
+    mint.clear()
+    refused = {name}
+    real = mint._entry_check
+    assert real is not None
+    monkeypatch.setattr(mint, "_mac_check", None)
+    monkeypatch.setattr(mint, "_entry_check", lambda n, token: n not in refused and real(n, token))
+    try:
+        made = mint._mint(date(1990, 4, 7), ())
+        assert made[0] and made[2] is False
+        refused.clear()
+        mint.clear()
+        assert mint._mint(date(1990, 4, 7), ())[2] is True
+    finally:
+        mint.clear()
