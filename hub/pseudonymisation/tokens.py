@@ -276,7 +276,7 @@ def _multi(name: str, domain: str, values: list[str]) -> dict[str, tuple[str, st
     keys = _MULTI_KEYS.get(name)
     if keys is None or len(keys) < len(values):  # the entries' names are made once, not per new name
         keys = _MULTI_KEYS[name] = [f"{name}{MULTI_SEP}{i}" for i in range(max(len(values), 32))]
-    return {key: (domain, v) for key, v in zip(keys, values, strict=False)}  # as many as values
+    return {key: (domain, v) for key, v in zip(keys[:len(values)], values, strict=True)}  # a name per value
 
 
 _MULTI_KEYS: dict[str, list[str]] = {}
