@@ -25,3 +25,32 @@ def test_tune_gc_freezes_the_start_up_heap_and_widens_the_young_generation(resto
     assert gc.get_freeze_count() >= len(kept)  # out of every later collection
     assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *older)
     assert GC_YOUNG_THRESHOLD > 700  # wider than Python's default
+
+
+def test_the_worker_tunes_the_collector_once_built_and_before_faust_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``hub worker`` calls ``tune_gc`` after everything it keeps is built and before Faust's worker starts (the
+    wiring; Kafka, the metrics server and Faust are stood in for: what runs is recorded, not run)."""
+    import faust
+
+    from hub.config import load_settings
+    from hub.streams import worker
+
+    steps: list[str] = []
+    monkeypatch.setattr(worker, "build", lambda settings, stages: (steps.append("build"),
+                                                                   type("W", (), {"app": None})())[1])
+    monkeypatch.setattr(worker.kafka_admin, "ensure_topics", lambda *a: steps.append("topics"))
+    monkeypatch.setattr(worker.metrics, "serve", lambda *a: steps.append("metrics"))
+    monkeypatch.setattr(worker.lag_metrics, "start", lambda *a: steps.append("lag"))
+    monkeypatch.setattr(worker, "tune_gc", lambda: steps.append("gc"))
+    monkeypatch.setattr(worker.logs, "setup", lambda *a: None)
+
+    class FaustWorker:
+        def __init__(self, *a: object, **k: object) -> None:
+            steps.append("faust")
+
+        def execute_from_commandline(self) -> None:
+            steps.append("run")
+
+    monkeypatch.setattr(faust, "Worker", FaustWorker)
+    worker.run(load_settings({}), stages=("sink",))
+    assert steps == ["build", "topics", "metrics", "lag", "gc", "faust", "run"]
