@@ -142,9 +142,13 @@ def refresh(engine: Engine, weights: Weights | None = None, months: Collection[s
         if conn.dialect.name == "postgresql":  # concurrent refreshes (several workers) take turns
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         weights = weights or stored_weights(conn) or DEFAULT_WEIGHTS
+        # Police incidents are loaded only when there are attendances to match them to: a mart (or months) of
+        # police data alone would otherwise load every incident on each refresh, and a worker's memory would grow
+        # with the mart (measured: 0.46 -> 1.04 GB between 700k and 842k events in hub bench pipeline --long-run).
         if months is None:
-            ed, police = _incidents(conn, ED), _incidents(conn, POLICE)
+            ed = _incidents(conn, ED)
             conn.execute(delete(incident_match))
+            police = _incidents(conn, POLICE) if ed else []
         else:
             months = {m for m in months if m}
             if not months:
@@ -153,6 +157,8 @@ def refresh(engine: Engine, weights: Weights | None = None, months: Collection[s
             ev = models.event
             in_months = select(ev.c.event_id).where(ev.c.source == ED, ev.c.occurred_month.in_(sorted(months)))
             conn.execute(delete(incident_match).where(incident_match.c.ed_event_id.in_(in_months)))
+            if not ed:
+                return 0
             taken = {r[0] for r in conn.execute(select(incident_match.c.police_event_id))}
             police = [p for p in _incidents(conn, POLICE, _neighbours(months)) if p.event_id not in taken]
         matches = match_incidents(ed, police, weights=weights)
