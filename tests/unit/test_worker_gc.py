@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hub.streams.worker import GC_YOUNG_THRESHOLD, tune_gc
+from hub.streams.worker import tune_gc
 
 
 @pytest.fixture
@@ -18,13 +18,12 @@ def restored_gc() -> Iterator[None]:
     gc.set_threshold(*threshold)
 
 
-def test_tune_gc_freezes_the_start_up_heap_and_widens_the_young_generation(restored_gc: None) -> None:
+def test_tune_gc_freezes_the_start_up_heap_and_keeps_the_thresholds(restored_gc: None) -> None:
     kept = [[i] for i in range(1000)]  # tracked containers alive at start-up
-    older = gc.get_threshold()[1:]
+    threshold = gc.get_threshold()
     tune_gc()
     assert gc.get_freeze_count() >= len(kept)  # out of every later collection
-    assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *older)
-    assert GC_YOUNG_THRESHOLD > 700  # wider than Python's default
+    assert gc.get_threshold() == threshold  # a wider young generation let memory settle higher (docstring)
 
 
 def test_the_worker_tunes_the_collector_once_built_and_before_faust_runs(monkeypatch: pytest.MonkeyPatch) -> None:
