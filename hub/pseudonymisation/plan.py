@@ -236,11 +236,11 @@ class PlanContext:
     still test per event (None: every event takes ``conformance`` in full)."""
     token_check: TokenCheck | None = None  # ``EventRules.keyed_tokens``: asked once per token map minted
     token_entry_check: EntryCheck | None = None
+    """``EventRules.keyed_token``: ``token_check`` of a map, entry by entry (a plan asks it once per entry it makes;
+    without it, maps are made and checked whole)."""
     token_mac_check: MacCheck | None = None
     """``EventRules.keyed_mac_token``: ``token_entry_check`` of every token a MAC gives under one key, asked once per
     entry name and key (without it, each new entry's token is checked)."""
-    """``EventRules.keyed_token``: ``token_check`` of a map, entry by entry (a plan asks it once per entry it makes;
-    without it, maps are made and checked whole)."""
 
 
 def _target(target: str) -> tuple[int, str, str]:

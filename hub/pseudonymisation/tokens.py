@@ -84,13 +84,8 @@ class KeyedHash:
         except in a domain of whole values, ``WHOLE_VALUE_DOMAINS``)."""
         mac = self._macs.get(pair)
         if mac is None:
-            domain, text = pair
-            inner = (self._domains.get(domain) or self._domain(domain)).copy()
-            inner.update(text.encode())
-            outer = self._outer.copy()
-            outer.update(inner.digest())
-            mac = outer.hexdigest()[:32]  # 128 bits
-            if domain not in WHOLE_VALUE_DOMAINS:
+            mac = self.mac_once(pair)
+            if pair[0] not in WHOLE_VALUE_DOMAINS:
                 if len(self._macs) >= _MACS_REMEMBERED:
                     self._macs.clear()
                 self._macs[pair] = mac
@@ -99,12 +94,7 @@ class KeyedHash:
     def mac_once(self, pair: tuple[str, str]) -> str:
         """``mac`` of a pair in a domain of whole values (``WHOLE_VALUE_DOMAINS``), which ``mac`` never remembers:
         made without looking for it among the remembered ones."""
-        domain, text = pair
-        inner = (self._domains.get(domain) or self._domain(domain)).copy()
-        inner.update(text.encode())
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.hexdigest()[:32]
+        return self.digest(pair[0], pair[1].encode()).hex()[:32]  # 128 bits
 
     def tokens(self, label: str, derived: Mapping[str, tuple[str, str]], suffix: str = "") -> dict[str, str]:
         """``{name + suffix: "<label>:<32 hex>"}`` for derived ``{name: (domain, text)}``.
@@ -189,7 +179,6 @@ class Tokeniser:
     def token_of(self, pair: tuple[str, str]) -> str:
         """The active key's token of one derived ``(domain, text)``: ``tokens`` of ``{name: pair}`` holds it."""
         return self.key_id + ":" + self._hash.mac(pair)
-
 
     def match_keys(self, kind: str, value: object) -> dict[str, str]:
         """Tokens for one identifying value, keyed by match-key name; empty if the value is unusable."""
