@@ -240,21 +240,19 @@ def test_a_shared_cache_memory_database_is_not_a_file() -> None:
     assert not store.sqlite_file(engine)
 
 
-def test_opening_a_connection_waits_no_longer_than_the_busy_timeout(tmp_path: Path) -> None:
+def test_opening_a_connection_waits_no_longer_than_the_busy_timeout(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """sqlite3's connect timeout applies before the busy_timeout pragma runs: it must be the same bound."""
     path = tmp_path / "x.db"
     engine = store.connect(f"sqlite:///{path}", busy_timeout_s=0.5)
     seen: list[Any] = []
     real = sqlite3.connect
 
-    def connect(*args: Any, **kwargs: Any) -> Any:
+    def connect(*args: Any, **kwargs: Any) -> Any:  # the real connection, its timeout noted
         seen.append(kwargs.get("timeout"))
         return real(*args, **kwargs)
 
-    engine.dialect.dbapi.connect = connect  # type: ignore[union-attr]
-    try:
-        with engine.connect():
-            pass
-    finally:
-        engine.dialect.dbapi.connect = real  # type: ignore[union-attr]
+    monkeypatch.setattr(engine.dialect.dbapi, "connect", connect)
+    with engine.connect():
+        pass
     assert seen == [0.5]
